@@ -1,0 +1,73 @@
+//! Identify an MCP server artifact from its bytes.
+//!
+//! [`identify`] reads a local npm tarball, Python wheel or sdist, or MCPB
+//! bundle once, as a stream: it hashes every byte (sha256 and sha512 together)
+//! while it walks the archive, and reads only the package's own metadata
+//! (`package/package.json`, `*.dist-info/METADATA` and `entry_points.txt`,
+//! `PKG-INFO`, `manifest.json`) into memory, each under a size cap.
+//!
+//! Archives are hostile until proven otherwise. Nothing is extracted to disk,
+//! and an archive is rejected whole if any entry has an absolute path, a `..`
+//! component, a link or device type, or a duplicate path, if it has too many
+//! entries, or if it decompresses out of proportion to its size. See [`Limits`].
+//!
+//! This crate does not fetch (that is `mcpin-registry-client`) and does not
+//! judge signatures (that is `mcpin-verifier`).
+
+mod error;
+mod hash;
+mod limits;
+mod mcpb;
+mod npm;
+mod python;
+mod tarball;
+mod zipfile;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use error::ArtifactError;
+pub use hash::{Digests, HashingReader, digest_reader};
+pub use limits::Limits;
+use mcpin_attestation::PackageInfo;
+
+/// What [`identify`] learned about an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    pub package: PackageInfo,
+    pub digests: Digests,
+}
+
+/// Identifies the artifact at `path` with the default [`Limits`].
+pub fn identify(path: &Path) -> Result<Identified, ArtifactError> {
+    identify_with_limits(path, &Limits::default())
+}
+
+/// Identifies the artifact at `path`, enforcing `limits`.
+pub fn identify_with_limits(path: &Path, limits: &Limits) -> Result<Identified, ArtifactError> {
+    let file_name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| ArtifactError::FileName(path.to_owned()))?
+        .to_owned();
+    let mut file = fs_err::File::open(path)?;
+    let mut magic = [0u8; 4];
+    let read = read_up_to(&mut file, &mut magic)?;
+    drop(file);
+    match &magic[..read] {
+        [0x1f, 0x8b, ..] => tarball::identify(path, file_name, limits),
+        [b'P', b'K', 3, 4] => zipfile::identify(path, file_name, limits),
+        _ => Err(ArtifactError::UnknownFormat(file_name)),
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}

@@ -1,0 +1,17 @@
+//! Signatures and verdicts over mcpin statements.
+//!
+//! - [`keys`]: ed25519 keys as PKCS#8 / SPKI PEM files (interoperable with
+//!   openssl), optionally passphrase-encrypted, named by their key id.
+//! - [`dsse`]: sign an in-toto statement into a DSSE envelope inside a
+//!   Sigstore bundle, and verify one: payload type, signature, then subject
+//!   digests against the artifact's bytes.
+//!
+//! Verification returns a [`dsse::VerifiedStatement`], which only this crate
+//! can construct: holding one is proof the checks ran. Every failure is a
+//! [`dsse::VerifyError`] with a stable kebab-case [`code`](dsse::VerifyError::code).
+
+pub mod dsse;
+pub mod keys;
+
+pub use dsse::{VerifiedStatement, VerifyError, sign_statement, verify_bundle};
+pub use keys::{KeyError, KeyId, PublicKey, SecretKey};
