@@ -44,9 +44,7 @@ pub(crate) fn package_info(
         .filter(|version| !version.is_empty())
         .ok_or_else(|| invalid("no `version`".into()))?;
     let (namespace, short_name) = match name.split_once('/') {
-        Some((scope, short)) if scope.starts_with('@') && !short.is_empty() => {
-            (Some(scope), short)
-        }
+        Some((scope, short)) if scope.starts_with('@') && !short.is_empty() => (Some(scope), short),
         None if !name.starts_with('@') => (None, name.as_str()),
         _ => return Err(invalid(format!("`{name}` is not a valid npm package name"))),
     };

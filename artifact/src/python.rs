@@ -126,7 +126,9 @@ mod tests {
 
     #[test]
     fn console_scripts_are_read_from_their_section_only() {
-        let scripts = console_scripts(b"[gui_scripts]\nx = a:b\n[console_scripts]\nmcp-server-time = mcp_server_time:main\n");
+        let scripts = console_scripts(
+            b"[gui_scripts]\nx = a:b\n[console_scripts]\nmcp-server-time = mcp_server_time:main\n",
+        );
         assert_eq!(
             scripts,
             vec![EntryPoint {

@@ -177,8 +177,20 @@ mod tests {
 
     #[test]
     fn entry_paths_are_confined() {
-        assert_eq!(checked_entry_path("package/./a//b.js").unwrap(), "package/a/b.js");
-        for bad in ["/etc/passwd", "../x", "package/../../x", "C:/x", "a\\..\\b", "", "./", "a\0b"] {
+        assert_eq!(
+            checked_entry_path("package/./a//b.js").unwrap(),
+            "package/a/b.js"
+        );
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "package/../../x",
+            "C:/x",
+            "a\\..\\b",
+            "",
+            "./",
+            "a\0b",
+        ] {
             assert!(checked_entry_path(bad).is_err(), "{bad:?} must be rejected");
         }
     }

@@ -18,7 +18,7 @@ pub use bundle::{
     VerificationMaterial, pae,
 };
 pub use predicate::{
-    APPROVAL_PREDICATE_TYPE, ApprovalPredicate, EntryPoint, Ecosystem, PACKAGE_PREDICATE_TYPE,
+    APPROVAL_PREDICATE_TYPE, ApprovalPredicate, Ecosystem, EntryPoint, PACKAGE_PREDICATE_TYPE,
     PackageInfo, PackagePredicate, SbomRef,
 };
 pub use statement::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE_V1, Statement, Subject};

@@ -19,9 +19,7 @@ pub enum VerifyError {
     Keyless,
     #[error("payload-type: DSSE payloadType is `{0}`, expected `{IN_TOTO_PAYLOAD_TYPE}`")]
     PayloadType(String),
-    #[error(
-        "wrong-key: the bundle was signed by key {hint}, not by the given key {expected}"
-    )]
+    #[error("wrong-key: the bundle was signed by key {hint}, not by the given key {expected}")]
     WrongKey { expected: KeyId, hint: String },
     #[error("signature-invalid: no DSSE signature verifies with key {0}")]
     SignatureInvalid(KeyId),
@@ -121,7 +119,10 @@ pub fn sign_statement(statement: &Statement, key: &SecretKey) -> Bundle {
     let envelope = Envelope::new(
         IN_TOTO_PAYLOAD_TYPE,
         &payload,
-        vec![EnvelopeSignature::new(&signature, Some(key.id().to_string()))],
+        vec![EnvelopeSignature::new(
+            &signature,
+            Some(key.id().to_string()),
+        )],
     );
     Bundle::with_public_key(envelope, key.id().to_string())
 }
@@ -199,7 +200,8 @@ mod tests {
     #[test]
     fn subject_needs_every_known_digest_to_match() {
         let key = SecretKey::generate();
-        let verified = verify_bundle(&sign_statement(&statement(), &key), &key.public_key()).unwrap();
+        let verified =
+            verify_bundle(&sign_statement(&statement(), &key), &key.public_key()).unwrap();
         let mut digests = Digests {
             size: 1,
             sha256: "aa".repeat(32),

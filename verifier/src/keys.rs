@@ -29,7 +29,9 @@ pub enum KeyError {
         label: String,
         expected: &'static str,
     },
-    #[error("`{path}` is not an ed25519 key (its algorithm is {algorithm}); mcpin keys are ed25519")]
+    #[error(
+        "`{path}` is not an ed25519 key (its algorithm is {algorithm}); mcpin keys are ed25519"
+    )]
     WrongKeyType { path: PathBuf, algorithm: String },
     #[error("`{0}` is encrypted: give its passphrase (--passphrase-env VAR)")]
     PassphraseRequired(PathBuf),
@@ -119,8 +121,8 @@ impl SecretKey {
         let info =
             PrivateKeyInfo::from_der(&plain_der).map_err(|error| malformed(error.to_string()))?;
         check_algorithm(path, info.algorithm.oid)?;
-        let key = SigningKey::from_pkcs8_der(&plain_der)
-            .map_err(|error| malformed(error.to_string()))?;
+        let key =
+            SigningKey::from_pkcs8_der(&plain_der).map_err(|error| malformed(error.to_string()))?;
         Ok(Self::from_signing_key(key))
     }
 
@@ -155,9 +157,10 @@ impl SecretKey {
             why,
         };
         let private_pem = match passphrase {
-            Some(passphrase) => self
-                .key
-                .to_pkcs8_encrypted_pem(&mut rand_core::OsRng, passphrase, LineEnding::LF),
+            Some(passphrase) => {
+                self.key
+                    .to_pkcs8_encrypted_pem(&mut rand_core::OsRng, passphrase, LineEnding::LF)
+            }
             None => self.key.to_pkcs8_pem(LineEnding::LF),
         }
         .map_err(|error| malformed(error.to_string()))?;
@@ -188,8 +191,8 @@ impl PublicKey {
             path: path.to_owned(),
             why,
         };
-        let spki =
-            SubjectPublicKeyInfoRef::from_der(&der).map_err(|error| malformed(error.to_string()))?;
+        let spki = SubjectPublicKeyInfoRef::from_der(&der)
+            .map_err(|error| malformed(error.to_string()))?;
         check_algorithm(path, spki.algorithm.oid)?;
         let key = VerifyingKey::from_public_key_der(&der)
             .map_err(|error| malformed(error.to_string()))?;

@@ -1,0 +1,81 @@
+//! The command line, described for clap and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Sign, verify and safely launch MCP server packages.
+#[derive(Debug, Parser)]
+#[command(name = "mcpin", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok/allowed, 1 denied or verification failed, 2 usage error, \
+3 invalid input (malformed artifact, bundle, key or policy), 4 I/O or network error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate an ed25519 signing key pair (PKCS#8 + SPKI PEM)
+    Keygen(KeygenArgs),
+    /// Sign an artifact: hash it, describe it and sign the statement into a Sigstore bundle
+    Sign(SignArgs),
+    /// Verify an artifact against a bundle and a public key
+    Verify(VerifyArgs),
+    /// Show what a bundle says (without verifying it)
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Path prefix: writes PREFIX.key (private, mode 0600) and PREFIX.pub
+    #[arg(long, value_name = "PATH_PREFIX")]
+    pub out: PathBuf,
+    /// Encrypt the private key with the passphrase held in this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The artifact: npm tarball, wheel, sdist or MCPB bundle
+    pub artifact: PathBuf,
+    /// Private key (PKCS#8 PEM)
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Passphrase of an encrypted key, read from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// Where to write the bundle [default: ARTIFACT.sigstore.json]
+    #[arg(long, value_name = "BUNDLE")]
+    pub out: Option<PathBuf>,
+    /// Print a JSON summary to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The artifact whose bytes must match a signed subject
+    pub artifact: PathBuf,
+    /// The Sigstore bundle [default: ARTIFACT.sigstore.json]
+    #[arg(long, value_name = "BUNDLE")]
+    pub bundle: Option<PathBuf>,
+    /// Trusted public key (SPKI PEM)
+    #[arg(long, value_name = "PUB")]
+    pub key: PathBuf,
+    /// Print the result as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The Sigstore bundle
+    pub bundle: PathBuf,
+    /// Print the decoded in-toto statement as JSON
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,56 @@
+//! One module per subcommand. Each turns parsed arguments into library calls
+//! and prints the result; the logic lives in the library crates.
+
+mod inspect;
+mod keygen;
+mod sign;
+mod verify;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::args::Command;
+use crate::exit::ExitStatus;
+
+pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}
+
+/// Reads a passphrase from the named environment variable, if one was named.
+fn passphrase_from_env(var: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(var) = var else { return Ok(None) };
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Ok(Some(value)),
+        Ok(_) => bail!("environment variable {var} (--passphrase-env) is empty"),
+        Err(_) => bail!("environment variable {var} (--passphrase-env) is not set"),
+    }
+}
+
+/// Replaces `path` atomically: readers see the old file or the new one, never half of either.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in `{}`", dir.display()))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    file.persist(path)
+        .map_err(|error| error.error)
+        .with_context(|| format!("writing `{}`", path.display()))?;
+    Ok(())
+}

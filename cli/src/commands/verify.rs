@@ -1,0 +1,51 @@
+use anyhow::Context;
+use mcpin_attestation::Bundle;
+use mcpin_verifier::PublicKey;
+use serde_json::json;
+
+use crate::args::VerifyArgs;
+use crate::exit::ExitStatus;
+use crate::output;
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
+    let bundle_path = args.bundle.unwrap_or_else(|| {
+        let mut name = args.artifact.clone().into_os_string();
+        name.push(".sigstore.json");
+        name.into()
+    });
+    let key = PublicKey::load(&args.key)
+        .with_context(|| format!("loading public key `{}`", args.key.display()))?;
+    let bundle_bytes = fs_err::read(&bundle_path)?;
+    let bundle = Bundle::from_json(&bundle_bytes)
+        .with_context(|| format!("reading bundle `{}`", bundle_path.display()))?;
+    // Only the bytes matter here, so hash without parsing the archive.
+    let digests = mcpin_artifact::digest_reader(fs_err::File::open(&args.artifact)?)?;
+
+    let verified = mcpin_verifier::verify_bundle(&bundle, &key)
+        .and_then(|verified| {
+            verified.subject_matching(&digests)?;
+            Ok(verified)
+        })
+        .context("verification failed")?;
+    let subject = verified
+        .subject_matching(&digests)
+        .expect("checked above")
+        .name
+        .clone();
+    eprintln!(
+        "verified: {} (sha256:{}) signed by key {}",
+        subject,
+        digests.sha256,
+        verified.signer()
+    );
+    if args.json {
+        output::json(&json!({
+            "verified": true,
+            "subject": subject,
+            "sha256": digests.sha256,
+            "keyId": verified.signer().as_str(),
+            "predicateType": verified.statement().predicate_type,
+        }))?;
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,57 @@
+//! The documented exit codes, and the one place errors are mapped onto them.
+
+use mcpin_artifact::ArtifactError;
+use mcpin_attestation::BundleError;
+use mcpin_verifier::{KeyError, VerifyError};
+
+/// Process exit codes. Documented in the README; never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Success; for a decision, allowed.
+    Success = 0,
+    /// Verification failed or the decision is deny.
+    Denied = 1,
+    /// Bad command line (clap uses 2 as well).
+    Usage = 2,
+    /// Malformed input: artifact, bundle, key, policy.
+    InvalidInput = 3,
+    /// I/O or network failure.
+    Io = 4,
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status as u8)
+    }
+}
+
+/// Picks the exit status for an error from the first cause we recognize.
+pub fn status_for(error: &anyhow::Error) -> ExitStatus {
+    for cause in error.chain() {
+        if let Some(error) = cause.downcast_ref::<VerifyError>() {
+            return match error {
+                VerifyError::Bundle(_) => ExitStatus::InvalidInput,
+                _ => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<ArtifactError>() {
+            return match error {
+                ArtifactError::Io(_) => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<KeyError>() {
+            return match error {
+                KeyError::Io(_) => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if cause.is::<BundleError>() || cause.is::<serde_json::Error>() {
+            return ExitStatus::InvalidInput;
+        }
+        if cause.is::<std::io::Error>() {
+            return ExitStatus::Io;
+        }
+    }
+    ExitStatus::InvalidInput
+}
