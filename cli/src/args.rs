@@ -26,6 +26,38 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
+    /// Sigstore bundles from other signers (npm provenance, cosign, sigstore-python)
+    #[command(subcommand)]
+    Sigstore(SigstoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigstoreCommand {
+    /// Verify a Sigstore bundle (the sigstore-conformance client protocol); exit 0 if valid
+    VerifyBundle(VerifyBundleArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["certificate_identity", "key"])))]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (.sigstore.json)
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Required certificate SAN (exact match)
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_oidc_issuer")]
+    pub certificate_identity: Option<String>,
+    /// Required OIDC issuer of the certificate
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Managed public key (PEM) instead of a certificate identity
+    #[arg(long, value_name = "PUB", conflicts_with = "certificate_identity")]
+    pub key: Option<PathBuf>,
+    /// Trusted root JSON [default: the embedded Sigstore production root]
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The artifact file, or its digest as sha256:HEX
+    #[arg(value_name = "FILE_OR_sha256:HEX")]
+    pub artifact: String,
 }
 
 #[derive(Debug, Args)]

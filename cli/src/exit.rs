@@ -2,6 +2,7 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::BundleError;
+use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
 
 /// Process exit codes. Documented in the README; never renumber.
@@ -32,6 +33,15 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 VerifyError::Bundle(_) => ExitStatus::InvalidInput,
                 _ => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<SigstoreError>() {
+            return match error {
+                SigstoreError::Rejected { .. } | SigstoreError::IdentityPattern { .. } => {
+                    ExitStatus::Denied
+                }
+                SigstoreError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
             };
         }
         if let Some(error) = cause.downcast_ref::<ArtifactError>() {

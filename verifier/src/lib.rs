@@ -5,6 +5,8 @@
 //! - [`dsse`]: sign an in-toto statement into a DSSE envelope inside a
 //!   Sigstore bundle, and verify one: payload type, signature, then subject
 //!   digests against the artifact's bytes.
+//! - [`sigstore`]: Sigstore bundles (keyless and managed-key) verified with
+//!   `sigstore-verify` against the embedded production trusted root or a file.
 //!
 //! Verification returns a [`dsse::VerifiedStatement`], which only this crate
 //! can construct: holding one is proof the checks ran. Every failure is a
@@ -12,6 +14,7 @@
 
 pub mod dsse;
 pub mod keys;
+pub mod sigstore;
 
 pub use dsse::{VerifiedStatement, VerifyError, sign_statement, verify_bundle};
 pub use keys::{KeyError, KeyId, PublicKey, SecretKey};
