@@ -2,6 +2,7 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::BundleError;
+use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
 
@@ -42,6 +43,24 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 }
                 SigstoreError::Io { .. } => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<PolicyError>() {
+            return match error {
+                PolicyError::Io { .. } => ExitStatus::Io,
+                PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<PolicySignatureError>() {
+            return match error {
+                PolicySignatureError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<StateError>() {
+            return match error {
+                StateError::Io { .. } => ExitStatus::Io,
+                StateError::Corrupt { .. } => ExitStatus::InvalidInput,
             };
         }
         if let Some(error) = cause.downcast_ref::<ArtifactError>() {

@@ -8,13 +8,21 @@
 //! - [`sigstore`]: Sigstore bundles (keyless and managed-key) verified with
 //!   `sigstore-verify` against the embedded production trusted root or a file.
 //!
+//! - [`policy`]: the TOML allowlist policy (with spans, JSON Schema, signing
+//!   and rollback protection); [`evaluate`] judges an artifact and its bundles
+//!   against it; [`verdict`] is the result, every reason with a stable code.
+//!
 //! Verification returns a [`dsse::VerifiedStatement`], which only this crate
 //! can construct: holding one is proof the checks ran. Every failure is a
 //! [`dsse::VerifyError`] with a stable kebab-case [`code`](dsse::VerifyError::code).
 
 pub mod dsse;
+pub mod evaluate;
 pub mod keys;
+pub mod policy;
 pub mod sigstore;
+mod state;
+pub mod verdict;
 
 pub use dsse::{VerifiedStatement, VerifyError, sign_statement, verify_bundle};
 pub use keys::{KeyError, KeyId, PublicKey, SecretKey};

@@ -1,8 +1,10 @@
 //! One module per subcommand. Each turns parsed arguments into library calls
 //! and prints the result; the logic lives in the library crates.
 
+mod approve;
 mod inspect;
 mod keygen;
+mod policy;
 mod sign;
 mod sigstore;
 mod verify;
@@ -21,6 +23,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Policy(command) => policy::run(command),
+        Command::Approve(args) => approve::run(args),
         Command::Sigstore(command) => sigstore::run(command),
     }
 }
