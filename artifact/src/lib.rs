@@ -61,6 +61,21 @@ pub fn identify_with_limits(path: &Path, limits: &Limits) -> Result<Identified, 
     }
 }
 
+/// A package URL (purl) string for `ty`/`namespace`/`name`@`version`.
+pub(crate) fn purl(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: &str,
+) -> Result<String, packageurl::Error> {
+    let mut purl = packageurl::PackageUrl::new(ty, name)?;
+    if let Some(namespace) = namespace {
+        purl.with_namespace(namespace)?;
+    }
+    purl.with_version(version)?;
+    Ok(purl.to_string())
+}
+
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
