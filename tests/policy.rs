@@ -512,6 +512,19 @@ fn scenarios() -> Vec<Scenario> {
             }
         ),
         scenario!(
+            "bundle-for-other-bytes-of-same-package",
+            false,
+            "digest-mismatch",
+            |ctx| {
+                let artifact = ctx.artifact(NPM);
+                ctx.sign_crafted(&artifact, "publisher", |statement| {
+                    statement["subject"][0]["digest"] = json!({ "sha256": "0".repeat(64) });
+                });
+                let policy = ctx.policy("policy.toml", NPM_RULE);
+                ctx.verify(&artifact, &policy, &[])
+            }
+        ),
+        scenario!(
             "statement-names-other-version",
             false,
             "statement-package-mismatch",

@@ -267,14 +267,18 @@ fn verify_one(
             let Ok(verified) = crate::dsse::verify_bundle(&bundle, key) else {
                 continue;
             };
-            return match verified.subject_matching(evidence.digests) {
+            return match verified.subject_matching(evidence.digests, Some(&evidence.package.purl)) {
                 Ok(_) => Ok(Attestation {
                     signer: signer.id.clone(),
                     bundle: path.to_owned(),
                     statement: Some(verified.statement().clone()),
                 }),
                 Err(e) => Err((
-                    Code::SubjectMismatch,
+                    if e.code() == "digest-mismatch" {
+                        Code::DigestMismatch
+                    } else {
+                        Code::SubjectMismatch
+                    },
                     format!("`{shown}` is signed by `{}` but {e}", signer.id),
                 )),
             };

@@ -971,6 +971,6 @@ pub fn verify_policy_signature(
         sha256: hex::encode(sha2::Sha256::digest(policy_bytes)),
         sha512: hex::encode(sha2::Sha512::digest(policy_bytes)),
     };
-    verified.subject_matching(&digests).map_err(invalid)?;
+    verified.subject_matching(&digests, None).map_err(invalid)?;
     Ok(())
 }
