@@ -10,7 +10,8 @@
 //!
 //! - [`policy`]: the TOML allowlist policy (with spans, JSON Schema, signing
 //!   and rollback protection); [`evaluate`] judges an artifact and its bundles
-//!   against it; [`verdict`] is the result, every reason with a stable code.
+//!   against it; [`verdict`] is the result, every reason with a stable code;
+//!   [`launch`] applies the policy's launch rules for `mcpin run`.
 //!
 //! Verification returns a [`dsse::VerifiedStatement`], which only this crate
 //! can construct: holding one is proof the checks ran. Every failure is a
@@ -19,6 +20,7 @@
 pub mod dsse;
 pub mod evaluate;
 pub mod keys;
+pub mod launch;
 pub mod policy;
 pub mod sigstore;
 mod state;
