@@ -256,3 +256,159 @@ fn usage_requires_an_identity_with_issuer_or_a_key() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+/// An unsigned JWT with these claims (Fulcio would check the signature; mcpin only reads claims).
+fn jwt(claims: Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let part = |value: Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        part(serde_json::json!({ "alg": "RS256", "typ": "JWT" })),
+        part(claims)
+    )
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A loopback URL nothing listens on.
+fn closed_loopback_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// `mcpin sign --keyless` with CI detection switched off unless `env` turns it on.
+fn sign_keyless(artifact: &Path, extra: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = mcpin(&["sign", artifact.to_str().unwrap(), "--keyless"]);
+    command.args(extra);
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "BUILDKITE",
+        "CIRCLECI",
+        "SIGSTORE_ID_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    command.output().unwrap()
+}
+
+#[test]
+fn keyless_signing_runs_up_to_the_network_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("server.tgz");
+    std::fs::copy(
+        mcpin_tests::artifact("modelcontextprotocol-server-filesystem-2026.8.31.tgz"),
+        &artifact,
+    )
+    .unwrap();
+    let bundle = dir.path().join("server.tgz.sigstore.json");
+    let url = closed_loopback_url();
+    let token = jwt(serde_json::json!({
+        "iss": "https://token.actions.githubusercontent.com",
+        "sub": "repo:mcpin/example:ref:refs/heads/main",
+        "aud": "sigstore",
+        "iat": now(),
+        "exp": now() + 600,
+    }));
+
+    // A valid token: identity extracted, then Fulcio (unreachable) fails with an I/O exit.
+    let output = sign_keyless(
+        &artifact,
+        &[
+            "--identity-token",
+            &token,
+            "--fulcio-url",
+            &url,
+            "--rekor-url",
+            &url,
+        ],
+        &[],
+    );
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(4), "{message}");
+    assert!(
+        message.contains("signing as repo:mcpin/example:ref:refs/heads/main (issuer https://token.actions.githubusercontent.com"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("via Fulcio {url}")), "{message}");
+    assert!(
+        !message.contains("c2lnbmF0dXJl"),
+        "the token is never printed"
+    );
+    assert!(!bundle.exists(), "no bundle without a signature");
+
+    // The same through SIGSTORE_ID_TOKEN.
+    let output = sign_keyless(
+        &artifact,
+        &["--fulcio-url", &url, "--rekor-url", &url],
+        &[("SIGSTORE_ID_TOKEN", &token)],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("signing as repo:mcpin/example"));
+
+    // Expired and malformed tokens are refused before any network use.
+    let expired = jwt(serde_json::json!({
+        "iss": "https://accounts.google.com", "sub": "1", "email": "dev@example.com",
+        "aud": "sigstore", "iat": 1_600_000_000, "exp": 1_600_000_600,
+    }));
+    let output = sign_keyless(&artifact, &["--identity-token", &expired], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains(
+        "identity token for dev@example.com (issuer https://accounts.google.com) expired"
+    ));
+    let output = sign_keyless(&artifact, &["--identity-token", "not.a-jwt"], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("not a JWT"));
+
+    // No token and no CI: a clear error.
+    let output = sign_keyless(&artifact, &[], &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no identity token"));
+
+    // GitHub Actions ambient OIDC: the token endpoint (unreachable loopback) is asked.
+    let output = sign_keyless(
+        &artifact,
+        &[],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &format!("{url}/token")),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-secret"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ambient CI identity token"));
+    assert!(!stderr(&output).contains("request-secret"));
+
+    // --key and --keyless are exclusive.
+    let output = sign_keyless(&artifact, &["--key", "k.key"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn verify_bundle_defaults_to_the_embedded_production_root() {
+    let Some(corpus) = sigstore_corpus() else {
+        return;
+    };
+    let output = mcpin(&["sigstore", "verify-bundle", "--bundle"])
+        .arg(corpus.join("npm/sigstore-5.0.0.provenance.sigstore.json"))
+        .args([
+            "--certificate-identity",
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
+            "--certificate-oidc-issuer",
+            DEFAULT_ISSUER,
+        ])
+        .arg(corpus.join("npm/sigstore-5.0.0.tgz"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}

@@ -76,12 +76,25 @@ pub struct KeygenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("method").required(true).args(["key", "keyless"])))]
 pub struct SignArgs {
     /// The artifact: npm tarball, wheel, sdist or MCPB bundle
     pub artifact: PathBuf,
     /// Private key (PKCS#8 PEM)
     #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Sign with Sigstore (Fulcio certificate for an OIDC identity, logged in Rekor)
+    #[arg(long)]
+    pub keyless: bool,
+    /// OIDC identity token for --keyless [env: SIGSTORE_ID_TOKEN; default: the CI's ambient token]
+    #[arg(long, value_name = "JWT", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// Fulcio URL for --keyless [default: the public-good instance]
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub fulcio_url: Option<String>,
+    /// Rekor URL for --keyless [default: the public-good instance]
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub rekor_url: Option<String>,
     /// Passphrase of an encrypted key, read from this environment variable
     #[arg(long, value_name = "VAR")]
     pub passphrase_env: Option<String>,

@@ -2,6 +2,7 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::BundleError;
+use mcpin_verifier::keyless::KeylessError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
@@ -61,6 +62,14 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 StateError::Io { .. } => ExitStatus::Io,
                 StateError::Corrupt { .. } => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<KeylessError>() {
+            return match error {
+                KeylessError::Network { .. }
+                | KeylessError::Ambient(_)
+                | KeylessError::Runtime(_) => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
             };
         }
         if let Some(error) = cause.downcast_ref::<ArtifactError>() {

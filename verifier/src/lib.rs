@@ -5,6 +5,8 @@
 //! - [`dsse`]: sign an in-toto statement into a DSSE envelope inside a
 //!   Sigstore bundle, and verify one: payload type, signature, then subject
 //!   digests against the artifact's bytes.
+//! - [`keyless`]: keyless signing (OIDC token → Fulcio certificate → Rekor)
+//!   with `sigstore-sign`.
 //! - [`sigstore`]: Sigstore bundles (keyless and managed-key) verified with
 //!   `sigstore-verify` against the embedded production trusted root or a file.
 //!
@@ -19,6 +21,7 @@
 
 pub mod dsse;
 pub mod evaluate;
+pub mod keyless;
 pub mod keys;
 pub mod launch;
 pub mod policy;
