@@ -34,7 +34,7 @@ pub enum KeylessError {
         fulcio: String,
         rekor: String,
         #[source]
-        source: sigstore_sign::Error,
+        source: Box<sigstore_sign::Error>,
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -125,7 +125,7 @@ pub fn sign_statement(
         identity: identity.clone(),
         fulcio: services.fulcio.clone(),
         rekor: services.rekor.clone(),
-        source,
+        source: Box::new(source),
     };
     let bundle = runtime()?
         .block_on(signer.sign_raw_statement(&statement.to_canonical_json()))
