@@ -493,7 +493,7 @@ fn scenarios() -> Vec<Scenario> {
         scenario!(
             "tampered-bundle-payload",
             false,
-            "required-signer-missing",
+            "signature-invalid",
             |ctx| {
                 let artifact = ctx.artifact(NPM);
                 let path = ctx.sign(&artifact, "publisher");
@@ -1287,4 +1287,62 @@ fn verdict_table_goes_to_stderr_and_json_to_stdout() {
         serde_json::from_slice(&std::fs::read(state.join("policy-versions.json")).unwrap())
             .unwrap();
     assert_eq!(state_file["default"], 1, "the version seen is recorded");
+}
+
+#[test]
+fn policy_check_verifies_the_signature_with_the_root_key() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Ctx {
+        keys: &keys,
+        dir: dir.path().to_owned(),
+    };
+    let policy = ctx.policy("policy.toml", NPM_RULE);
+    let policy_arg = policy.to_str().unwrap();
+    let root = keys.public("root");
+    let check = |root: &Path| {
+        mcpin(&[
+            "policy",
+            "check",
+            policy_arg,
+            "--policy-root-key",
+            root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+    };
+    let unsigned = check(&root);
+    assert_eq!(unsigned.status.code(), Some(1), "{}", stderr(&unsigned));
+    assert!(
+        stderr(&unsigned).contains("policy-unsigned"),
+        "{}",
+        stderr(&unsigned)
+    );
+
+    run_ok(&[
+        "policy",
+        "sign",
+        policy_arg,
+        "--key",
+        keys.private("root").to_str().unwrap(),
+    ]);
+    let signed = check(&root);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    // The root key can also come from the environment.
+    let from_env = mcpin(&["policy", "check", policy_arg])
+        .env("MCPIN_POLICY_ROOT_KEY", &root)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&from_env).contains("signature: ok"),
+        "{}",
+        stderr(&from_env)
+    );
+    let rogue = check(&keys.public("rogue-root"));
+    assert_eq!(rogue.status.code(), Some(1), "{}", stderr(&rogue));
+    assert!(
+        stderr(&rogue).contains("policy-signature-invalid"),
+        "{}",
+        stderr(&rogue)
+    );
 }

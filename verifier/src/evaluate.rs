@@ -283,14 +283,27 @@ fn verify_one(
                 )),
             };
         }
-        let hint = bundle.verification_material.public_key.map_or_else(
-            || "an unnamed key".to_owned(),
-            |hint| format!("key {}", hint.hint),
+        let hint = bundle
+            .verification_material
+            .public_key
+            .map(|hint| hint.hint)
+            .unwrap_or_default();
+        let named = policy.signers.iter().find(
+            |signer| matches!(&signer.kind, SignerKind::Key(key) if key.id().as_str() == hint),
         );
-        return Err((
-            Code::SignerUntrusted,
-            format!("`{shown}` is signed by {hint}, which is not a policy signer"),
-        ));
+        return Err(match named {
+            Some(signer) => (
+                Code::SignatureInvalid,
+                format!(
+                    "`{shown}` names the key of signer `{}` but its signature does not verify (altered bundle)",
+                    signer.id
+                ),
+            ),
+            None => (
+                Code::SignerUntrusted,
+                format!("`{shown}` is signed by key `{hint}`, which is not a policy signer"),
+            ),
+        });
     }
     let json = String::from_utf8_lossy(&bytes);
     let artifact = ArtifactRef::File(evidence.artifact_path.to_owned());

@@ -54,6 +54,7 @@ codes! {
     Unsigned = "unsigned": "no bundle was found for the artifact",
     BundleInvalid = "bundle-invalid": "a bundle could not be read or is not a Sigstore bundle",
     SignatureVerified = "signature-verified": "a bundle verifies, signed by a trusted signer, for this artifact",
+    SignatureInvalid = "signature-invalid": "a bundle names a trusted signer's key but its signature does not verify",
     SignerUntrusted = "signer-untrusted": "a bundle is not signed by any signer the policy trusts",
     SubjectMismatch = "subject-mismatch": "a bundle by a trusted signer is about another package",
     DigestMismatch = "digest-mismatch": "a bundle by a trusted signer names this package but other bytes (the artifact was altered)",
