@@ -1346,3 +1346,140 @@ fn policy_check_verifies_the_signature_with_the_root_key() {
         stderr(&rogue)
     );
 }
+
+/// `python3 -m http.server` on loopback serving `dir`; killed on drop.
+struct StaticServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl StaticServer {
+    fn start(dir: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs http.server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|word| *word != "port")
+            .nth(1)
+            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"))
+            .to_owned();
+        StaticServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn codes(output: &Output) -> (Value, Vec<String>) {
+    let verdict: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("no JSON verdict: {}", stderr(output)));
+    let codes = verdict["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reason| reason["code"].as_str().unwrap().to_owned())
+        .collect();
+    (verdict, codes)
+}
+
+#[test]
+fn bundles_and_sbom_come_from_an_http_store_on_loopback() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let publish = dir.path().join("publish");
+    std::fs::create_dir_all(&publish).unwrap();
+    let ctx = Ctx {
+        keys: &keys,
+        dir: publish.clone(),
+    };
+    // The publisher signs with an SBOM; bundle and SBOM go to the store, not beside the artifact.
+    let signed_artifact = ctx.artifact(NPM);
+    let sbom_sha = ctx.sbom(vec![component("pkg:npm/a@1.0.0", license_id("MIT"), true)]);
+    let bundle = ctx.sign_with(&signed_artifact, None, Some(sbom_sha));
+    let sha = sha256_hex(&std::fs::read(&signed_artifact).unwrap());
+    let served = dir.path().join("served");
+    let entry = served.join(&sha);
+    std::fs::create_dir_all(&entry).unwrap();
+    std::fs::rename(&bundle, entry.join("publisher.sigstore.json")).unwrap();
+    std::fs::rename(
+        publish.join("package.cdx.json"),
+        entry.join("package.cdx.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        entry.join("index.json"),
+        r#"["publisher.sigstore.json", "package.cdx.json"]"#,
+    )
+    .unwrap();
+    let server = StaticServer::start(&served);
+
+    let policy_with = |url: &str| {
+        ctx.policy(
+            "policy.toml",
+            &format!("{NPM_RULE}\n[sbom]\nrequire = true\n\n[store]\nurl = \"{url}\"\n"),
+        )
+    };
+    let output = ctx.verify(&signed_artifact, &policy_with(&server.url), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "allow", "{}", stderr(&output));
+    for code in ["store-fetched", "signature-verified", "sbom-allowed"] {
+        assert!(found.iter().any(|c| c == code), "{code} missing: {found:?}");
+    }
+
+    // A file name escaping the entry is refused: nothing from the store counts.
+    std::fs::write(
+        entry.join("index.json"),
+        r#"["../publisher.sigstore.json"]"#,
+    )
+    .unwrap();
+    let output = ctx.verify(&signed_artifact, &policy_with(&server.url), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "deny");
+    assert!(found.iter().any(|c| c == "store-unavailable"), "{found:?}");
+    assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
+
+    // An unreachable store is a deny with the reason, not an error.
+    drop(server);
+    let output = ctx.verify(&signed_artifact, &policy_with("http://127.0.0.1:9"), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let (_, found) = codes(&output);
+    assert!(found.iter().any(|c| c == "store-unavailable"), "{found:?}");
+
+    // Plain HTTP to a non-loopback host is refused when the policy is read.
+    let policy = policy_with("http://attestations.example.com/mcpin");
+    let output = mcpin(&["policy", "check", policy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("must be https://"),
+        "{}",
+        stderr(&output)
+    );
+}

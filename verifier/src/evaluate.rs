@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::policy::{LintSeverity, PackageRule, Policy, SignerKind, ToolRules, VersionCheck};
 use crate::sigstore::{self, ArtifactRef, SignerRequirement, TrustedRoot};
-use crate::verdict::{Check, Code, Decision, Reasons, SCHEMA_VERSION, Verdict};
+use crate::verdict::{Check, Code, Decision, Outcome, Reason, Reasons, SCHEMA_VERSION, Verdict};
 
 /// Upper bound on an SBOM read from disk.
 const MAX_SBOM_BYTES: u64 = 32 * 1024 * 1024;
@@ -92,6 +92,33 @@ fn read_dir_files(dir: &Path) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Fetches the files the policy's HTTPS store lists for `sha256` into `dest`.
+/// Returns them (bundles and SBOMs) and a reason saying what happened; a store
+/// that cannot be read contributes nothing, which can only lead to a deny.
+pub fn fetch_store(policy: &Policy, sha256: &str, dest: &Path) -> Option<(Vec<PathBuf>, Reason)> {
+    let url = policy.store_url.as_ref()?;
+    Some(match crate::store::fetch(url, sha256, dest) {
+        Ok(files) => {
+            let reason = Reason {
+                check: Check::Signature,
+                code: Code::StoreFetched,
+                outcome: Outcome::Info,
+                message: format!("fetched {} file(s) from {url}/{sha256}/", files.len()),
+            };
+            (files, reason)
+        }
+        Err(error) => (
+            Vec::new(),
+            Reason {
+                check: Check::Signature,
+                code: Code::StoreUnavailable,
+                outcome: Outcome::Info,
+                message: error.to_string(),
+            },
+        ),
+    })
 }
 
 /// A statement verified for this artifact, with the policy signer that made it.
@@ -834,7 +861,7 @@ fn evaluate_sbom(
     }
     if !reasons.0[before..]
         .iter()
-        .any(|r| r.outcome == crate::verdict::Outcome::Fail)
+        .any(|r| r.outcome == Outcome::Fail)
     {
         reasons.pass(
             Check::Sbom,
@@ -1059,7 +1086,7 @@ fn evaluate_approvals(
     for mut problem in problems.0 {
         // Problems with approvals only decide when an approval is needed and none is valid.
         if !required || !valid.is_empty() {
-            problem.outcome = crate::verdict::Outcome::Info;
+            problem.outcome = Outcome::Info;
         }
         reasons.0.push(problem);
     }

@@ -27,6 +27,7 @@ pub mod launch;
 pub mod policy;
 pub mod sigstore;
 mod state;
+pub mod store;
 pub mod verdict;
 
 pub use dsse::{VerifiedStatement, VerifyError, sign_statement, verify_bundle};

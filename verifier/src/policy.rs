@@ -270,6 +270,11 @@ pub struct StoreFile {
     /// (relative to the policy file).
     #[serde(default)]
     pub dir: Option<String>,
+    /// An HTTPS store: `<url>/<sha256 of artifact>/index.json` lists the files
+    /// (bundles and SBOMs) to fetch from `<url>/<sha256>/<name>`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -294,6 +299,7 @@ pub struct Policy {
     pub launch: LaunchRules,
     pub approvers: Vec<String>,
     pub store_dir: Option<PathBuf>,
+    pub store_url: Option<String>,
     pub trusted_root: Option<PathBuf>,
 }
 
@@ -630,6 +636,11 @@ impl Policy {
         }
 
         let sbom = sbom_rules(&file.sbom, &mut check);
+        if let Some(url) = &file.store.url
+            && let Err(error) = crate::store::check_scheme(url.get_ref())
+        {
+            check.error(url.span(), error.to_string());
+        }
         if let Some(error) = check.first {
             return Err(error);
         }
@@ -650,6 +661,7 @@ impl Policy {
             },
             approvers,
             store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
+            store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
         })
     }

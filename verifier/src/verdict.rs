@@ -51,6 +51,8 @@ codes! {
     VersionNotAllowed = "version-not-allowed": "the package version does not satisfy the rule's requirement",
     DigestPinned = "digest-pinned": "the artifact's digest is one the rule pins",
     DigestPinMismatch = "digest-pin-mismatch": "the artifact's digest is not among the rule's pinned digests",
+    StoreFetched = "store-fetched": "files were fetched from the policy's HTTPS attestation store",
+    StoreUnavailable = "store-unavailable": "the policy's HTTPS attestation store could not be read (its bundles are not considered)",
     Unsigned = "unsigned": "no bundle was found for the artifact",
     BundleInvalid = "bundle-invalid": "a bundle could not be read or is not a Sigstore bundle",
     SignatureVerified = "signature-verified": "a bundle verifies, signed by a trusted signer, for this artifact",

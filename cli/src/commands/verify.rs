@@ -110,7 +110,7 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
 
     let identified = mcpin_artifact::identify(&args.artifact)
         .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
-    let bundles = if args.bundle.is_empty() {
+    let mut bundles = if args.bundle.is_empty() {
         evaluate::discover_bundles(
             &args.artifact,
             &identified.digests.sha256,
@@ -119,6 +119,20 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
     } else {
         args.bundle.clone()
     };
+    let mut sboms = args.sbom.clone();
+    let fetched_dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let mut store_reason = None;
+    if args.bundle.is_empty()
+        && let Some((files, reason)) =
+            evaluate::fetch_store(&policy, &identified.digests.sha256, fetched_dir.path())
+    {
+        let (fetched_bundles, others): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|file| file.to_string_lossy().ends_with(".sigstore.json"));
+        bundles.extend(fetched_bundles);
+        sboms.extend(others);
+        store_reason = Some(reason);
+    }
     let lint_findings = match &args.lint_findings {
         Some(path) => Some(
             serde_json::from_slice::<Vec<LintFinding>>(&fs_err::read(path)?)
@@ -132,13 +146,14 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         package: &identified.package,
         digests: &identified.digests,
         bundles,
-        sboms: args.sbom.clone(),
+        sboms,
         lint_findings,
         version_check,
         now: jiff::Timestamp::now(),
     };
     let mut verdict = evaluate::evaluate(&policy, &root, &evidence);
     verdict.reasons.insert(0, policy_reason);
+    verdict.reasons.extend(store_reason);
     report(args, &verdict)
 }
 
