@@ -1224,6 +1224,28 @@ fn policy_errors_point_at_line_and_column() {
         );
         assert!(message.contains('^'), "{name}: no underline:\n{message}");
     }
+
+    // Every problem is reported, not only the first.
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        "version = 1\nexpires = \"soon\"\n[[packages]]\necosystem = \"pypi\"\nname = \"x\"\nversion = \"=>1\"\nrequire-any = [\"nobody\"]\n",
+    )
+    .unwrap();
+    let output = mcpin(&["policy", "check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let message = stderr(&output);
+    for expected in [
+        ":2:11: `soon`",
+        ":6:11: not a PEP 440 version specifier",
+        ":7:16: no signer has id `nobody`",
+    ] {
+        assert!(
+            message.contains(expected),
+            "expected `{expected}` in:\n{message}"
+        );
+    }
 }
 
 #[test]

@@ -32,15 +32,39 @@ pub enum PolicyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A parse or validation error at a place in the file.
-    #[error("{path}:{line}:{column}: {message}\n{snippet}")]
+    /// Parse or validation errors, each at a place in the file.
+    #[error("{}", render(path, diagnostics))]
     Invalid {
         path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-        snippet: String,
+        diagnostics: Vec<Diagnostic>,
     },
+}
+
+/// One problem at a place in a policy file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The line of the file with the span underlined.
+    pub snippet: String,
+}
+
+fn render(path: &Path, diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}\n{}",
+                path.display(),
+                d.line,
+                d.column,
+                d.message,
+                d.snippet
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The policy file as written, for serde and JSON Schema. Keys are kebab-case;
@@ -376,7 +400,16 @@ impl VersionReq {
             Ecosystem::Pypi => requirement
                 .parse()
                 .map(VersionReq::Pypi)
-                .map_err(|e| format!("not a PEP 440 version specifier: {e}")),
+                // The parser's message ends with a drawing of the input; the snippet shows it instead.
+                .map_err(|e| {
+                    let message = e.to_string();
+                    let first = message
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches(':');
+                    format!("not a PEP 440 version specifier: {first}")
+                }),
             Ecosystem::Oci => {
                 Err("OCI images have no version order: pin them with `digests` instead".to_owned())
             }
@@ -439,20 +472,18 @@ pub fn parse_time(value: &str) -> Result<Timestamp, String> {
 
 /// Collects validation errors with their spans.
 struct Checker<'a> {
-    path: &'a Path,
     text: &'a str,
-    first: Option<PolicyError>,
+    diagnostics: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        if self.first.is_none() {
-            self.first = Some(invalid(self.path, self.text, span, message.into()));
-        }
+        self.diagnostics
+            .push(diagnostic(self.text, span, message.into()));
     }
 }
 
-fn invalid(path: &Path, text: &str, span: Range<usize>, message: String) -> PolicyError {
+fn diagnostic(text: &str, span: Range<usize>, message: String) -> Diagnostic {
     let start = span.start.min(text.len());
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
@@ -468,8 +499,7 @@ fn invalid(path: &Path, text: &str, span: Range<usize>, message: String) -> Poli
         " ".repeat(column - 1),
         "^".repeat(width)
     );
-    PolicyError::Invalid {
-        path: path.to_owned(),
+    Diagnostic {
         line,
         column,
         message,
@@ -511,13 +541,15 @@ impl Policy {
     pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|error| {
             let span = error.span().unwrap_or(0..0);
-            invalid(path, text, span, error.message().to_owned())
+            PolicyError::Invalid {
+                path: path.to_owned(),
+                diagnostics: vec![diagnostic(text, span, error.message().trim().to_owned())],
+            }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut check = Checker {
-            path,
             text,
-            first: None,
+            diagnostics: Vec::new(),
         };
 
         let expires = file.expires.as_ref().and_then(|value| {
@@ -641,8 +673,11 @@ impl Policy {
         {
             check.error(url.span(), error.to_string());
         }
-        if let Some(error) = check.first {
-            return Err(error);
+        if !check.diagnostics.is_empty() {
+            return Err(PolicyError::Invalid {
+                path: path.to_owned(),
+                diagnostics: check.diagnostics,
+            });
         }
         Ok(Policy {
             path: path.to_owned(),

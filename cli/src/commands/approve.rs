@@ -8,7 +8,7 @@ use mcpin_attestation::{
 use mcpin_verifier::SecretKey;
 use mcpin_verifier::evaluate::{lock_digest, tools_digest};
 
-use super::{passphrase_from_env, write_atomic};
+use super::{beside, passphrase_from_env, write_atomic};
 use crate::args::ApproveArgs;
 use crate::exit::ExitStatus;
 
@@ -23,11 +23,10 @@ pub fn run(args: ApproveArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("warning: --expires {expires} is in the past: this approval is already expired");
     }
     let digests = mcpin_artifact::digest_reader(fs_err::File::open(&args.artifact)?)?;
-    let bundle_path = args.bundle.clone().unwrap_or_else(|| {
-        let mut name = args.artifact.clone().into_os_string();
-        name.push(".sigstore.json");
-        name.into()
-    });
+    let bundle_path = args
+        .bundle
+        .clone()
+        .unwrap_or_else(|| beside(&args.artifact, ".sigstore.json"));
     let bundle = Bundle::from_json(&fs_err::read(&bundle_path)?)
         .with_context(|| format!("reading publisher bundle `{}`", bundle_path.display()))?;
     let statement: Statement = serde_json::from_slice(&bundle.envelope()?.payload_bytes()?)
@@ -78,11 +77,9 @@ pub fn run(args: ApproveArgs) -> anyhow::Result<ExitStatus> {
         predicate: serde_json::to_value(&approval)?,
     };
     let signed = mcpin_verifier::sign_statement(&approval_statement, &key);
-    let out = args.out.unwrap_or_else(|| {
-        let mut name = args.artifact.clone().into_os_string();
-        name.push(".approval.sigstore.json");
-        name.into()
-    });
+    let out = args
+        .out
+        .unwrap_or_else(|| beside(&args.artifact, ".approval.sigstore.json"));
     write_atomic(&out, &signed.to_json_pretty())?;
     eprintln!(
         "approved {} (sha256:{}) by {} until {}\n  tools: {}\n  lock:  {}\n  sbom:  {}\nwrote {}",

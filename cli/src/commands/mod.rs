@@ -39,6 +39,14 @@ fn passphrase_from_env(var: Option<&str>) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// `ARTIFACT<suffix>`: where bundles live beside an artifact (`.sigstore.json`,
+/// `.approval.sigstore.json`).
+fn beside(artifact: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = artifact.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
 /// Replaces `path` atomically: readers see the old file or the new one, never half of either.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {

@@ -7,7 +7,7 @@ use mcpin_attestation::{
 use mcpin_verifier::{SecretKey, keyless};
 use serde_json::json;
 
-use super::{passphrase_from_env, write_atomic};
+use super::{beside, passphrase_from_env, write_atomic};
 use crate::args::SignArgs;
 use crate::exit::ExitStatus;
 use crate::output;
@@ -34,11 +34,10 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         predicate_type: PACKAGE_PREDICATE_TYPE.to_owned(),
         predicate: serde_json::to_value(&predicate)?,
     };
-    let out = args.out.clone().unwrap_or_else(|| {
-        let mut name = args.artifact.clone().into_os_string();
-        name.push(".sigstore.json");
-        name.into()
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| beside(&args.artifact, ".sigstore.json"));
     let signer = match &args.key {
         Some(key_path) => {
             let passphrase = passphrase_from_env(args.passphrase_env.as_deref())?;

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use mcpin_attestation::Bundle;
@@ -9,6 +9,7 @@ use mcpin_verifier::sigstore::TrustedRoot;
 use mcpin_verifier::verdict::{Check, Code, Outcome, Reason, Verdict};
 use serde_json::json;
 
+use super::beside;
 use super::policy::{policy_root_key, state_dir};
 use crate::args::VerifyArgs;
 use crate::exit::ExitStatus;
@@ -22,15 +23,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
     }
 }
 
-fn default_bundle(artifact: &Path) -> PathBuf {
-    let mut name = artifact.as_os_str().to_owned();
-    name.push(".sigstore.json");
-    name.into()
-}
-
 fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> {
     let bundle_path = match args.bundle.as_slice() {
-        [] => default_bundle(&args.artifact),
+        [] => beside(&args.artifact, ".sigstore.json"),
         [one] => one.clone(),
         _ => anyhow::bail!("--key verifies one bundle; use --policy to weigh several"),
     };
