@@ -4,6 +4,7 @@
 mod inspect;
 mod keygen;
 mod sign;
+mod tools;
 mod verify;
 
 use std::io::Write;
@@ -20,6 +21,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Tools(command) => tools::run(command),
     }
 }
 
