@@ -159,7 +159,12 @@ pub fn verify_section(section: &ToolsSection) -> Result<(), PayloadError> {
             actual,
         });
     }
-    let names: BTreeSet<&str> = section.payload.tools.iter().map(|t| t.name.as_str()).collect();
+    let names: BTreeSet<&str> = section
+        .payload
+        .tools
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
     if let Some(extra) = section
         .tool_digests
         .keys()
@@ -205,3 +210,166 @@ pub fn section_bytes(section: &ToolsSection) -> Vec<u8> {
     canonical_bytes(section)
 }
 
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn description(tools: Vec<Value>) -> ServerDescription {
+        let Value::Object(initialize) = json!({
+            "protocolVersion": "2025-11-25",
+            "serverInfo": {"name": "t", "version": "1"},
+            "capabilities": {"tools": {}},
+        }) else {
+            unreachable!()
+        };
+        ServerDescription {
+            initialize,
+            tools,
+            prompts: None,
+            resources: Some(vec![
+                json!({"uri": "b://2", "name": "b"}),
+                json!({"uri": "a://1", "name": "a"}),
+            ]),
+        }
+    }
+
+    fn tool(name: &str) -> Value {
+        json!({"name": name, "description": "d", "inputSchema": {"type": "object"}, "icons": [{"src": "x"}]})
+    }
+
+    #[test]
+    fn jcs_digest_is_over_rfc8785_bytes() {
+        // RFC 8785 sorts keys and drops whitespace.
+        let value = json!({"b": 1, "a": [true, null, "é"]});
+        assert_eq!(
+            canonical_bytes(&value),
+            "{\"a\":[true,null,\"é\"],\"b\":1}".as_bytes()
+        );
+        assert_eq!(
+            jcs_digest(&value),
+            format!(
+                "sha256:{}",
+                hex::encode(Sha256::digest("{\"a\":[true,null,\"é\"],\"b\":1}"))
+            )
+        );
+    }
+
+    #[test]
+    fn build_sorts_tools_and_resources_and_digests_recompute() {
+        let section = build_section(&description(vec![tool("zeta"), tool("alpha")])).unwrap();
+        let names: Vec<&str> = section
+            .payload
+            .tools
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        let uris: Vec<&Value> = section
+            .payload
+            .resources
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|r| &r["uri"])
+            .collect();
+        assert_eq!(uris, [&json!("a://1"), &json!("b://2")]);
+        assert_eq!(section.digest, jcs_digest(&section.payload));
+        verify_section(&section).unwrap();
+        // The file form reads back to the same section.
+        assert_eq!(parse_section(&section_bytes(&section)).unwrap(), section);
+        // Unknown tool fields are kept verbatim.
+        assert_eq!(
+            section.payload.tools[0].extra["icons"],
+            json!([{"src": "x"}])
+        );
+    }
+
+    #[test]
+    fn tool_digest_covers_exactly_the_digested_fields() {
+        let section = build_section(&description(vec![tool("a")])).unwrap();
+        let base = &section.payload.tools[0];
+        let mut extra = base.clone();
+        extra.extra.insert("icons".into(), json!([]));
+        assert_eq!(
+            tool_digest(&extra),
+            tool_digest(base),
+            "icons are not digested per tool"
+        );
+        let mut annotated = base.clone();
+        annotated.annotations = Some(json!({"readOnlyHint": true}));
+        assert_ne!(
+            tool_digest(&annotated),
+            tool_digest(base),
+            "annotations are digested"
+        );
+        let mut meta = base.clone();
+        meta.meta = Some(json!({"k": 1}));
+        assert_ne!(tool_digest(&meta), tool_digest(base), "_meta is digested");
+        // The view holds the name and exactly the fields present.
+        let Value::Object(view) = base.digested_view() else {
+            unreachable!()
+        };
+        let keys: Vec<&String> = view.keys().collect();
+        assert_eq!(keys, ["description", "inputSchema", "name"]);
+    }
+
+    #[test]
+    fn tampering_is_rejected_with_the_reason() {
+        let section = build_section(&description(vec![tool("a"), tool("b")])).unwrap();
+        let mut payload = section.clone();
+        payload.payload.tools[0].description = Some("changed".into());
+        assert!(matches!(
+            verify_section(&payload),
+            Err(PayloadError::DigestMismatch { .. })
+        ));
+
+        let mut digests = section.clone();
+        digests
+            .tool_digests
+            .insert("a".into(), section.tool_digests["b"].clone());
+        // Same tools, so the payload digest still matches: the per-tool check catches it.
+        assert!(matches!(
+            verify_section(&digests),
+            Err(PayloadError::ToolDigestMismatch { tool, .. }) if tool == "a"
+        ));
+
+        let mut extra = section.clone();
+        extra
+            .tool_digests
+            .insert("ghost".into(), "sha256:00".into());
+        assert!(
+            matches!(verify_section(&extra), Err(PayloadError::ExtraToolDigest(name)) if name == "ghost")
+        );
+
+        let mut missing = section.clone();
+        missing.tool_digests.remove("b");
+        assert!(
+            matches!(verify_section(&missing), Err(PayloadError::MissingToolDigest(name)) if name == "b")
+        );
+
+        let mut unsorted = section.clone();
+        unsorted.payload.tools.swap(0, 1);
+        assert!(matches!(
+            verify_section(&unsorted),
+            Err(PayloadError::NotSorted(..))
+        ));
+    }
+
+    #[test]
+    fn duplicate_and_malformed_tools_are_refused() {
+        assert!(matches!(
+            build_section(&description(vec![tool("a"), tool("a")])),
+            Err(PayloadError::DuplicateTool(name)) if name == "a"
+        ));
+        assert!(matches!(
+            build_section(&description(vec![json!({"name": "x"})])),
+            Err(PayloadError::BadTool { index: 0, .. })
+        ));
+        assert!(matches!(
+            parse_section(br#"{"digest":"x","payload":{},"toolDigests":{}}"#),
+            Err(PayloadError::Json(_))
+        ));
+    }
+}

@@ -266,7 +266,10 @@ impl Session {
     fn send(&mut self, step: &str, message: &Value) -> Result<(), ClientError> {
         let mut line = serde_json::to_vec(message).expect("a JSON value serializes");
         line.push(b'\n');
-        let stdin = self.stdin.as_mut().expect("stdin is open during the session");
+        let stdin = self
+            .stdin
+            .as_mut()
+            .expect("stdin is open during the session");
         stdin
             .write_all(&line)
             .and_then(|()| stdin.flush())
@@ -317,7 +320,8 @@ impl Session {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let message: Value = serde_json::from_slice(&line).map_err(|error| not_json(step, &line, &error.to_string()))?;
+            let message: Value = serde_json::from_slice(&line)
+                .map_err(|error| not_json(step, &line, &error.to_string()))?;
             // JSON-RPC batches (allowed by 2025-03-26) are handled message by message.
             let batch = match message {
                 Value::Array(batch) => batch,
@@ -382,7 +386,10 @@ impl Session {
         }
         match message.get("result") {
             Some(result @ Value::Object(_)) => Ok(Some(result.clone())),
-            _ => Err(malformed(step, "the response has neither an object result nor an error")),
+            _ => Err(malformed(
+                step,
+                "the response has neither an object result nor an error",
+            )),
         }
     }
 }
@@ -447,4 +454,64 @@ fn wait_exit(pid: Pid, grace: Duration) -> bool {
 fn signal_group(pid: Pid, signal: Signal) {
     // ESRCH (the group is already gone) is the outcome we want.
     let _ = rustix::process::kill_process_group(pid, signal);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn python(script: &str) -> Command {
+        let mut command = Command::new("python3");
+        command.args(["-c", script]);
+        command
+    }
+
+    fn quick() -> ClientOptions {
+        ClientOptions {
+            step_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_millis(200),
+            ..ClientOptions::default()
+        }
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused() {
+        let options = ClientOptions {
+            max_message_bytes: 1000,
+            ..quick()
+        };
+        let script =
+            "import sys; sys.stdin.readline(); print('x' * 5000, flush=True); sys.stdin.read()";
+        let error = describe_server(python(script), &options).unwrap_err();
+        assert!(
+            matches!(&error, ClientError::TooLarge { step, limit: 1000 } if step == "initialize"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_server_that_exits_is_reported_with_its_status() {
+        let error = describe_server(python("import sys; sys.exit(7)"), &quick()).unwrap_err();
+        match error {
+            ClientError::Closed { step, exit } => {
+                assert_eq!(step, "initialize");
+                assert!(exit.unwrap().contains('7'));
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_protocol_version_is_refused() {
+        let script = r#"import sys, json
+request = json.loads(sys.stdin.readline())
+print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": {
+    "protocolVersion": "1999-01-01", "capabilities": {}, "serverInfo": {"name": "x", "version": "1"}}}), flush=True)
+sys.stdin.read()"#;
+        let error = describe_server(python(script), &quick()).unwrap_err();
+        assert!(
+            matches!(&error, ClientError::UnsupportedProtocol(v) if v == "1999-01-01"),
+            "{error}"
+        );
+    }
 }

@@ -45,10 +45,16 @@ impl ToolsDiff {
             ));
         }
         if !self.added.is_empty() {
-            parts.push(format!("added: {}", list(&mut self.added.iter().map(String::as_str))));
+            parts.push(format!(
+                "added: {}",
+                list(&mut self.added.iter().map(String::as_str))
+            ));
         }
         if !self.removed.is_empty() {
-            parts.push(format!("removed: {}", list(&mut self.removed.iter().map(String::as_str))));
+            parts.push(format!(
+                "removed: {}",
+                list(&mut self.removed.iter().map(String::as_str))
+            ));
         }
         if self.instructions.is_some() {
             parts.push("instructions changed".to_owned());
@@ -69,9 +75,17 @@ impl ToolsDiff {
             let _ = writeln!(out, "identical: {}", self.old_digest);
             return out;
         }
-        let _ = writeln!(out, "tools payload changed: {} -> {}", self.old_digest, self.new_digest);
+        let _ = writeln!(
+            out,
+            "tools payload changed: {} -> {}",
+            self.old_digest, self.new_digest
+        );
         if let Some(change) = &self.instructions {
-            let _ = writeln!(out, "~ server instructions:\n    {}", change.render_inline());
+            let _ = writeln!(
+                out,
+                "~ server instructions:\n    {}",
+                change.render_inline()
+            );
         }
         for change in &self.server {
             let _ = writeln!(out, "~ server {change}");
@@ -195,7 +209,13 @@ impl std::fmt::Display for JsonChange {
             Some(value) => value.to_string(),
             None => "(absent)".to_owned(),
         };
-        write!(f, "{}: {} -> {}", self.pointer, show(&self.old), show(&self.new))
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.pointer,
+            show(&self.old),
+            show(&self.new)
+        )
     }
 }
 
@@ -204,29 +224,72 @@ pub fn diff(old: &ToolsSection, new: &ToolsSection) -> ToolsDiff {
     let (old_payload, new_payload) = (&old.payload, &new.payload);
     let mut server = Vec::new();
     let pairs = [
-        ("/protocolVersion", Some(Value::String(old_payload.protocol_version.clone())), Some(Value::String(new_payload.protocol_version.clone()))),
-        ("/serverInfo", Some(old_payload.server_info.clone()), Some(new_payload.server_info.clone())),
-        ("/capabilities", Some(old_payload.capabilities.clone()), Some(new_payload.capabilities.clone())),
-        ("/prompts", old_payload.prompts.clone().map(Value::Array), new_payload.prompts.clone().map(Value::Array)),
-        ("/resources", old_payload.resources.clone().map(Value::Array), new_payload.resources.clone().map(Value::Array)),
+        (
+            "/protocolVersion",
+            Some(Value::String(old_payload.protocol_version.clone())),
+            Some(Value::String(new_payload.protocol_version.clone())),
+        ),
+        (
+            "/serverInfo",
+            Some(old_payload.server_info.clone()),
+            Some(new_payload.server_info.clone()),
+        ),
+        (
+            "/capabilities",
+            Some(old_payload.capabilities.clone()),
+            Some(new_payload.capabilities.clone()),
+        ),
+        (
+            "/prompts",
+            old_payload.prompts.clone().map(Value::Array),
+            new_payload.prompts.clone().map(Value::Array),
+        ),
+        (
+            "/resources",
+            old_payload.resources.clone().map(Value::Array),
+            new_payload.resources.clone().map(Value::Array),
+        ),
     ];
     for (pointer, old_value, new_value) in pairs {
         json_diff(pointer, old_value.as_ref(), new_value.as_ref(), &mut server);
     }
 
-    let old_tools: BTreeMap<&str, &Tool> = old_payload.tools.iter().map(|t| (t.name.as_str(), t)).collect();
-    let new_tools: BTreeMap<&str, &Tool> = new_payload.tools.iter().map(|t| (t.name.as_str(), t)).collect();
-    let added = new_tools.keys().filter(|name| !old_tools.contains_key(*name)).map(|name| (*name).to_owned()).collect();
-    let removed = old_tools.keys().filter(|name| !new_tools.contains_key(*name)).map(|name| (*name).to_owned()).collect();
+    let old_tools: BTreeMap<&str, &Tool> = old_payload
+        .tools
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let new_tools: BTreeMap<&str, &Tool> = new_payload
+        .tools
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let added = new_tools
+        .keys()
+        .filter(|name| !old_tools.contains_key(*name))
+        .map(|name| (*name).to_owned())
+        .collect();
+    let removed = old_tools
+        .keys()
+        .filter(|name| !new_tools.contains_key(*name))
+        .map(|name| (*name).to_owned())
+        .collect();
     let changed = old_tools
         .iter()
-        .filter_map(|(name, old_tool)| new_tools.get(name).and_then(|new_tool| tool_change(old_tool, new_tool)))
+        .filter_map(|(name, old_tool)| {
+            new_tools
+                .get(name)
+                .and_then(|new_tool| tool_change(old_tool, new_tool))
+        })
         .collect();
 
     ToolsDiff {
         old_digest: old.digest.clone(),
         new_digest: new.digest.clone(),
-        instructions: TextChange::new(old_payload.instructions.as_deref(), new_payload.instructions.as_deref()),
+        instructions: TextChange::new(
+            old_payload.instructions.as_deref(),
+            new_payload.instructions.as_deref(),
+        ),
         server,
         added,
         removed,
@@ -272,7 +335,12 @@ fn json_diff(pointer: &str, old: Option<&Value>, new: Option<&Value>, out: &mut 
         }
         (Some(Value::Array(old)), Some(Value::Array(new))) => {
             for index in 0..old.len().max(new.len()) {
-                json_diff(&format!("{pointer}/{index}"), old.get(index), new.get(index), out);
+                json_diff(
+                    &format!("{pointer}/{index}"),
+                    old.get(index),
+                    new.get(index),
+                    out,
+                );
             }
         }
         (old, new) if old != new => out.push(JsonChange {

@@ -43,7 +43,9 @@ pub enum PinError {
     Missing,
     #[error("tools-malformed: the signed tools section does not check: {0}")]
     SignedMalformed(PayloadError),
-    #[error("tools-mismatch: the tools ({observed}) differ from the signed tools ({signed}): {summary}")]
+    #[error(
+        "tools-mismatch: the tools ({observed}) differ from the signed tools ({signed}): {summary}"
+    )]
     Mismatch {
         signed: String,
         observed: String,
@@ -64,7 +66,10 @@ impl PinError {
 
 /// Checks that `observed` (already read with its digests checked) is exactly
 /// the `signed` tools section.
-pub fn check_pinned(signed: Option<&ToolsSection>, observed: &ToolsSection) -> Result<(), PinError> {
+pub fn check_pinned(
+    signed: Option<&ToolsSection>,
+    observed: &ToolsSection,
+) -> Result<(), PinError> {
     let signed = signed.ok_or(PinError::Missing)?;
     verify_section(signed).map_err(PinError::SignedMalformed)?;
     if signed.digest == observed.digest {

@@ -14,9 +14,13 @@ use crate::{ClientError, ClientOptions, PayloadError, build_section, describe_se
 /// Why capturing from an artifact failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScratchError {
-    #[error("cannot capture tools from {0}: only npm tarballs and wheels can be installed without running their code")]
+    #[error(
+        "cannot capture tools from {0}: only npm tarballs and wheels can be installed without running their code"
+    )]
     Unsupported(String),
-    #[error("`{package}` declares no entry point (npm `bin` / console script) to start the server with")]
+    #[error(
+        "`{package}` declares no entry point (npm `bin` / console script) to start the server with"
+    )]
     NoEntryPoint { package: String },
     #[error("`{package}` has several entry points ({names}); choose one")]
     AmbiguousEntryPoint { package: String, names: String },
@@ -26,7 +30,9 @@ pub enum ScratchError {
         name: String,
         names: String,
     },
-    #[error("entry point `{name}` targets `{target}`, which is not a plain relative path inside the package")]
+    #[error(
+        "entry point `{name}` targets `{target}`, which is not a plain relative path inside the package"
+    )]
     UnsafeTarget { name: String, target: String },
     #[error("creating a scratch directory: {0}")]
     Scratch(std::io::Error),
@@ -86,7 +92,14 @@ pub fn capture_artifact(
         install(Command::new("uv").args(["venv", "--quiet"]).arg(&venv))?;
         install(
             Command::new("uv")
-                .args(["pip", "install", "--quiet", "--only-binary", ":all:", "--python"])
+                .args([
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--only-binary",
+                    ":all:",
+                    "--python",
+                ])
                 .arg(&python)
                 .arg(&artifact),
         )?;
@@ -97,7 +110,13 @@ pub fn capture_artifact(
         let target = relative_target(entry)?;
         install(
             Command::new("npm")
-                .args(["install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix"])
+                .args([
+                    "install",
+                    "--ignore-scripts",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                ])
                 .arg(scratch.path())
                 .arg(&artifact),
         )?;
@@ -114,7 +133,10 @@ pub fn capture_artifact(
     Ok(build_section(&description)?)
 }
 
-fn choose_entry<'a>(package: &'a PackageInfo, name: Option<&str>) -> Result<&'a EntryPoint, ScratchError> {
+fn choose_entry<'a>(
+    package: &'a PackageInfo,
+    name: Option<&str>,
+) -> Result<&'a EntryPoint, ScratchError> {
     let names = || {
         package
             .entry_points
@@ -132,13 +154,16 @@ fn choose_entry<'a>(package: &'a PackageInfo, name: Option<&str>) -> Result<&'a 
             package: package.name.clone(),
             names: names(),
         }),
-        (Some(name), entries) => entries.iter().find(|e| e.name == name).ok_or_else(|| {
-            ScratchError::UnknownEntryPoint {
-                package: package.name.clone(),
-                name: name.to_owned(),
-                names: names(),
-            }
-        }),
+        (Some(name), entries) => {
+            entries
+                .iter()
+                .find(|e| e.name == name)
+                .ok_or_else(|| ScratchError::UnknownEntryPoint {
+                    package: package.name.clone(),
+                    name: name.to_owned(),
+                    names: names(),
+                })
+        }
     }
 }
 

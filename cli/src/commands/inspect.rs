@@ -67,7 +67,12 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
                 super::tools::server_name(&tools.payload.server_info),
                 tools.payload.protocol_version
             )?;
-            let width = tools.tool_digests.keys().map(|name| name.chars().count()).max().unwrap_or(0);
+            let width = tools
+                .tool_digests
+                .keys()
+                .map(|name| name.chars().count())
+                .max()
+                .unwrap_or(0);
             for (name, digest) in &tools.tool_digests {
                 writeln!(text, "  {name:<width$}  {digest}")?;
             }

@@ -37,9 +37,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             entry: args.entry.as_deref(),
             args: &args.server_args,
         };
-        let section = mcpin_tools::capture_artifact(&server, &options).with_context(|| {
-            format!("capturing the tools of `{}`", args.artifact.display())
-        })?;
+        let section = mcpin_tools::capture_artifact(&server, &options)
+            .with_context(|| format!("capturing the tools of `{}`", args.artifact.display()))?;
         eprintln!(
             "captured {} tool(s) from {}: {}",
             section.payload.tools.len(),

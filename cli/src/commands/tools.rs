@@ -51,7 +51,8 @@ pub fn server_name(info: &serde_json::Value) -> String {
 }
 
 fn read(path: &std::path::Path) -> anyhow::Result<mcpin_attestation::ToolsSection> {
-    mcpin_tools::read_section(path).with_context(|| format!("reading tools payload `{}`", path.display()))
+    mcpin_tools::read_section(path)
+        .with_context(|| format!("reading tools payload `{}`", path.display()))
 }
 
 fn diff(args: ToolsDiffArgs) -> anyhow::Result<ExitStatus> {
