@@ -25,7 +25,7 @@ pub enum PayloadError {
         index: usize,
         source: serde_json::Error,
     },
-    #[error("the server's initialize result has no {0}")]
+    #[error("the server's initialize result lacks a valid {0}")]
     MissingField(&'static str),
     #[error("two tools are named `{0}`; tool names must be unique")]
     DuplicateTool(String),
@@ -80,10 +80,11 @@ pub fn build_section(server: &ServerDescription) -> Result<ToolsSection, Payload
         .get("capabilities")
         .ok_or(PayloadError::MissingField("capabilities"))?
         .clone();
-    let instructions = init
-        .get("instructions")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let instructions = match init.get("instructions") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(_) => return Err(PayloadError::MissingField("instructions string")),
+    };
     let mut tools = server
         .tools
         .iter()
