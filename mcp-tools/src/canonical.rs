@@ -13,17 +13,14 @@ use crate::client::ServerDescription;
 /// Why a tools payload cannot be built or read.
 #[derive(Debug, thiserror::Error)]
 pub enum PayloadError {
-    #[error("reading tools payload `{path}`: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("reading tools payload `{path}`: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("not a tools payload: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("the server's tool #{index} is malformed: {source}")]
+    Json(serde_json::Error),
+    #[error("the server's tool #{index} is malformed: {error}")]
     BadTool {
         index: usize,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error("the server's initialize result lacks a valid {0}")]
     MissingField(&'static str),
@@ -91,7 +88,7 @@ pub fn build_section(server: &ServerDescription) -> Result<ToolsSection, Payload
         .enumerate()
         .map(|(index, tool)| {
             serde_json::from_value::<Tool>(tool.clone())
-                .map_err(|source| PayloadError::BadTool { index, source })
+                .map_err(|error| PayloadError::BadTool { index, error })
         })
         .collect::<Result<Vec<_>, _>>()?;
     tools.sort_by(|a, b| a.name.cmp(&b.name));
@@ -192,16 +189,16 @@ pub fn verify_section(section: &ToolsSection) -> Result<(), PayloadError> {
 
 /// Parses a tools section and checks its digests ([`verify_section`]).
 pub fn parse_section(bytes: &[u8]) -> Result<ToolsSection, PayloadError> {
-    let section: ToolsSection = serde_json::from_slice(bytes)?;
+    let section: ToolsSection = serde_json::from_slice(bytes).map_err(PayloadError::Json)?;
     verify_section(&section)?;
     Ok(section)
 }
 
 /// Reads and checks a tools file written by `mcpin tools capture`.
 pub fn read_section(path: &Path) -> Result<ToolsSection, PayloadError> {
-    let bytes = std::fs::read(path).map_err(|source| PayloadError::Io {
+    let bytes = std::fs::read(path).map_err(|error| PayloadError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     parse_section(&bytes)
 }

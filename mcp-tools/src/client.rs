@@ -46,10 +46,10 @@ impl Default for ClientOptions {
 /// Why talking to a server failed. Each message names the protocol step.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot start the MCP server `{program}`: {source}")]
+    #[error("cannot start the MCP server `{program}`: {error}")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("timed out after {}s waiting for the server's answer to `{step}`", after.as_secs_f64())]
     Timeout { step: String, after: Duration },
@@ -81,11 +81,8 @@ pub enum ClientError {
     UnsupportedProtocol(String),
     #[error("more than {0} pages of `{1}`: the server keeps returning a nextCursor")]
     TooManyPages(usize, String),
-    #[error("writing `{step}` to the server's stdin: {source}")]
-    Write {
-        step: String,
-        source: std::io::Error,
-    },
+    #[error("writing `{step}` to the server's stdin: {error}")]
+    Write { step: String, error: std::io::Error },
     #[error("reading the server's stdout: {0}")]
     Read(std::io::Error),
 }
@@ -129,7 +126,7 @@ pub fn describe_server(
         .process_group(0);
     let mut child = command
         .spawn()
-        .map_err(|source| ClientError::Spawn { program, source })?;
+        .map_err(|error| ClientError::Spawn { program, error })?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let stdin = child.stdin.take().expect("stdin is piped");
     let messages = spawn_reader(stdout, options.max_message_bytes);
@@ -273,9 +270,9 @@ impl Session {
         stdin
             .write_all(&line)
             .and_then(|()| stdin.flush())
-            .map_err(|source| ClientError::Write {
+            .map_err(|error| ClientError::Write {
                 step: step.to_owned(),
-                source,
+                error,
             })
     }
 

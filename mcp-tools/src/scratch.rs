@@ -36,10 +36,10 @@ pub enum ScratchError {
     UnsafeTarget { name: String, target: String },
     #[error("creating a scratch directory: {0}")]
     Scratch(std::io::Error),
-    #[error("running `{command}` to install the artifact: {source}")]
+    #[error("running `{command}` to install the artifact: {error}")]
     InstallSpawn {
         command: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("installing the artifact failed: `{command}` {status}")]
     InstallFailed { command: String, status: String },
@@ -193,9 +193,9 @@ fn install(command: &mut Command) -> Result<(), ScratchError> {
         .stdin(Stdio::null())
         .stdout(Stdio::from(stderr))
         .status()
-        .map_err(|source| ScratchError::InstallSpawn {
+        .map_err(|error| ScratchError::InstallSpawn {
             command: shown.clone(),
-            source,
+            error,
         })?;
     match status.success() {
         true => Ok(()),
