@@ -10,6 +10,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::canonical::tool_digest;
+use crate::pointer_token;
 
 /// Everything that differs between two payloads. Empty lists mean "no change there".
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -329,7 +330,7 @@ fn json_diff(pointer: &str, old: Option<&Value>, new: Option<&Value>, out: &mut 
         (Some(Value::Object(old)), Some(Value::Object(new))) => {
             let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
             for key in keys {
-                let child = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
+                let child = format!("{pointer}/{}", pointer_token(key));
                 json_diff(&child, old.get(key), new.get(key), out);
             }
         }
@@ -349,5 +350,81 @@ fn json_diff(pointer: &str, old: Option<&Value>, new: Option<&Value>, out: &mut 
             new: new.cloned(),
         }),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcpin_attestation::ToolsPayload;
+    use serde_json::json;
+
+    use super::*;
+    use crate::seal;
+
+    fn section(version: &str, tools: &[(&str, &str)]) -> ToolsSection {
+        let tools = tools
+            .iter()
+            .map(|(name, description)| {
+                serde_json::from_value(json!({
+                    "name": name, "description": description,
+                    "inputSchema": {"type": "object", "properties": {"a/b": {"type": "string"}}},
+                }))
+                .unwrap()
+            })
+            .collect();
+        seal(ToolsPayload {
+            protocol_version: "2025-11-25".into(),
+            server_info: json!({"name": "s", "version": version}),
+            capabilities: json!({"tools": {}}),
+            instructions: None,
+            tools,
+            prompts: None,
+            resources: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn added_removed_changed_and_server_fields() {
+        let old = section("1", &[("a", "Reads."), ("b", "Writes.")]);
+        let new = section("2", &[("b", "Writes files."), ("c", "New.")]);
+        let diff = diff(&old, &new);
+        assert!(!diff.is_identical());
+        assert_eq!(diff.added, ["c"]);
+        assert_eq!(diff.removed, ["a"]);
+        assert_eq!(diff.changed.len(), 1);
+        assert_eq!(
+            diff.changed[0]
+                .description
+                .as_ref()
+                .unwrap()
+                .render_inline(),
+            "[-Writes.-]{+Writes files.+}"
+        );
+        assert_eq!(
+            diff.server,
+            [JsonChange {
+                pointer: "/serverInfo/version".into(),
+                old: Some(json!("1")),
+                new: Some(json!("2")),
+            }]
+        );
+        assert_eq!(
+            diff.summary(),
+            "changed: b; added: c; removed: a; server fields changed: /serverInfo/version"
+        );
+        assert!(super::diff(&old, &old).is_identical());
+    }
+
+    #[test]
+    fn schema_pointers_escape_slashes() {
+        let mut out = Vec::new();
+        json_diff(
+            "",
+            Some(&json!({"a/b": {"t": 1}})),
+            Some(&json!({"a/b": {"t": 2}})),
+            &mut out,
+        );
+        assert_eq!(out[0].pointer, "/a~1b/t");
     }
 }

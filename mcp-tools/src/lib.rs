@@ -81,3 +81,8 @@ pub fn check_pinned(
         summary: diff(signed, observed).summary(),
     })
 }
+
+/// RFC 6901 escaping of one JSON pointer token (`~` → `~0`, `/` → `~1`).
+fn pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}

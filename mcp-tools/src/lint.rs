@@ -12,6 +12,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::pointer_token;
+
 /// How bad a finding is. Ordered: `Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -265,7 +267,13 @@ fn lint_tool(tool: &Tool, findings: &mut Vec<Finding>) {
     let value = serde_json::to_value(tool).expect("a tool serializes");
     if let Value::Object(map) = value {
         for (key, value) in map.iter().filter(|(key, _)| *key != "name") {
-            walk(value, key, &format!("/{}", escape(key)), name, findings);
+            walk(
+                value,
+                key,
+                &format!("/{}", pointer_token(key)),
+                name,
+                findings,
+            );
         }
     }
 }
@@ -284,7 +292,7 @@ fn walk(value: &Value, key: &str, pointer: &str, tool: Option<&str>, findings: &
         }
         Value::Object(map) => {
             for (member, item) in map {
-                let pointer = format!("{pointer}/{}", escape(member));
+                let pointer = format!("{pointer}/{}", pointer_token(member));
                 check_string(member, false, tool, &pointer, findings);
                 walk(item, member, &pointer, tool, findings);
             }
@@ -406,11 +414,6 @@ fn push_visible(out: &mut String, c: char) {
     } else {
         out.push(c);
     }
-}
-
-/// RFC 6901 escaping of one pointer token.
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 impl LintReport {
