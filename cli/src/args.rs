@@ -31,6 +31,9 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
+    /// Capture, compare and lint the tools an MCP server describes
+    #[command(subcommand)]
+    Tools(ToolsCommand),
     /// Sigstore bundles from other signers (npm provenance, cosign, sigstore-python)
     #[command(subcommand)]
     Sigstore(SigstoreCommand),
@@ -104,6 +107,22 @@ pub struct SignArgs {
     /// Print a JSON summary to stdout
     #[arg(long)]
     pub json: bool,
+    /// Sign this captured tools payload (`mcpin tools capture`) as the predicate's tools
+    #[arg(long, value_name = "FILE", conflicts_with = "capture")]
+    pub tools: Option<PathBuf>,
+    /// Capture the tools by installing the artifact into a scratch directory
+    /// (install scripts disabled) and running its entry point
+    #[arg(long)]
+    pub capture: bool,
+    /// With --capture: the entry point to run, if the package has several
+    #[arg(long, value_name = "NAME", requires = "capture")]
+    pub entry: Option<String>,
+    /// With --capture: seconds to wait for each answer of the server
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "capture")]
+    pub timeout: u64,
+    /// With --capture: arguments for the server (after `--`)
+    #[arg(last = true, value_name = "SERVER_ARGS", requires = "capture")]
+    pub server_args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -124,11 +143,11 @@ pub struct VerifyArgs {
     /// CycloneDX SBOM file(s) to consider besides those beside the bundles
     #[arg(long, value_name = "SBOM", requires = "policy")]
     pub sbom: Vec<PathBuf>,
-    /// Lint findings over the tools (JSON array of {severity, code, tool, message})
-    #[arg(long, value_name = "FILE", requires = "policy")]
-    pub lint_findings: Option<PathBuf>,
     #[command(flatten)]
     pub policy_trust: PolicyTrustArgs,
+    /// With --key: also require this captured tools payload to equal the signed one
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub tools: Option<PathBuf>,
     /// Print the result as JSON to stdout
     #[arg(long)]
     pub json: bool,
@@ -216,4 +235,52 @@ pub struct InspectArgs {
     /// Print the decoded in-toto statement as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Start an MCP server over stdio and write its canonical tools payload
+    Capture(ToolsCaptureArgs),
+    /// Compare two tools payloads (exit 0 identical, 1 different)
+    Diff(ToolsDiffArgs),
+    /// Check a tools payload for tool poisoning (exit 1 if a finding is at or above --fail-on)
+    Lint(ToolsLintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsCaptureArgs {
+    /// Where to write the payload [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Seconds to wait for each answer of the server
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// The server command and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsDiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    /// Print the differences as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsLintArgs {
+    /// A tools payload (`mcpin tools capture`)
+    pub file: PathBuf,
+    /// Print the findings as JSON to stdout
+    #[arg(long, conflicts_with = "sarif")]
+    pub json: bool,
+    /// Print the findings as SARIF 2.1.0 to stdout
+    #[arg(long)]
+    pub sarif: bool,
+    /// Exit 1 when a finding has this severity or higher
+    #[arg(long, value_name = "SEVERITY", default_value = "medium",
+          value_parser = ["low", "medium", "high", "critical"])]
+    pub fail_on: String,
 }

@@ -9,27 +9,15 @@ use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, ApprovalPredicate, PACKAGE_PREDICATE_TYPE, PackageInfo,
     PackagePredicate, Statement,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::policy::{LintSeverity, PackageRule, Policy, SignerKind, ToolRules, VersionCheck};
+use crate::policy::{PackageRule, Policy, SignerKind, ToolRules, VersionCheck};
 use crate::sigstore::{self, ArtifactRef, SignerRequirement, TrustedRoot};
 use crate::verdict::{Check, Code, Decision, Outcome, Reason, Reasons, SCHEMA_VERSION, Verdict};
 
 /// Upper bound on an SBOM read from disk.
 const MAX_SBOM_BYTES: u64 = 32 * 1024 * 1024;
-
-/// A lint finding over the tool descriptions. Produced by the tools lint
-/// (`mcpin tools lint`); the evaluation only compares severities.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LintFinding {
-    pub severity: LintSeverity,
-    pub code: String,
-    #[serde(default)]
-    pub tool: Option<String>,
-    pub message: String,
-}
 
 /// Everything the evaluation looks at besides the policy.
 #[derive(Debug)]
@@ -41,8 +29,6 @@ pub struct Evidence<'a> {
     pub bundles: Vec<PathBuf>,
     /// Extra SBOM files to consider besides those beside the bundles.
     pub sboms: Vec<PathBuf>,
-    /// Lint findings over the signed tools; `None` when no lint ran.
-    pub lint_findings: Option<Vec<LintFinding>>,
     /// The rollback check for this policy on this machine.
     pub version_check: VersionCheck,
     pub now: Timestamp,
@@ -582,7 +568,7 @@ fn evaluate_rule(
 
     let tools = rule.tools.as_ref().unwrap_or(&policy.tools);
     let predicate = predicate.map(|(_, p)| p);
-    evaluate_tools(rule, tools, predicate.as_ref(), evidence, reasons);
+    evaluate_tools(rule, tools, predicate.as_ref(), reasons);
     evaluate_sbom(policy, predicate.as_ref(), evidence, attestations, reasons);
 }
 
@@ -596,16 +582,10 @@ pub fn lock_digest(lock: &Value) -> String {
     sha256_jcs(lock)
 }
 
-/// The tools digest the statement declares (`predicate.tools.digest`).
-pub fn tools_digest(tools: &Value) -> Option<&str> {
-    tools.get("digest").and_then(Value::as_str)
-}
-
 fn evaluate_tools(
     rule: &PackageRule,
     rules: &ToolRules,
     predicate: Option<&PackagePredicate>,
-    evidence: &Evidence,
     reasons: &mut Reasons,
 ) {
     let Some(tools) = predicate.and_then(|p| p.tools.as_ref()) else {
@@ -626,18 +606,17 @@ fn evaluate_tools(
         }
         return;
     };
-    let declared = tools_digest(tools).unwrap_or("");
-    let computed = sha256_jcs(&tools["payload"]);
-    if declared != computed {
+    if let Err(error) = mcpin_tools::verify_section(tools) {
         reasons.fail(
             Check::Tools,
             Code::ToolsDigestInvalid,
-            format!("tools digest `{declared}` does not match the signed payload ({computed})"),
+            format!("the signed tools do not match their own digests: {error}"),
         );
         return;
     }
+    let declared = &tools.digest;
     if let Some(pin) = &rule.tools_digest {
-        if *pin == declared {
+        if pin == declared {
             reasons.pass(
                 Check::Tools,
                 Code::ToolsDigestPinned,
@@ -651,14 +630,16 @@ fn evaluate_tools(
             );
         }
     }
-    let list = tools["payload"]["tools"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let list = &tools.payload.tools;
     let mut bad = false;
     for tool in list {
-        let name = tool["name"].as_str().unwrap_or("");
-        let hint = |key: &str| tool["annotations"][key].as_bool();
+        let name = tool.name.as_str();
+        let hint = |key: &str| {
+            tool.annotations
+                .as_ref()
+                .and_then(|annotations| annotations.get(key))
+                .and_then(Value::as_bool)
+        };
         if rules.deny.iter().any(|d| d == name) {
             reasons.fail(
                 Check::Tools,
@@ -684,13 +665,21 @@ fn evaluate_tools(
             && destructive
             && !rules.allow_destructive.iter().any(|a| a == name)
         {
-            reasons.fail(Check::Tools, Code::ToolDestructive, format!("tool `{name}` may be destructive (readOnlyHint/destructiveHint) and is not in allow-destructive"));
+            reasons.fail(
+                Check::Tools,
+                Code::ToolDestructive,
+                format!("tool `{name}` may be destructive (readOnlyHint/destructiveHint) and is not in allow-destructive"),
+            );
             bad = true;
         }
         let open_world = hint("openWorldHint") != Some(false);
         if rules.deny_open_world && open_world && !rules.allow_open_world.iter().any(|a| a == name)
         {
-            reasons.fail(Check::Tools, Code::ToolOpenWorld, format!("tool `{name}` reaches an open world (openWorldHint) and is not in allow-open-world"));
+            reasons.fail(
+                Check::Tools,
+                Code::ToolOpenWorld,
+                format!("tool `{name}` reaches an open world (openWorldHint) and is not in allow-open-world"),
+            );
             bad = true;
         }
     }
@@ -702,36 +691,31 @@ fn evaluate_tools(
         );
     }
     if let Some(max) = rules.max_lint_severity {
-        match &evidence.lint_findings {
-            None => reasons.fail(
+        let report = mcpin_tools::lint(&tools.payload);
+        let worse: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity > max)
+            .collect();
+        if worse.is_empty() {
+            reasons.pass(
                 Check::Lint,
-                Code::LintUnavailable,
-                "max-lint-severity is set but no lint ran over the tools".to_owned(),
-            ),
-            Some(findings) => {
-                let worse: Vec<&LintFinding> =
-                    findings.iter().filter(|f| f.severity > max).collect();
-                if worse.is_empty() {
-                    reasons.pass(
-                        Check::Lint,
-                        Code::LintWithinLimit,
-                        format!("{} finding(s), none worse than {max:?}", findings.len()),
-                    );
-                }
-                for finding in worse {
-                    reasons.fail(
-                        Check::Lint,
-                        Code::LintSeverityExceeded,
-                        format!(
-                            "{:?} {} on tool {}: {}",
-                            finding.severity,
-                            finding.code,
-                            finding.tool.as_deref().unwrap_or("-"),
-                            finding.message
-                        ),
-                    );
-                }
-            }
+                Code::LintWithinLimit,
+                format!(
+                    "{} lint finding(s) over the signed tools, none worse than {max}",
+                    report.findings.len()
+                ),
+            );
+        }
+        for finding in worse {
+            reasons.fail(
+                Check::Lint,
+                Code::LintSeverityExceeded,
+                format!(
+                    "{} ({}) at {}: {}",
+                    finding.rule, finding.severity, finding.location, finding.excerpt
+                ),
+            );
         }
     }
 }
@@ -1027,8 +1011,7 @@ fn evaluate_approvals(
         }
         let expected_tools = predicate
             .and_then(|p| p.tools.as_ref())
-            .and_then(tools_digest)
-            .map(str::to_owned);
+            .map(|tools| tools.digest.clone());
         let expected_lock = predicate.and_then(|p| p.lock.as_ref()).map(lock_digest);
         let expected_sbom = predicate
             .and_then(|p| p.sbom.as_ref())

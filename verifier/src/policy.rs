@@ -211,21 +211,26 @@ pub struct ToolRulesFile {
     pub deny_open_world: bool,
     #[serde(default)]
     pub allow_open_world: Vec<String>,
-    /// The worst lint finding allowed over the tool descriptions.
+    /// The worst finding of `mcpin tools lint` allowed over the signed tools
+    /// (low, medium, high, critical).
     #[serde(default)]
+    #[schemars(with = "Option<SeverityName>")]
     pub max_lint_severity: Option<LintSeverity>,
 }
 
-/// Severity of a lint finding over tool descriptions, in increasing order.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize, JsonSchema,
-)]
+/// The schema of [`LintSeverity`] (the lint crate's type has none).
+#[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum LintSeverity {
-    Info,
-    Warning,
-    Error,
+#[allow(dead_code)]
+enum SeverityName {
+    Low,
+    Medium,
+    High,
+    Critical,
 }
+
+/// Severity of a lint finding over the tools: `low < medium < high < critical`.
+pub use mcpin_tools::Severity as LintSeverity;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

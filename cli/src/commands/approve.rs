@@ -6,7 +6,7 @@ use mcpin_attestation::{
     STATEMENT_TYPE_V1, Statement, Subject,
 };
 use mcpin_verifier::SecretKey;
-use mcpin_verifier::evaluate::{lock_digest, tools_digest};
+use mcpin_verifier::evaluate::lock_digest;
 
 use super::{beside, passphrase_from_env, write_atomic};
 use crate::args::ApproveArgs;
@@ -56,11 +56,7 @@ pub fn run(args: ApproveArgs) -> anyhow::Result<ExitStatus> {
         approver: args.approver.unwrap_or_else(|| key.id().to_string()),
         approved_at: now.to_string(),
         expires: expires.to_string(),
-        tools_digest: predicate
-            .tools
-            .as_ref()
-            .and_then(tools_digest)
-            .map(str::to_owned),
+        tools_digest: predicate.tools.as_ref().map(|tools| tools.digest.clone()),
         lock_digest: predicate.lock.as_ref().map(lock_digest),
         sbom_sha256: predicate.sbom.as_ref().map(|sbom| sbom.sha256.clone()),
     };

@@ -7,6 +7,7 @@ mod keygen;
 mod policy;
 mod sign;
 mod sigstore;
+mod tools;
 mod verify;
 
 use std::io::Write;
@@ -26,6 +27,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
         Command::Sigstore(command) => sigstore::run(command),
+        Command::Tools(command) => tools::run(command),
     }
 }
 

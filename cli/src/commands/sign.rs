@@ -1,9 +1,11 @@
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::Context;
 use mcpin_attestation::{
     PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1, Statement, Subject,
 };
+use mcpin_tools::{ArtifactServer, ClientOptions};
 use mcpin_verifier::{SecretKey, keyless};
 use serde_json::json;
 
@@ -13,12 +15,53 @@ use crate::exit::ExitStatus;
 use crate::output;
 
 pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
+    // Load the key first: a wrong passphrase should not cost a capture.
+    let key = match &args.key {
+        Some(key_path) => {
+            let passphrase = passphrase_from_env(args.passphrase_env.as_deref())?;
+            Some(
+                SecretKey::load(key_path, passphrase.as_deref())
+                    .with_context(|| format!("loading signing key `{}`", key_path.display()))?,
+            )
+        }
+        None => None,
+    };
     let identified = mcpin_artifact::identify(&args.artifact)
         .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
 
+    let tools = if let Some(path) = &args.tools {
+        Some(
+            mcpin_tools::read_section(path)
+                .with_context(|| format!("reading tools payload `{}`", path.display()))?,
+        )
+    } else if args.capture {
+        let options = ClientOptions {
+            step_timeout: Duration::from_secs(args.timeout),
+            ..ClientOptions::default()
+        };
+        let server = ArtifactServer {
+            artifact: &args.artifact,
+            package: &identified.package,
+            entry: args.entry.as_deref(),
+            args: &args.server_args,
+        };
+        let section = mcpin_tools::capture_artifact(&server, &options)
+            .with_context(|| format!("capturing the tools of `{}`", args.artifact.display()))?;
+        eprintln!(
+            "captured {} tool(s) from {}: {}",
+            section.payload.tools.len(),
+            super::tools::server_name(&section.payload.server_info),
+            section.digest
+        );
+        Some(section)
+    } else {
+        None
+    };
+    let tools_digest = tools.as_ref().map(|tools| tools.digest.clone());
+
     let predicate = PackagePredicate {
         package: identified.package.clone(),
-        tools: None,
+        tools,
         lock: None,
         sbom: None,
     };
@@ -38,12 +81,9 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         .out
         .clone()
         .unwrap_or_else(|| beside(&args.artifact, ".sigstore.json"));
-    let signer = match &args.key {
-        Some(key_path) => {
-            let passphrase = passphrase_from_env(args.passphrase_env.as_deref())?;
-            let key = SecretKey::load(key_path, passphrase.as_deref())
-                .with_context(|| format!("loading signing key `{}`", key_path.display()))?;
-            let bundle = mcpin_verifier::sign_statement(&statement, &key);
+    let signer = match &key {
+        Some(key) => {
+            let bundle = mcpin_verifier::sign_statement(&statement, key);
             write_atomic(&out, &bundle.to_json_pretty())?;
             eprintln!("signed with key {}", key.id());
             json!({ "keyId": key.id().as_str() })
@@ -66,6 +106,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             "purl": identified.package.purl,
             "sha256": identified.digests.sha256,
             "sha512": identified.digests.sha512,
+            "toolsDigest": tools_digest,
         });
         summary
             .as_object_mut()

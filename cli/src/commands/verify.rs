@@ -1,9 +1,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use mcpin_attestation::Bundle;
+use mcpin_attestation::{Bundle, PackagePredicate};
 use mcpin_verifier::PublicKey;
-use mcpin_verifier::evaluate::{self, Evidence, LintFinding};
+use mcpin_verifier::evaluate::{self, Evidence};
 use mcpin_verifier::policy::{self, Policy, PolicyState};
 use mcpin_verifier::sigstore::TrustedRoot;
 use mcpin_verifier::verdict::{Check, Code, Outcome, Reason, Verdict};
@@ -50,12 +50,29 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
         .context("verification failed")?
         .name
         .clone();
+    // Tools drift: the payload a server gives now must be the one that was signed.
+    let tools_digest = match &args.tools {
+        Some(path) => {
+            let observed = mcpin_tools::read_section(path)
+                .with_context(|| format!("reading tools payload `{}`", path.display()))?;
+            let predicate: PackagePredicate =
+                serde_json::from_value(verified.statement().predicate.clone())
+                    .context("the signed predicate is not an mcp-package predicate")?;
+            mcpin_tools::check_pinned(predicate.tools.as_ref(), &observed)
+                .context("verification failed")?;
+            Some(observed.digest)
+        }
+        None => None,
+    };
     eprintln!(
         "verified: {} (sha256:{}) signed by key {}",
         subject,
         digests.sha256,
         verified.signer()
     );
+    if let Some(digest) = &tools_digest {
+        eprintln!("tools match the signed tools: {digest}");
+    }
     if args.json {
         output::json(&json!({
             "verified": true,
@@ -63,6 +80,7 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
             "sha256": digests.sha256,
             "keyId": verified.signer().as_str(),
             "predicateType": verified.statement().predicate_type,
+            "toolsDigest": tools_digest,
         }))?;
     }
     Ok(ExitStatus::Success)
@@ -128,13 +146,6 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         sboms.extend(others);
         store_reason = Some(reason);
     }
-    let lint_findings = match &args.lint_findings {
-        Some(path) => Some(
-            serde_json::from_slice::<Vec<LintFinding>>(&fs_err::read(path)?)
-                .with_context(|| format!("reading lint findings `{}`", path.display()))?,
-        ),
-        None => None,
-    };
     let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
     let evidence = Evidence {
         artifact_path: &args.artifact,
@@ -142,7 +153,6 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         digests: &identified.digests,
         bundles,
         sboms,
-        lint_findings,
         version_check,
         now: jiff::Timestamp::now(),
     };
