@@ -1482,3 +1482,51 @@ fn bundles_and_sbom_come_from_an_http_store_on_loopback() {
         stderr(&output)
     );
 }
+
+/// Compares `actual` with `testdata/snapshots/<name>`; `MCPIN_UPDATE_SNAPSHOTS=1` rewrites it.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = mcpin_tests::testdata(&format!("snapshots/{name}"));
+    if std::env::var_os("MCPIN_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing (MCPIN_UPDATE_SNAPSHOTS=1 writes it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "{name} changed (MCPIN_UPDATE_SNAPSHOTS=1 rewrites it)"
+    );
+}
+
+#[test]
+fn verdict_renderings_match_their_snapshots() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Ctx {
+        keys: &keys,
+        dir: dir.path().to_owned(),
+    };
+    let artifact = ctx.artifact(NPM);
+    ctx.sign_with(
+        &artifact,
+        Some(tools_value(vec![
+            read_only("read_file"),
+            tool("write_file", json!({})),
+        ])),
+        None,
+    );
+    let policy = ctx.policy(
+        "policy.toml",
+        &format!("{NPM_RULE}\n[tools]\ndeny-destructive = true\n"),
+    );
+    let output = ctx.verify(&artifact, &policy, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let dir_text = dir.path().to_str().unwrap();
+    let normalize = |text: String| text.replace(dir_text, "<DIR>");
+    assert_snapshot("verdict-deny.txt", &normalize(stderr(&output)));
+    assert_snapshot("verdict-deny.json", &normalize(stdout(&output)));
+}

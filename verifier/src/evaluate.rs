@@ -228,7 +228,11 @@ fn verify_bundles(
             format!(
                 "no bundle found for `{}` (looked for ARTIFACT.sigstore.json, ARTIFACT.*.sigstore.json{})",
                 evidence.artifact_path.display(),
-                if policy.store_dir.is_some() { " and the policy's store" } else { "" }
+                if policy.store_dir.is_some() || policy.store_url.is_some() {
+                    " and the policy's store"
+                } else {
+                    ""
+                }
             ),
         );
         return attestations;
