@@ -2,7 +2,7 @@
 //! trailing commas, key order, indentation and the final newline are kept.
 
 use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
+use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstObjectProp, CstRootNode};
 
 use super::{Client, Document, Edit, Entry};
 
@@ -153,8 +153,8 @@ impl Document for JsonDocument {
                 .ok_or("command vanished")?;
             command_prop.set_value(CstInputValue::String(edit.argv[0].clone()));
             let new_args = &edit.argv[1..];
-            match slot.holder.get("args").and_then(|p| p.array_value()) {
-                Some(array) => edit_array(&array, new_args)?,
+            match slot.holder.get("args").filter(|p| p.array_value().is_some()) {
+                Some(prop) => edit_array(&prop, new_args)?,
                 None if new_args.is_empty() => {}
                 None => {
                     let index = command_prop.property_index() + 1;
@@ -172,10 +172,13 @@ impl Document for JsonDocument {
     }
 }
 
-/// Turns the array's string elements into `new`, touching as few elements as possible:
-/// the common prefix and suffix stay as written (with their comments).
-fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
-    let old = string_elements(array).ok_or("args holds a non-string")?;
+/// Turns the `args` array's string elements into `new`, touching as few elements as possible:
+/// the common prefix and suffix stay as written (with their comments). New elements are
+/// inserted back to front at one index, which keeps `jsonc-parser`'s spacing tidy; when
+/// elements must go, the array is written anew instead (its removal leaves stray spaces).
+fn edit_array(prop: &CstObjectProp, new: &[String]) -> Result<(), String> {
+    let array = prop.array_value().ok_or("args is not an array")?;
+    let old = string_elements(&array).ok_or("args holds a non-string")?;
     let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let max_suffix = old.len().min(new.len()) - prefix;
     let suffix = old
@@ -187,20 +190,21 @@ fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
         .count();
     let old_middle = prefix..old.len() - suffix;
     let new_middle = &new[prefix..new.len() - suffix];
+    if old_middle.len() > new_middle.len() {
+        let values = new.iter().cloned().map(CstInputValue::String).collect();
+        prop.set_value(CstInputValue::Array(values));
+        return Ok(());
+    }
     let elements = array.elements();
-    let shared = old_middle.len().min(new_middle.len());
+    let shared = old_middle.len();
     for (offset, value) in new_middle.iter().take(shared).enumerate() {
         let element = elements[prefix + offset]
             .as_string_lit()
             .ok_or("args holds a non-string")?;
         element.replace_with(CstInputValue::String(value.clone()));
     }
-    // Remove surplus old elements (from the back, so indices stay valid), or insert new ones.
-    for index in (old_middle.start + shared..old_middle.end).rev() {
-        elements[index].clone().remove();
-    }
-    for (offset, value) in new_middle.iter().enumerate().skip(shared) {
-        array.insert(prefix + offset, CstInputValue::String(value.clone()));
+    for value in new_middle[shared..].iter().rev() {
+        array.insert(prefix + shared, CstInputValue::String(value.clone()));
     }
     Ok(())
 }
