@@ -2,7 +2,7 @@
 //! trailing commas, key order, indentation and the final newline are kept.
 
 use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstObjectProp, CstRootNode};
+use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
 
 use super::{Client, Document, Edit, Entry};
 
@@ -153,8 +153,8 @@ impl Document for JsonDocument {
                 .ok_or("command vanished")?;
             command_prop.set_value(CstInputValue::String(edit.argv[0].clone()));
             let new_args = &edit.argv[1..];
-            match slot.holder.get("args").filter(|p| p.array_value().is_some()) {
-                Some(prop) => edit_array(&prop, new_args)?,
+            match slot.holder.get("args").and_then(|p| p.array_value()) {
+                Some(array) => edit_array(&array, new_args)?,
                 None if new_args.is_empty() => {}
                 None => {
                     let index = command_prop.property_index() + 1;
@@ -174,11 +174,11 @@ impl Document for JsonDocument {
 
 /// Turns the `args` array's string elements into `new`, touching as few elements as possible:
 /// the common prefix and suffix stay as written (with their comments). New elements are
-/// inserted back to front at one index, which keeps `jsonc-parser`'s spacing tidy; when
-/// elements must go, the array is written anew instead (its removal leaves stray spaces).
-fn edit_array(prop: &CstObjectProp, new: &[String]) -> Result<(), String> {
-    let array = prop.array_value().ok_or("args is not an array")?;
-    let old = string_elements(&array).ok_or("args holds a non-string")?;
+/// inserted back to front at one index, which keeps `jsonc-parser`'s spacing tidy. When
+/// elements must go, values shift forward and the surplus is removed from the end (removing
+/// a leading element leaves a stray space).
+fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
+    let old = string_elements(array).ok_or("args holds a non-string")?;
     let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let max_suffix = old.len().min(new.len()) - prefix;
     let suffix = old
@@ -190,12 +190,19 @@ fn edit_array(prop: &CstObjectProp, new: &[String]) -> Result<(), String> {
         .count();
     let old_middle = prefix..old.len() - suffix;
     let new_middle = &new[prefix..new.len() - suffix];
+    let elements = array.elements();
     if old_middle.len() > new_middle.len() {
-        let values = new.iter().cloned().map(CstInputValue::String).collect();
-        prop.set_value(CstInputValue::Array(values));
+        for (element, (old_value, value)) in elements.iter().zip(old.iter().zip(new)) {
+            if old_value != value {
+                let literal = element.as_string_lit().ok_or("args holds a non-string")?;
+                literal.replace_with(CstInputValue::String(value.clone()));
+            }
+        }
+        for element in elements[new.len()..].iter().rev() {
+            element.clone().remove();
+        }
         return Ok(());
     }
-    let elements = array.elements();
     let shared = old_middle.len();
     for (offset, value) in new_middle.iter().take(shared).enumerate() {
         let element = elements[prefix + offset]
