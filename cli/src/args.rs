@@ -73,7 +73,12 @@ pub struct TargetArgs {
     #[arg(long, conflicts_with_all = ["clients", "config"])]
     pub all: bool,
     /// One config file, instead of the clients' default locations (needs --client)
-    #[arg(long, value_name = "FILE", requires = "client", conflicts_with = "clients")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client",
+        conflicts_with = "clients"
+    )]
     pub config: Option<PathBuf>,
     /// The client whose format --config is in
     #[arg(long, value_name = "NAME", requires = "config", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]

@@ -155,7 +155,9 @@ impl AuditLog {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&self.path).map_err(self.io("opening"))?;
-        file.lock().map_err(self.io("locking"))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(std::io::Error::from)
+            .map_err(self.io("locking"))?;
         let (seq, prev) = last_line(&mut file).map_err(self.io("reading the last record"))?;
         let (seq, prev) = match prev {
             Some(line) => {

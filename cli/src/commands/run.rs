@@ -19,7 +19,10 @@ use crate::exit::ExitStatus;
 
 /// The checks, in order; the first deny ends the launch.
 fn decide(args: &RunArgs, dirs: &BaseDirs) -> (Option<PolicyRef>, Reason) {
-    let deny = |code: &str, message: String| Reason { code: code.to_owned(), message };
+    let deny = |code: &str, message: String| Reason {
+        code: code.to_owned(),
+        message,
+    };
     let request = match grammar::parse(&args.argv) {
         Ok(request) => request,
         Err(refusal) => return (None, deny(refusal.code.code(), refusal.reason)),
@@ -27,11 +30,21 @@ fn decide(args: &RunArgs, dirs: &BaseDirs) -> (Option<PolicyRef>, Reason) {
     if let Err(error) = EnvPolicy::default().sanitize(std::env::vars_os()) {
         return (None, deny("env-denied", error.to_string()));
     }
-    let policy_path = match locate::find_policy(args.policy.as_deref(), dirs, Path::new(locate::SYSTEM_POLICY)) {
+    let policy_path = match locate::find_policy(
+        args.policy.as_deref(),
+        dirs,
+        Path::new(locate::SYSTEM_POLICY),
+    ) {
         PolicyLocation::Found(path) => path,
         PolicyLocation::Missing { searched } => {
             let searched: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
-            return (None, deny("no-policy", format!("no policy file found (looked at {})", searched.join(", "))));
+            return (
+                None,
+                deny(
+                    "no-policy",
+                    format!("no policy file found (looked at {})", searched.join(", ")),
+                ),
+            );
         }
     };
     let policy = match fs_err::read(&policy_path) {
@@ -60,12 +73,15 @@ fn decide(args: &RunArgs, dirs: &BaseDirs) -> (Option<PolicyRef>, Reason) {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let dirs = BaseDirs::from_env();
     let (policy, reason) = decide(&args, &dirs);
-    eprintln!("mcpin: launch refused: {} [{}]", reason.message, reason.code);
+    eprintln!(
+        "mcpin: launch refused: {} [{}]",
+        reason.message, reason.code
+    );
     let log_path = match &args.audit_log {
         Some(path) => path.clone(),
-        None => dirs
-            .audit_log()
-            .context("cannot record the decision: neither XDG_STATE_HOME nor HOME is set (use --audit-log)")?,
+        None => dirs.audit_log().context(
+            "cannot record the decision: neither XDG_STATE_HOME nor HOME is set (use --audit-log)",
+        )?,
     };
     AuditLog::new(log_path)
         .append(Decision {

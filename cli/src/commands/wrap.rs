@@ -1,7 +1,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use mcpin_launcher::wrap::{self, Action, Client, ClientDirs, FileReport, ToolResolver, WrapOptions};
+use mcpin_launcher::wrap::{
+    self, Action, Client, ClientDirs, FileReport, ToolResolver, WrapOptions,
+};
 
 use crate::args::{TargetArgs, UnwrapArgs, WrapArgs};
 use crate::exit::ExitStatus;
@@ -30,7 +32,9 @@ fn targets(args: &TargetArgs) -> anyhow::Result<Vec<(Client, PathBuf)>> {
     };
     let dirs = ClientDirs {
         home,
-        config: std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute()),
+        config: std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute()),
         project,
     };
     let mut found = Vec::new();
@@ -48,10 +52,18 @@ fn targets(args: &TargetArgs) -> anyhow::Result<Vec<(Client, PathBuf)>> {
 }
 
 fn describe(report: &FileReport) {
-    let verb = if report.written { "rewrote" } else if report.changed { "would rewrite" } else { "unchanged" };
+    let verb = if report.written {
+        "rewrote"
+    } else if report.changed {
+        "would rewrite"
+    } else {
+        "unchanged"
+    };
     eprintln!("{} {}: {verb}", report.client.name(), report.path.display());
     if report.exact_restore == Some(false) && report.changed {
-        eprintln!("  the file changed since it was wrapped: entries restored one by one, not byte for byte");
+        eprintln!(
+            "  the file changed since it was wrapped: entries restored one by one, not byte for byte"
+        );
     }
     for server in &report.servers {
         let action = match server.action {
@@ -72,7 +84,9 @@ fn describe(report: &FileReport) {
         }
         match (&server.verdict, server.action) {
             (Some(verdict), _) => eprintln!("    policy: {:?}", verdict.outcome),
-            (None, Action::Wrapped) => eprintln!("    policy: not checked (no policy gate in this build)"),
+            (None, Action::Wrapped) => {
+                eprintln!("    policy: not checked (no policy gate in this build)")
+            }
             _ => {}
         }
     }
@@ -93,13 +107,22 @@ fn finish(reports: Vec<FileReport>, args: &TargetArgs) -> anyhow::Result<ExitSta
         }
     }
     let blocked = reports.iter().any(|r| !r.blocked.is_empty());
-    Ok(if blocked { ExitStatus::Denied } else { ExitStatus::Success })
+    Ok(if blocked {
+        ExitStatus::Denied
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// The absolute path of this binary, as written into configs.
+fn mcpin_path() -> anyhow::Result<PathBuf> {
+    std::env::current_exe()
+        .and_then(fs_err::canonicalize)
+        .context("finding the absolute path of this mcpin binary")
 }
 
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
-    let mcpin = std::env::current_exe()
-        .and_then(fs_err::canonicalize)
-        .context("finding the absolute path of this mcpin binary")?;
+    let mcpin = mcpin_path()?;
     let resolver = ToolResolver;
     let options = WrapOptions {
         mcpin,
@@ -117,9 +140,15 @@ pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn unwrap(args: UnwrapArgs) -> anyhow::Result<ExitStatus> {
+    let mcpin = mcpin_path()?;
     let mut reports = Vec::new();
     for (client, path) in targets(&args.target)? {
-        reports.push(wrap::unwrap_file(client, &path, args.target.dry_run)?);
+        reports.push(wrap::unwrap_file(
+            client,
+            &path,
+            &mcpin,
+            args.target.dry_run,
+        )?);
     }
     finish(reports, &args.target)
 }

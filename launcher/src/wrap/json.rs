@@ -174,7 +174,8 @@ impl Document for JsonDocument {
 
 /// Turns the `args` array's string elements into `new`, touching as few elements as possible:
 /// the common prefix and suffix stay as written (with their comments). New elements are
-/// inserted back to front at one index, which keeps `jsonc-parser`'s spacing tidy. When
+/// inserted back to front at the start of the changed run, which keeps `jsonc-parser`'s
+/// spacing tidy. When
 /// elements must go, values shift forward and the surplus is removed from the end (removing
 /// a leading element leaves a stray space).
 fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
@@ -203,15 +204,20 @@ fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
         }
         return Ok(());
     }
-    let shared = old_middle.len();
-    for (offset, value) in new_middle.iter().take(shared).enumerate() {
-        let element = elements[prefix + offset]
-            .as_string_lit()
-            .ok_or("args holds a non-string")?;
-        element.replace_with(CstInputValue::String(value.clone()));
+    // Insert what is new at the front of the middle (back to front, at one index), then
+    // overwrite the old middle elements with the rest.
+    let extra = new_middle.len() - old_middle.len();
+    for value in new_middle[..extra].iter().rev() {
+        array.insert(prefix, CstInputValue::String(value.clone()));
     }
-    for value in new_middle[shared..].iter().rev() {
-        array.insert(prefix + shared, CstInputValue::String(value.clone()));
+    for (element, value) in elements[old_middle.clone()]
+        .iter()
+        .zip(&new_middle[extra..])
+    {
+        if string_value(Some(element.clone())).as_deref() != Some(value.as_str()) {
+            let literal = element.as_string_lit().ok_or("args holds a non-string")?;
+            literal.replace_with(CstInputValue::String(value.clone()));
+        }
     }
     Ok(())
 }

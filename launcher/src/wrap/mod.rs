@@ -223,11 +223,13 @@ pub fn record_path(path: &Path) -> PathBuf {
     sibling(path, ".mcpin-wrap.json")
 }
 
-/// True when `argv` is already `<mcpin> run -- …`.
-fn wrapped_inner(argv: &[String]) -> Option<&[String]> {
+/// The argv after `--` when `argv` is already `<mcpin> run -- …`, with `<mcpin>` named
+/// `mcpin` (`mcpin.exe`) or exactly the binary doing the wrapping.
+fn wrapped_inner<'a>(argv: &'a [String], mcpin: &Path) -> Option<&'a [String]> {
     let command = argv.first()?;
     let base = command.rsplit(['/', '\\']).next().unwrap_or(command);
-    let is_mcpin = base == "mcpin" || base.eq_ignore_ascii_case("mcpin.exe");
+    let is_mcpin =
+        base == "mcpin" || base.eq_ignore_ascii_case("mcpin.exe") || Path::new(command) == mcpin;
     (is_mcpin && argv.get(1)? == "run" && argv.get(2)? == "--").then(|| &argv[3..])
 }
 
@@ -353,7 +355,7 @@ pub fn wrap_file(
             pin_errors: Vec::new(),
             verdict: None,
         };
-        if wrapped_inner(&entry.argv).is_some() {
+        if wrapped_inner(&entry.argv, &options.mcpin).is_some() {
             report.action = Action::AlreadyWrapped;
             servers.push(report);
             continue;
@@ -489,7 +491,12 @@ pub fn wrap_file(
 
 /// Undoes [`wrap_file`]: restores the backup byte for byte if the file is exactly as wrap left
 /// it, otherwise turns each `<mcpin> run -- ARGV` entry back into its original argv.
-pub fn unwrap_file(client: Client, path: &Path, dry_run: bool) -> Result<FileReport, WrapError> {
+pub fn unwrap_file(
+    client: Client,
+    path: &Path,
+    mcpin: &Path,
+    dry_run: bool,
+) -> Result<FileReport, WrapError> {
     let text = read_text(path)?;
     let record = read_record(path)?;
     let current_sha = sha256_hex(text.as_bytes());
@@ -523,7 +530,7 @@ pub fn unwrap_file(client: Client, path: &Path, dry_run: bool) -> Result<FileRep
     let mut servers = Vec::new();
     let mut edits = Vec::new();
     for entry in entries {
-        let Some(inner) = wrapped_inner(&entry.argv) else {
+        let Some(inner) = wrapped_inner(&entry.argv, mcpin) else {
             continue;
         };
         // The recorded original (before pinning) wins if the entry is still as wrap wrote it.
