@@ -275,6 +275,81 @@ fn unwrap_after_an_edit_restores_entries_one_by_one() {
 }
 
 #[test]
+fn wrap_goose_yaml_keeps_comments_and_scalars() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.copy_fixture("goose-config.yaml");
+    let original = String::from_utf8(read(&config)).unwrap();
+    let args = ["--config", config.to_str().unwrap(), "--client", "goose"];
+    let mcpin_path = mcpin_abs();
+
+    assert_success(&sandbox.run(&[&["wrap"][..], &args].concat()));
+    let wrapped = String::from_utf8(read(&config)).unwrap();
+    for kept in [
+        "# goose configuration (comments must survive mcpin wrap)",
+        "GOOSE_PROVIDER: openai   # provider",
+        "# The filesystem server, pinned",
+        "enabled: yes",
+        "version: 1.10",
+        "type: builtin",
+    ] {
+        assert!(wrapped.contains(kept), "lost `{kept}`:\n{wrapped}");
+    }
+    assert!(wrapped.contains(&format!("cmd: {mcpin_path}   # the launcher\n    args:\n      - run\n      - '--'\n      - npx\n      - -y\n")), "{wrapped}");
+    assert!(wrapped.contains(&format!("cmd: {mcpin_path}\n    args: [run, '--', uvx, mcp-server-time==2026.10.19, \"--local-timezone=UTC\"]")), "{wrapped}");
+
+    let again = sandbox.run(&[&["wrap"][..], &args].concat());
+    assert_success(&again);
+    assert_eq!(
+        String::from_utf8(read(&config)).unwrap(),
+        wrapped,
+        "wrap is idempotent"
+    );
+
+    // Edited since the wrap: entries come back one by one and the edit stays.
+    let edited = wrapped.replace("GOOSE_MODE: smart_approve", "GOOSE_MODE: approve");
+    std::fs::write(&config, &edited).unwrap();
+    assert_success(&sandbox.run(&[&["unwrap"][..], &args].concat()));
+    assert_eq!(
+        String::from_utf8(read(&config)).unwrap(),
+        original.replace("GOOSE_MODE: smart_approve", "GOOSE_MODE: approve")
+    );
+}
+
+#[test]
+fn wrap_continue_yaml_pins_and_round_trips() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.copy_fixture("continue-config.yaml");
+    let original = read(&config);
+    let args = ["--config", config.to_str().unwrap(), "--client", "continue"];
+    let dry = sandbox.run(&[&["wrap", "--dry-run"][..], &args].concat());
+    assert_success(&dry);
+    assert!(
+        stdout(&dry).contains("+      - '@modelcontextprotocol/server-memory@2026.8.31'"),
+        "{}",
+        stdout(&dry)
+    );
+    let diff = stdout(&dry);
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| {
+            l.starts_with(['+', '-']) && (l.contains("url:") || l.contains("streamable-http"))
+        })
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "the http entry is not touched: {changed:?}"
+    );
+    assert_success(&sandbox.run(&[&["wrap"][..], &args].concat()));
+    assert!(
+        String::from_utf8(read(&config))
+            .unwrap()
+            .contains("# memory, floating: pinned at wrap time")
+    );
+    assert_success(&sandbox.run(&[&["unwrap"][..], &args].concat()));
+    assert_eq!(read(&config), original);
+}
+
+#[test]
 fn strict_wrap_refuses_to_write_unverifiable_servers() {
     let sandbox = Sandbox::new();
     let config = sandbox.path("mcp.json");

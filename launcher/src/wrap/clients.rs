@@ -113,6 +113,21 @@ impl Client {
                 home.join(".cline/data/settings/cline_mcp_settings.json"),
             ],
         };
+        if let (Client::Continue, Some(blocks)) = (self, project(".continue/mcpServers")) {
+            // Block files: YAML, or Claude/Cursor-format JSON.
+            let mut files: Vec<PathBuf> = fs_err::read_dir(&blocks)
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| {
+                    path.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| ["yaml", "yml", "json"].contains(&e))
+                })
+                .collect();
+            files.sort();
+            paths.extend(files);
+        }
         paths.extend(match self {
             Client::ClaudeCode => project(".mcp.json"),
             Client::Cursor => project(".cursor/mcp.json"),

@@ -2,7 +2,7 @@
 //! npx, uvx or docker starts as `<absolute mcpin> run -- <original argv>`, and back.
 //!
 //! - Edits are made in place on a lossless syntax tree, so comments, trailing commas, key order
-//!   and indentation survive (JSON and JSONC via `jsonc-parser`'s CST).
+//!   and indentation survive (JSON and JSONC via `jsonc-parser`'s CST, YAML via `yaml-edit`).
 //! - Floating versions are resolved once through a [`Resolver`] and pinned in the argv; each
 //!   server's [`LaunchRequest`] is shown to a [`Gate`] (the policy), whose verdict is reported.
 //!   With `strict`, a config that would contain a refused, unpinned or not-allowed server (or
@@ -16,6 +16,7 @@
 mod clients;
 mod json;
 mod resolve;
+mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -168,9 +169,6 @@ pub enum WrapError {
     /// Stable code `config-shape`.
     #[error("`{path}`: {message} [config-shape]")]
     Shape { path: PathBuf, message: String },
-    /// Stable code `config-unsupported`.
-    #[error("`{path}`: {message} [config-unsupported]")]
-    Unsupported { path: PathBuf, message: String },
     /// Stable code `wrap-record`.
     #[error("wrap record `{path}` is unreadable: {message} [wrap-record]")]
     Record { path: PathBuf, message: String },
@@ -318,13 +316,13 @@ fn open_document(client: Client, path: &Path, text: &str) -> Result<Box<dyn Docu
                 syntax: "JSON",
                 message,
             }),
-        Syntax::Yaml => Err(WrapError::Unsupported {
-            path: path.to_owned(),
-            message: format!(
-                "{} YAML configs are not rewritten yet; wrap them by hand",
-                client.name()
-            ),
-        }),
+        Syntax::Yaml => yaml::YamlConfig::parse(client, text)
+            .map(|doc| Box::new(doc) as Box<dyn Document>)
+            .map_err(|message| WrapError::Parse {
+                path: path.to_owned(),
+                syntax: "YAML",
+                message,
+            }),
     }
 }
 
