@@ -877,3 +877,105 @@ fn exec_passes_exit_codes_and_signals_through() {
     assert_eq!(status.signal(), Some(15));
     assert!(!Path::new(&format!("/proc/{pid}")).exists());
 }
+
+/// Reads the pid a `sh -c 'sleep 300 & echo $!; wait'` prints.
+#[cfg(unix)]
+fn grandchild_pid(child: &mut std::process::Child) -> u32 {
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    line.trim().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+fn alive(pid: u32) -> bool {
+    // A zombie is dead too: only its exit status is left.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn wait_until_dead(pid: u32) -> bool {
+    for _ in 0..100 {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// Where the shim cannot exec (it stays in the middle), SIGTERM to it must stop the whole
+/// server process group: no orphan like the one `npm exec` leaves.
+#[cfg(target_os = "linux")]
+#[test]
+fn supervised_sigterm_reaches_the_whole_process_group() {
+    use std::process::Stdio;
+    let script = "sleep 300 & echo $!; wait";
+
+    // Control: SIGTERM to a plain parent leaves its child running.
+    let mut plain = Command::new("sh")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let orphan = grandchild_pid(&mut plain);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &plain.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    plain.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(alive(orphan), "control: the child outlives its parent");
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &orphan.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let mut shim = Command::new(sanitized_exec())
+        .args(["--supervise", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server_child = grandchild_pid(&mut shim);
+    assert!(alive(server_child));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &shim.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = shim.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "the server's death by SIGTERM is passed on"
+    );
+    assert!(
+        wait_until_dead(server_child),
+        "pid {server_child} survived the shim"
+    );
+
+    let exit = Command::new(sanitized_exec())
+        .args(["--supervise", "sh", "-c", "exit 3"])
+        .status()
+        .unwrap();
+    assert_eq!(exit.code(), Some(3));
+}

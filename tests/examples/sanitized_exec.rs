@@ -1,6 +1,7 @@
-//! `sanitized_exec PROGRAM ARGS…`: the launcher's last step on its own — sanitize this
-//! process's environment with the default policy, report what was stripped on stderr, and
-//! exec PROGRAM in place of this process. The environment-injection tests drive it with real
+//! `sanitized_exec [--supervise] PROGRAM ARGS…`: the launcher's last step on its own —
+//! sanitize this process's environment with the default policy, report what was stripped on
+//! stderr, and exec PROGRAM in place of this process (or, with `--supervise`, run it in its
+//! own process group, forward SIGTERM/SIGINT/SIGHUP to the group and pass its exit code on). The environment-injection tests drive it with real
 //! `node`, `python3` and an `LD_PRELOAD` library; `mcpin run` reaches the same code only after
 //! verification, which this build does not have.
 
@@ -8,9 +9,10 @@ use mcpin_launcher::env::EnvPolicy;
 use mcpin_launcher::exec::Launch;
 
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args_os().skip(1);
+    let mut args = std::env::args_os().skip(1).peekable();
+    let supervise = args.next_if(|arg| arg == "--supervise").is_some();
     let Some(program) = args.next() else {
-        eprintln!("usage: sanitized_exec PROGRAM [ARGS…]");
+        eprintln!("usage: sanitized_exec [--supervise] PROGRAM [ARGS…]");
         return std::process::ExitCode::from(2);
     };
     let env = match EnvPolicy::default().sanitize(std::env::vars_os()) {
@@ -31,6 +33,15 @@ fn main() -> std::process::ExitCode {
         args: args.collect(),
         env,
     };
+    if supervise {
+        return match launch.supervise() {
+            Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(255)),
+            Err(error) => {
+                eprintln!("sanitized_exec: {error}");
+                std::process::ExitCode::from(127)
+            }
+        };
+    }
     eprintln!("sanitized_exec: {}", launch.exec());
     std::process::ExitCode::from(127)
 }

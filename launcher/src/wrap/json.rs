@@ -221,3 +221,115 @@ fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_and_argv(client: Client, text: &str) -> Vec<(String, Vec<String>)> {
+        JsonDocument::parse(client, text)
+            .unwrap()
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.argv))
+            .collect()
+    }
+
+    #[test]
+    fn claude_code_user_and_project_scopes() {
+        let text = r#"{
+  "numStartups": 3,
+  "mcpServers": {"fs": {"type": "stdio", "command": "npx", "args": ["-y", "a@1.0.0"]}},
+  "projects": {
+    "/home/me/repo": {"mcpServers": {"time": {"command": "uvx", "args": ["t==1"]}}, "history": []},
+    "/home/me/other": {"allowedTools": []}
+  }
+}"#;
+        assert_eq!(
+            names_and_argv(Client::ClaudeCode, text),
+            vec![
+                (
+                    "mcpServers.fs".to_owned(),
+                    vec!["npx".into(), "-y".into(), "a@1.0.0".into()]
+                ),
+                (
+                    r#"projects.["/home/me/repo"].mcpServers.time"#.to_owned(),
+                    vec!["uvx".into(), "t==1".into()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn zed_context_servers_both_forms() {
+        let text = r#"{
+  // Zed settings
+  "theme": "One Dark",
+  "context_servers": {
+    "new": {"command": "npx", "args": ["-y", "a@1.0.0"], "env": {}},
+    "old": {"source": "custom", "command": {"path": "uvx", "args": ["t==1"], "env": {}}},
+    "ext": {"source": "extension", "settings": {}},
+  },
+}"#;
+        let mut document = JsonDocument::parse(Client::Zed, text).unwrap();
+        let entries = document.entries().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].argv, ["uvx", "t==1"]);
+        let edits = vec![
+            Edit {
+                name: "context_servers.new".into(),
+                argv: vec![
+                    "/m".into(),
+                    "run".into(),
+                    "--".into(),
+                    "npx".into(),
+                    "-y".into(),
+                    "a@1.0.0".into(),
+                ],
+            },
+            Edit {
+                name: "context_servers.old".into(),
+                argv: vec![
+                    "/m".into(),
+                    "run".into(),
+                    "--".into(),
+                    "uvx".into(),
+                    "t==1".into(),
+                ],
+            },
+        ];
+        let out = document.apply(&edits).unwrap();
+        assert!(out.contains(r#""new": {"command": "/m", "args": ["run", "--", "npx", "-y", "a@1.0.0"], "env": {}},"#), "{out}");
+        assert!(
+            out.contains(
+                r#""command": {"path": "/m", "args": ["run", "--", "uvx", "t==1"], "env": {}}"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("// Zed settings") && out.contains("},\n}"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn args_are_added_when_missing_and_non_string_args_are_left_alone() {
+        let text =
+            r#"{"mcpServers": {"a": {"command": "npx"}, "b": {"command": "npx", "args": [1]}}}"#;
+        let mut document = JsonDocument::parse(Client::Cursor, text).unwrap();
+        let entries = document.entries().unwrap();
+        assert_eq!(entries.len(), 1, "b's args are not all strings");
+        let out = document
+            .apply(&[Edit {
+                name: "mcpServers.a".into(),
+                argv: vec!["/m".into(), "run".into(), "--".into(), "npx".into()],
+            }])
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            value["mcpServers"]["a"]["args"],
+            serde_json::json!(["run", "--", "npx"])
+        );
+    }
+}

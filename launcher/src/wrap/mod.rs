@@ -260,6 +260,18 @@ fn read_record(path: &Path) -> Result<Option<WrapRecord>, WrapError> {
     }
 }
 
+/// Fails if `path` no longer holds `expected`: the client (Claude Code rewrites
+/// `~/.claude.json` all the time) saved it while we worked; rerunning is safe.
+fn ensure_unchanged(path: &Path, expected: &str) -> Result<(), WrapError> {
+    if read_text(path)? == expected {
+        return Ok(());
+    }
+    Err(WrapError::Shape {
+        path: path.to_owned(),
+        message: "the file changed while it was being rewritten (the client saved it); nothing was written, run the command again".into(),
+    })
+}
+
 /// Replaces `path` atomically, keeping its permission bits.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WrapError> {
     use std::io::Write;
@@ -481,6 +493,7 @@ pub fn wrap_file(
     }
     record.wrapped_sha256 = exact.then(|| sha256_hex(new_text.as_bytes()));
     let record_bytes = serde_json::to_vec_pretty(&record).expect("records serialize");
+    ensure_unchanged(path, &text)?;
     write_atomic(&record_path(path), &record_bytes)?;
     write_atomic(path, new_text.as_bytes())?;
     report.written = true;
@@ -581,6 +594,7 @@ pub fn unwrap_file(
     if dry_run || !report.changed {
         return Ok(report);
     }
+    ensure_unchanged(path, &text)?;
     write_atomic(path, new_text.as_bytes())?;
     for leftover in [record_path(path), backup] {
         match fs_err::remove_file(&leftover) {
