@@ -35,6 +35,9 @@ pub enum Command {
     /// Inspect the audit log of launch decisions
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Capture, compare and lint the tools an MCP server describes
+    #[command(subcommand)]
+    Tools(ToolsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +154,22 @@ pub struct SignArgs {
     /// Print a JSON summary to stdout
     #[arg(long)]
     pub json: bool,
+    /// Sign this captured tools payload (`mcpin tools capture`) as the predicate's tools
+    #[arg(long, value_name = "FILE", conflicts_with = "capture")]
+    pub tools: Option<PathBuf>,
+    /// Capture the tools by installing the artifact into a scratch directory
+    /// (install scripts disabled) and running its entry point
+    #[arg(long)]
+    pub capture: bool,
+    /// With --capture: the entry point to run, if the package has several
+    #[arg(long, value_name = "NAME", requires = "capture")]
+    pub entry: Option<String>,
+    /// With --capture: seconds to wait for each answer of the server
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "capture")]
+    pub timeout: u64,
+    /// With --capture: arguments for the server (after `--`)
+    #[arg(last = true, value_name = "SERVER_ARGS", requires = "capture")]
+    pub server_args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +182,9 @@ pub struct VerifyArgs {
     /// Trusted public key (SPKI PEM)
     #[arg(long, value_name = "PUB")]
     pub key: PathBuf,
+    /// Also require this captured tools payload to equal the signed one
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
     /// Print the result as JSON to stdout
     #[arg(long)]
     pub json: bool,
@@ -175,4 +197,52 @@ pub struct InspectArgs {
     /// Print the decoded in-toto statement as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Start an MCP server over stdio and write its canonical tools payload
+    Capture(ToolsCaptureArgs),
+    /// Compare two tools payloads (exit 0 identical, 1 different)
+    Diff(ToolsDiffArgs),
+    /// Check a tools payload for tool poisoning (exit 1 if a finding is at or above --fail-on)
+    Lint(ToolsLintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsCaptureArgs {
+    /// Where to write the payload [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Seconds to wait for each answer of the server
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// The server command and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsDiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    /// Print the differences as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsLintArgs {
+    /// A tools payload (`mcpin tools capture`)
+    pub file: PathBuf,
+    /// Print the findings as JSON to stdout
+    #[arg(long, conflicts_with = "sarif")]
+    pub json: bool,
+    /// Print the findings as SARIF 2.1.0 to stdout
+    #[arg(long)]
+    pub sarif: bool,
+    /// Exit 1 when a finding has this severity or higher
+    #[arg(long, value_name = "SEVERITY", default_value = "medium",
+          value_parser = ["low", "medium", "high", "critical"])]
+    pub fail_on: String,
 }

@@ -6,6 +6,7 @@ mod inspect;
 mod keygen;
 mod run;
 mod sign;
+mod tools;
 mod verify;
 mod wrap;
 
@@ -27,6 +28,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
+        Command::Tools(command) => tools::run(command),
     }
 }
 

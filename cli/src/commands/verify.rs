@@ -1,5 +1,5 @@
 use anyhow::Context;
-use mcpin_attestation::Bundle;
+use mcpin_attestation::{Bundle, PackagePredicate};
 use mcpin_verifier::PublicKey;
 use serde_json::json;
 
@@ -34,12 +34,29 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
         .context("verification failed")?
         .name
         .clone();
+    // Tools drift: the payload a server gives now must be the one that was signed.
+    let tools_digest = match &args.tools {
+        Some(path) => {
+            let observed = mcpin_tools::read_section(path)
+                .with_context(|| format!("reading tools payload `{}`", path.display()))?;
+            let predicate: PackagePredicate =
+                serde_json::from_value(verified.statement().predicate.clone())
+                    .context("the signed predicate is not an mcp-package predicate")?;
+            mcpin_tools::check_pinned(predicate.tools.as_ref(), &observed)
+                .context("verification failed")?;
+            Some(observed.digest)
+        }
+        None => None,
+    };
     eprintln!(
         "verified: {} (sha256:{}) signed by key {}",
         subject,
         digests.sha256,
         verified.signer()
     );
+    if let Some(digest) = &tools_digest {
+        eprintln!("tools match the signed tools: {digest}");
+    }
     if args.json {
         output::json(&json!({
             "verified": true,
@@ -47,6 +64,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
             "sha256": digests.sha256,
             "keyId": verified.signer().as_str(),
             "predicateType": verified.statement().predicate_type,
+            "toolsDigest": tools_digest,
         }))?;
     }
     Ok(ExitStatus::Success)
