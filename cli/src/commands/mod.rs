@@ -1,11 +1,14 @@
 //! One module per subcommand. Each turns parsed arguments into library calls
 //! and prints the result; the logic lives in the library crates.
 
+mod audit;
 mod inspect;
 mod keygen;
+mod run;
 mod sign;
 mod tools;
 mod verify;
+mod wrap;
 
 use std::io::Write;
 use std::path::Path;
@@ -21,6 +24,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Wrap(args) => wrap::wrap(args),
+        Command::Unwrap(args) => wrap::unwrap(args),
+        Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
         Command::Tools(command) => tools::run(command),
     }
 }
