@@ -31,6 +31,15 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
+    /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
+    Run(RunArgs),
+    /// Rewrite agent configs so npx/uvx/docker servers launch through `mcpin run`
+    Wrap(WrapArgs),
+    /// Undo `mcpin wrap`, restoring the original config bytes
+    Unwrap(UnwrapArgs),
+    /// Inspect the audit log of launch decisions
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Capture, compare and lint the tools an MCP server describes
     #[command(subcommand)]
     Tools(ToolsCommand),
@@ -66,6 +75,94 @@ pub struct VerifyBundleArgs {
     /// The artifact file, or its digest as sha256:HEX
     #[arg(value_name = "FILE_OR_sha256:HEX")]
     pub artifact: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Policy file [default: /etc/mcpin/policy.toml, else $XDG_CONFIG_HOME/mcpin/policy.toml]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// The launcher command line, after `--`: npx …, uvx …, docker run …, or cmd /c npx …
+    #[arg(last = true, required = true, value_name = "ARGV")]
+    pub argv: Vec<String>,
+}
+
+/// Agent clients `wrap` and `unwrap` know.
+pub const CLIENT_NAMES: &[&str] = &[
+    "claude-desktop",
+    "claude-code",
+    "cursor",
+    "vscode",
+    "windsurf",
+    "zed",
+    "goose",
+    "continue",
+    "cline",
+];
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["clients", "all", "config"]))]
+pub struct TargetArgs {
+    /// Clients whose configs to rewrite
+    #[arg(value_name = "CLIENT", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]
+    pub clients: Vec<String>,
+    /// Every client's configs that exist
+    #[arg(long, conflicts_with_all = ["clients", "config"])]
+    pub all: bool,
+    /// One config file, instead of the clients' default locations (needs --client)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client",
+        conflicts_with = "clients"
+    )]
+    pub config: Option<PathBuf>,
+    /// The client whose format --config is in
+    #[arg(long, value_name = "NAME", requires = "config", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]
+    pub client: Option<String>,
+    /// Project directory for project-scoped configs [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Show the diff on stdout; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the reports as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WrapArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Refuse to write a config that would contain a refused, unpinned or not-allowed server
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnwrapArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of an audit log; names the first deleted or edited record
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print the result as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

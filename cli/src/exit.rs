@@ -2,6 +2,8 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::BundleError;
+use mcpin_launcher::audit::AuditError;
+use mcpin_launcher::wrap::WrapError;
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::keyless::KeylessError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
@@ -82,6 +84,18 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         if let Some(error) = cause.downcast_ref::<KeyError>() {
             return match error {
                 KeyError::Io(_) => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<AuditError>() {
+            return match error {
+                AuditError::Io { .. } => ExitStatus::Io,
+                AuditError::Broken { .. } => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<WrapError>() {
+            return match error {
+                WrapError::Io { .. } => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
         }

@@ -2,13 +2,16 @@
 //! and prints the result; the logic lives in the library crates.
 
 mod approve;
+mod audit;
 mod inspect;
 mod keygen;
 mod policy;
+mod run;
 mod sign;
 mod sigstore;
 mod tools;
 mod verify;
+mod wrap;
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +30,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
         Command::Sigstore(command) => sigstore::run(command),
+        Command::Run(args) => run::run(args),
+        Command::Wrap(args) => wrap::wrap(args),
+        Command::Unwrap(args) => wrap::unwrap(args),
+        Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
         Command::Tools(command) => tools::run(command),
     }
 }
