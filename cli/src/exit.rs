@@ -1,7 +1,8 @@
 //! The documented exit codes, and the one place errors are mapped onto them.
 
 use mcpin_artifact::ArtifactError;
-use mcpin_attestation::BundleError;
+use mcpin_attestation::{BundleError, LockError};
+use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
 use mcpin_verifier::{KeyError, VerifyError};
 
 /// Process exit codes. Documented in the README; never renumber.
@@ -45,6 +46,20 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 KeyError::Io(_) => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
+        }
+        if cause.is::<BindingError>() {
+            return ExitStatus::Denied;
+        }
+        if let Some(error) = cause.downcast_ref::<ResolveError>() {
+            return match error {
+                ResolveError::Io(_)
+                | ResolveError::Spawn { .. }
+                | ResolveError::Resolver { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if cause.is::<SbomError>() || cause.is::<FactsError>() || cause.is::<LockError>() {
+            return ExitStatus::InvalidInput;
         }
         if cause.is::<BundleError>() || cause.is::<serde_json::Error>() {
             return ExitStatus::InvalidInput;

@@ -3,6 +3,8 @@
 
 mod inspect;
 mod keygen;
+mod lock;
+mod sbom;
 mod sign;
 mod verify;
 
@@ -20,6 +22,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Lock(args) => lock::run(args),
+        Command::Sbom(args) => sbom::run(args),
     }
 }
 
@@ -34,7 +38,7 @@ fn passphrase_from_env(var: Option<&str>) -> anyhow::Result<Option<String>> {
 }
 
 /// Replaces `path` atomically: readers see the old file or the new one, never half of either.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

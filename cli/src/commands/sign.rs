@@ -1,11 +1,17 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
 use mcpin_attestation::{
-    PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1, Statement, Subject,
+    CYCLONEDX_JSON_MEDIA_TYPE, PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1,
+    SbomRef, Statement, Subject,
 };
+use mcpin_sbom::SbomFacts;
 use mcpin_verifier::SecretKey;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::{passphrase_from_env, write_atomic};
 use crate::args::SignArgs;
@@ -19,11 +25,40 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
     let identified = mcpin_artifact::identify(&args.artifact)
         .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
 
+    let lock = match &args.lock {
+        Some(path) => {
+            let lock = super::sbom::read_lock(path)?;
+            if lock.ecosystem() != identified.package.ecosystem
+                || lock.root.name != identified.package.name
+                || lock.root.version != identified.package.version
+            {
+                bail!(
+                    "lock `{}` is for {} {}@{}, not for the artifact {}",
+                    path.display(),
+                    lock.ecosystem(),
+                    lock.root.name,
+                    lock.root.version,
+                    identified.package.purl
+                );
+            }
+            Some(lock)
+        }
+        None => None,
+    };
+    let sbom = match &args.sbom {
+        Some(path) => Some((path, fs_err::read(path)?)),
+        None => None,
+    };
+    let sbom_ref = match &sbom {
+        Some((path, bytes)) => Some(sbom_ref(path, bytes, &identified.package.purl)?),
+        None => None,
+    };
+
     let predicate = PackagePredicate {
         package: identified.package.clone(),
         tools: None,
-        lock: None,
-        sbom: None,
+        lock,
+        sbom: sbom_ref,
     };
     let statement = Statement {
         statement_type: STATEMENT_TYPE_V1.to_owned(),
@@ -44,6 +79,14 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         name.push(".sigstore.json");
         name.into()
     });
+    let sbom_copy = match &sbom {
+        Some((_, bytes)) => {
+            let copy = sbom_beside(&out);
+            write_atomic(&copy, bytes)?;
+            Some(copy)
+        }
+        None => None,
+    };
     write_atomic(&out, &bundle.to_json_pretty())?;
     eprintln!(
         "signed {} (sha256:{}) with key {}\nwrote {}",
@@ -52,6 +95,9 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         key.id(),
         out.display()
     );
+    if let Some(copy) = &sbom_copy {
+        eprintln!("wrote {} (the signed SBOM)", copy.display());
+    }
     if args.json {
         output::json(&json!({
             "bundle": out,
@@ -59,7 +105,36 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             "sha256": identified.digests.sha256,
             "sha512": identified.digests.sha512,
             "keyId": key.id().as_str(),
+            "sbom": sbom_copy,
         }))?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// The predicate's reference to an SBOM, after checking that the SBOM is a
+/// CycloneDX document about this artifact.
+fn sbom_ref(path: &Path, bytes: &[u8], purl: &str) -> anyhow::Result<SbomRef> {
+    let facts = SbomFacts::from_json(bytes)
+        .with_context(|| format!("reading SBOM `{}`", path.display()))?;
+    let subject = facts.subject.and_then(|subject| subject.purl);
+    if subject.as_deref() != Some(purl) {
+        bail!(
+            "SBOM `{}` describes {}, not the artifact {purl}",
+            path.display(),
+            subject.as_deref().unwrap_or("no metadata.component purl")
+        );
+    }
+    Ok(SbomRef {
+        media_type: CYCLONEDX_JSON_MEDIA_TYPE.to_owned(),
+        sha256: hex::encode(Sha256::digest(bytes)),
+    })
+}
+
+/// `X.sigstore.json` → `X.cdx.json`; any other bundle name gets `.cdx.json` appended.
+pub fn sbom_beside(bundle: &Path) -> PathBuf {
+    let name = bundle.as_os_str().to_string_lossy();
+    match name.strip_suffix(".sigstore.json") {
+        Some(stem) => PathBuf::from(format!("{stem}.cdx.json")),
+        None => PathBuf::from(format!("{name}.cdx.json")),
+    }
 }

@@ -1,6 +1,8 @@
-use anyhow::Context;
-use mcpin_attestation::Bundle;
-use mcpin_verifier::PublicKey;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use mcpin_attestation::{Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate};
+use mcpin_verifier::{PublicKey, VerifiedStatement};
 use serde_json::json;
 
 use crate::args::VerifyArgs;
@@ -32,6 +34,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
         .expect("checked above")
         .name
         .clone();
+    check_bindings(&verified, args.sbom.as_deref(), args.lock.as_deref())?;
     eprintln!(
         "verified: {} (sha256:{}) signed by key {}",
         subject,
@@ -45,7 +48,46 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
             "sha256": digests.sha256,
             "keyId": verified.signer().as_str(),
             "predicateType": verified.statement().predicate_type,
+            "sbomChecked": args.sbom.is_some(),
+            "lockChecked": args.lock.is_some(),
         }))?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// `--sbom` and `--lock`: the files must be the ones the verified statement names.
+fn check_bindings(
+    verified: &VerifiedStatement,
+    sbom: Option<&Path>,
+    lock: Option<&Path>,
+) -> anyhow::Result<()> {
+    if sbom.is_none() && lock.is_none() {
+        return Ok(());
+    }
+    let statement = verified.statement();
+    if statement.predicate_type != PACKAGE_PREDICATE_TYPE {
+        bail!(
+            "--sbom/--lock need an {PACKAGE_PREDICATE_TYPE} statement, this one is {}",
+            statement.predicate_type
+        );
+    }
+    let predicate: PackagePredicate = serde_json::from_value(statement.predicate.clone())
+        .context("the signed mcp-package predicate is malformed")?;
+    if let Some(path) = sbom {
+        let bytes = fs_err::read(path)?;
+        mcpin_sbom::check_sbom(&predicate, &path.display().to_string(), &bytes)
+            .context("verification failed")?;
+        eprintln!("sbom: {} matches the signed digest", path.display());
+    }
+    if let Some(path) = lock {
+        let lock = super::sbom::read_lock(path)?;
+        mcpin_sbom::check_lock(&predicate, &path.display().to_string(), &lock)
+            .context("verification failed")?;
+        eprintln!(
+            "lock: {} equals the signed lock ({})",
+            path.display(),
+            lock.digest()
+        );
+    }
+    Ok(())
 }
