@@ -71,13 +71,15 @@ fn console_scripts(bytes: &[u8]) -> Vec<EntryPoint> {
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             in_section = line == "[console_scripts]";
-        } else if in_section && !line.starts_with('#') && !line.starts_with(';') {
-            if let Some((name, target)) = line.split_once('=') {
-                scripts.push(EntryPoint {
-                    name: name.trim().to_owned(),
-                    target: target.trim().to_owned(),
-                });
-            }
+        } else if in_section
+            && !line.starts_with('#')
+            && !line.starts_with(';')
+            && let Some((name, target)) = line.split_once('=')
+        {
+            scripts.push(EntryPoint {
+                name: name.trim().to_owned(),
+                target: target.trim().to_owned(),
+            });
         }
     }
     scripts

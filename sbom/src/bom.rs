@@ -71,15 +71,17 @@ pub fn build(
     options: &SbomOptions,
 ) -> Result<Vec<u8>, SbomError> {
     let package = &identified.package;
-    if let Some(lock) = lock {
-        if lock.ecosystem() != package.ecosystem || lock.root.name != package.name {
-            return Err(SbomError::LockMismatch {
-                lock: lock.ecosystem(),
-                lock_name: lock.root.name.clone(),
-                artifact: package.ecosystem,
-                artifact_name: package.name.clone(),
-            });
-        }
+    if let Some(lock) = lock
+        && (lock.ecosystem() != package.ecosystem
+            || lock.root.name != package.name
+            || lock.root.version != package.version)
+    {
+        return Err(SbomError::LockMismatch {
+            lock: lock.ecosystem(),
+            lock_name: format!("{}@{}", lock.root.name, lock.root.version),
+            artifact: package.ecosystem,
+            artifact_name: format!("{}@{}", package.name, package.version),
+        });
     }
     let tools = tools.map(ToolsPayload::read).transpose()?;
 

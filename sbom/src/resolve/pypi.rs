@@ -76,36 +76,33 @@ pub(super) fn lock(
     let only_binary = !options.allow_sdist;
     let pylock = match compile("pylock.toml", "pylock.toml", only_binary) {
         Ok(pylock) => pylock,
-        Err(error) if only_binary => {
-            // Find out whether sdist-only dependencies are the reason, to say so.
-            let sdist_only = compile("pylock.toml", "pylock-any.toml", false)
-                .ok()
-                .and_then(|bytes| parse_pylock(&bytes).ok())
-                .map(|pylock| {
-                    pylock
-                        .packages
-                        .iter()
-                        .filter(|package| package.wheels.is_empty() && package.sdist.is_some())
-                        .map(|package| {
-                            format!(
-                                "{}=={}",
-                                package.name,
-                                package.version.as_deref().unwrap_or("?")
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
-            if sdist_only.is_empty() {
-                return Err(error);
-            }
-            return Err(ResolveError::SdistOnly(sdist_only.join(", ")));
+        Err(ResolveError::Resolver { stderr, .. })
+            if only_binary && !sdist_only(&stderr).is_empty() =>
+        {
+            return Err(ResolveError::SdistOnly(sdist_only(&stderr).join(", ")));
         }
         Err(error) => return Err(error),
     };
     let requirements = compile("requirements.txt", "requirements.txt", only_binary)?;
     let edges = parse_via(&String::from_utf8_lossy(&requirements));
     from_pylock(identified, target, &parse_pylock(&pylock)?, &edges)
+}
+
+/// The packages uv names as having no usable wheels (`docopt==0.6.2 has no
+/// usable wheels`). Asking uv again without `--only-binary` would build the
+/// sdist to learn more, which is exactly what is being refused.
+fn sdist_only(uv_stderr: &str) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    for (index, _) in uv_stderr.match_indices(" has no usable wheels") {
+        let before = &uv_stderr[..index];
+        let start = before
+            .rfind(|c: char| c.is_whitespace() || c == '`')
+            .map_or(0, |i| i + 1);
+        if start < index {
+            names.insert(before[start..].to_owned());
+        }
+    }
+    names.into_iter().collect()
 }
 
 /// The Python uv would use here, as `major.minor`.
@@ -311,6 +308,13 @@ mod tests {
         );
         assert_eq!(parents["httpx"], BTreeSet::from(["mcp".to_owned()]));
         assert!(!parents.contains_key("mcp-server-fetch"));
+    }
+
+    #[test]
+    fn sdist_only_packages_are_read_from_uv_errors() {
+        let stderr = "  cause: Because docopt==0.6.2 has no usable wheels and x==1 depends on docopt==0.6.2, we can conclude…\n  and `pkg-b` has no usable wheels";
+        assert_eq!(sdist_only(stderr), vec!["docopt==0.6.2", "pkg-b"]);
+        assert!(sdist_only("error: network unreachable").is_empty());
     }
 
     #[test]
