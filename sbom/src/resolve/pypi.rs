@@ -94,11 +94,11 @@ pub(super) fn lock(
 fn sdist_only(uv_stderr: &str) -> Vec<String> {
     let mut names = BTreeSet::new();
     for (index, _) in uv_stderr.match_indices(" has no usable wheels") {
-        let before = &uv_stderr[..index];
+        let before = uv_stderr[..index].trim_end_matches('`');
         let start = before
             .rfind(|c: char| c.is_whitespace() || c == '`')
             .map_or(0, |i| i + 1);
-        if start < index {
+        if start < before.len() {
             names.insert(before[start..].to_owned());
         }
     }
