@@ -174,6 +174,14 @@ impl Lock {
         )
     }
 
+    /// How many installed packages the lock holds.
+    pub fn package_count(&self) -> usize {
+        match &self.packages {
+            LockedPackages::Npm { packages } => packages.len(),
+            LockedPackages::Pypi { packages, .. } => packages.len(),
+        }
+    }
+
     pub fn ecosystem(&self) -> crate::Ecosystem {
         match self.packages {
             LockedPackages::Npm { .. } => crate::Ecosystem::Npm,

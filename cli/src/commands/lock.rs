@@ -17,17 +17,14 @@ pub fn run(args: LockArgs) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("locking `{}`", args.artifact.display()))?;
     let mut bytes = lock.to_canonical_json();
     bytes.push(b'\n');
-    let count = match &lock.packages {
-        mcpin_attestation::LockedPackages::Npm { packages } => packages.len(),
-        mcpin_attestation::LockedPackages::Pypi { packages, .. } => packages.len(),
-    };
     match &args.out {
         Some(out) => {
             write_atomic(out, &bytes)?;
             eprintln!(
-                "locked {}@{}: {count} dependencies, {}\nwrote {}",
+                "locked {}@{}: {} dependencies, {}\nwrote {}",
                 lock.root.name,
                 lock.root.version,
+                lock.package_count(),
                 lock.digest(),
                 out.display()
             );
