@@ -46,7 +46,7 @@ pub(crate) fn manifest_info(
         .into_iter()
         .collect();
     // MCPB has no purl type of its own; `generic` is the purl spec's answer.
-    let purl = crate::python::purl("generic", None, &name, &version)
+    let purl = crate::purl("generic", None, &name, &version)
         .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Mcpb,

@@ -59,7 +59,7 @@ pub(crate) fn package_info(
             .collect(),
         None => Vec::new(),
     };
-    let purl = crate::python::purl("npm", namespace, short_name, &version)
+    let purl = crate::purl("npm", namespace, short_name, &version)
         .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Npm,

@@ -49,7 +49,7 @@ fn core_metadata(
     };
     let name = header("Name").ok_or_else(|| invalid("no `Name` header".into()))?;
     let version = header("Version").ok_or_else(|| invalid("no `Version` header".into()))?;
-    let purl = purl("pypi", None, &normalize_name(&name), &version)
+    let purl = crate::purl("pypi", None, &normalize_name(&name), &version)
         .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Pypi,
@@ -101,20 +101,6 @@ pub(crate) fn normalize_name(name: &str) -> String {
         }
     }
     normalized
-}
-
-pub(crate) fn purl(
-    ty: &str,
-    namespace: Option<&str>,
-    name: &str,
-    version: &str,
-) -> Result<String, packageurl::Error> {
-    let mut purl = packageurl::PackageUrl::new(ty, name)?;
-    if let Some(namespace) = namespace {
-        purl.with_namespace(namespace)?;
-    }
-    purl.with_version(version)?;
-    Ok(purl.to_string())
 }
 
 #[cfg(test)]

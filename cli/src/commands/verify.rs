@@ -20,18 +20,20 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
     let bundle_bytes = fs_err::read(&bundle_path)?;
     let bundle = Bundle::from_json(&bundle_bytes)
         .with_context(|| format!("reading bundle `{}`", bundle_path.display()))?;
-    // Only the bytes matter here, so hash without parsing the archive.
-    let digests = mcpin_artifact::digest_reader(fs_err::File::open(&args.artifact)?)?;
+    // The bytes decide; the package identity, when the artifact is a package we
+    // can read, only sharpens the reason for a mismatch.
+    let (digests, purl) = match mcpin_artifact::identify(&args.artifact) {
+        Ok(identified) => (identified.digests, Some(identified.package.purl)),
+        Err(_) => (
+            mcpin_artifact::digest_reader(fs_err::File::open(&args.artifact)?)?,
+            None,
+        ),
+    };
 
-    let verified = mcpin_verifier::verify_bundle(&bundle, &key)
-        .and_then(|verified| {
-            verified.subject_matching(&digests)?;
-            Ok(verified)
-        })
-        .context("verification failed")?;
+    let verified = mcpin_verifier::verify_bundle(&bundle, &key).context("verification failed")?;
     let subject = verified
-        .subject_matching(&digests)
-        .expect("checked above")
+        .subject_matching(&digests, purl.as_deref())
+        .context("verification failed")?
         .name
         .clone();
     check_bindings(&verified, args.sbom.as_deref(), args.lock.as_deref())?;
