@@ -370,6 +370,18 @@ fn an_sdist_only_dependency_is_named_and_refused() {
         message.contains("docopt==0.6.2") && message.contains("--allow-sdist"),
         "{message}"
     );
+
+    // Allowed explicitly, the sdist is locked as such, with its sha256.
+    let output = mcpin(&["lock", "--allow-sdist"])
+        .arg(&wheel)
+        .output()
+        .unwrap();
+    ok(&output, "mcpin lock --allow-sdist");
+    let lock: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let docopt = &lock["packages"][0];
+    assert_eq!(docopt["name"], "docopt");
+    assert_eq!(docopt["files"][0]["kind"], "sdist");
+    assert_eq!(docopt["files"][0]["sha256"].as_str().unwrap().len(), 64);
 }
 
 #[test]

@@ -123,6 +123,15 @@ impl SbomFacts {
     }
 }
 
+impl SbomFacts {
+    /// Services nested in another service: for mcpin SBOMs, the MCP tools.
+    pub fn tools(&self) -> impl Iterator<Item = &ServiceFacts> {
+        self.services
+            .iter()
+            .filter(|service| service.parent.is_some())
+    }
+}
+
 /// Rejects documents nested deeper than [`MAX_SBOM_DEPTH`] before parsing,
 /// so a hostile document costs one linear scan.
 fn check_depth(bytes: &[u8]) -> Result<(), FactsError> {
@@ -341,6 +350,13 @@ mod tests {
         );
         assert_eq!(facts.components[0].hashes["SHA-512"], "ab");
         assert_eq!(facts.services[1].parent.as_deref(), Some("srv"));
+        assert_eq!(
+            facts
+                .tools()
+                .map(|tool| tool.name.as_str())
+                .collect::<Vec<_>>(),
+            ["read"]
+        );
         assert_eq!(
             facts.services[1].description.as_deref(),
             Some("Reads.\nFiles.")

@@ -128,6 +128,8 @@ struct Entry {
     #[serde(default)]
     link: bool,
     #[serde(default)]
+    in_bundle: bool,
+    #[serde(default)]
     dependencies: BTreeMap<String, String>,
     #[serde(default)]
     optional_dependencies: BTreeMap<String, String>,
@@ -173,7 +175,9 @@ pub(crate) fn from_package_lock(
     };
     let mut packages = Vec::new();
     for (path, entry) in &lock.packages {
-        if path.is_empty() || entry.dev {
+        // Bundled dependencies ship inside their parent's tarball, so the
+        // parent's integrity covers them; they have no URL of their own.
+        if path.is_empty() || entry.dev || entry.in_bundle {
             continue;
         }
         let incomplete = |field, why: &str| ResolveError::Incomplete {
