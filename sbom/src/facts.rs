@@ -341,7 +341,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            facts.subject.unwrap().purl.as_deref(),
+            facts.subject.as_ref().unwrap().purl.as_deref(),
             Some("pkg:npm/srv@1")
         );
         assert_eq!(
