@@ -764,7 +764,7 @@ fn sbom_check_rejects_malformed_oversize_and_deeply_nested_documents_cleanly() {
         ("truncated.json", br#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":["#.to_vec(), "not valid JSON"),
         ("spdx.json", br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(), "not a CycloneDX document"),
         ("deep.json", format!(r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","x":{}{}}}"#, "[".repeat(100_000), "]".repeat(100_000)).into_bytes(), "deeper than"),
-        ("huge.json", vec![b' '; 33 * 1024 * 1024], "over the"),
+        ("huge.json", vec![b' '; 33 * 1024 * 1024], "larger than the"),
         ("wrong-type.json", br#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"a","licenses":{"id":"MIT"}}]}"#.to_vec(), "components[0].licenses"),
     ];
     for (name, bytes, expected) in cases {

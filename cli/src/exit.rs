@@ -58,6 +58,9 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 _ => ExitStatus::InvalidInput,
             };
         }
+        if let Some(FactsError::Io(_)) = cause.downcast_ref::<FactsError>() {
+            return ExitStatus::Io;
+        }
         if cause.is::<SbomError>() || cause.is::<FactsError>() || cause.is::<LockError>() {
             return ExitStatus::InvalidInput;
         }

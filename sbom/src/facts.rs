@@ -6,6 +6,8 @@
 //! naming its JSON path, not a silently missing fact.
 
 use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -18,8 +20,10 @@ pub const MAX_SBOM_DEPTH: usize = 64;
 /// Why an SBOM was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
-    #[error("SBOM is {size} bytes, over the {MAX_SBOM_BYTES}-byte limit")]
-    TooLarge { size: usize },
+    #[error("SBOM is larger than the {MAX_SBOM_BYTES}-byte limit")]
+    TooLarge,
+    #[error("reading SBOM: {0}")]
+    Io(#[from] std::io::Error),
     #[error("SBOM nests arrays/objects deeper than {MAX_SBOM_DEPTH} levels")]
     TooDeep,
     #[error("SBOM is not valid JSON: {0}")]
@@ -80,7 +84,7 @@ impl SbomFacts {
     /// Reads an untrusted CycloneDX JSON document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, FactsError> {
         if bytes.len() > MAX_SBOM_BYTES {
-            return Err(FactsError::TooLarge { size: bytes.len() });
+            return Err(FactsError::TooLarge);
         }
         check_depth(bytes)?;
         let document: Value =
@@ -121,6 +125,19 @@ impl SbomFacts {
             services,
         })
     }
+}
+
+/// Reads an SBOM file, stopping past [`MAX_SBOM_BYTES`] so that an
+/// oversize file is refused without being held in memory.
+pub fn read_sbom_file(path: &Path) -> Result<Vec<u8>, FactsError> {
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?
+        .take(MAX_SBOM_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_SBOM_BYTES {
+        return Err(FactsError::TooLarge);
+    }
+    Ok(bytes)
 }
 
 impl SbomFacts {
@@ -401,7 +418,7 @@ mod tests {
         let big = vec![b' '; MAX_SBOM_BYTES + 1];
         assert!(matches!(
             SbomFacts::from_json(&big),
-            Err(FactsError::TooLarge { .. })
+            Err(FactsError::TooLarge)
         ));
     }
 }

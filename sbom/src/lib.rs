@@ -25,5 +25,5 @@ pub mod resolve;
 
 pub use binding::{BindingError, check_lock, check_sbom};
 pub use bom::{SbomError, SbomOptions, build as build_sbom};
-pub use facts::{ComponentFacts, FactsError, SbomFacts, ServiceFacts};
+pub use facts::{ComponentFacts, FactsError, SbomFacts, ServiceFacts, read_sbom_file};
 pub use resolve::{LockOptions, ResolveError, lock};

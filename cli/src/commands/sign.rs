@@ -46,7 +46,11 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         None => None,
     };
     let sbom = match &args.sbom {
-        Some(path) => Some((path, fs_err::read(path)?)),
+        Some(path) => Some((
+            path,
+            mcpin_sbom::read_sbom_file(path)
+                .with_context(|| format!("reading SBOM `{}`", path.display()))?,
+        )),
         None => None,
     };
     let sbom_ref = match &sbom {
