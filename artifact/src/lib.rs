@@ -89,6 +89,16 @@ pub(crate) fn purl(
     Ok(purl.to_string())
 }
 
+/// A metadata field that must be present and non-empty.
+fn required(value: Option<String>, field: &str, path: &str) -> Result<String, ArtifactError> {
+    value
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| ArtifactError::Metadata {
+            path: path.to_owned(),
+            why: format!("no `{field}`"),
+        })
+}
+
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {

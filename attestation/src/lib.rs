@@ -13,6 +13,7 @@ mod bundle;
 mod lock;
 mod predicate;
 mod statement;
+mod tools;
 
 pub use bundle::{
     BUNDLE_MEDIA_TYPE_V03, Bundle, BundleError, Envelope, EnvelopeSignature, PublicKeyHint,
@@ -27,3 +28,4 @@ pub use predicate::{
     PACKAGE_PREDICATE_TYPE, PackageInfo, PackagePredicate, SbomRef,
 };
 pub use statement::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE_V1, Statement, Subject};
+pub use tools::{Tool, ToolsPayload, ToolsSection};

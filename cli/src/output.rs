@@ -28,8 +28,7 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 /// Writes raw bytes to stdout.
 pub fn bytes(bytes: &[u8]) -> anyhow::Result<()> {
-    std::io::stdout()
-        .lock()
-        .write_all(bytes)
-        .context("writing to stdout")
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).context("writing to stdout")?;
+    out.flush().context("writing to stdout")
 }

@@ -1,14 +1,14 @@
 use std::collections::BTreeMap;
-
-use anyhow::Context;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use mcpin_attestation::{
     CYCLONEDX_JSON_MEDIA_TYPE, PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1,
     SbomRef, Statement, Subject,
 };
 use mcpin_sbom::SbomFacts;
+use mcpin_tools::{ArtifactServer, ClientOptions};
 use mcpin_verifier::SecretKey;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -58,9 +58,39 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         None => None,
     };
 
+    let tools = if let Some(path) = &args.tools {
+        Some(
+            mcpin_tools::read_section(path)
+                .with_context(|| format!("reading tools payload `{}`", path.display()))?,
+        )
+    } else if args.capture {
+        let options = ClientOptions {
+            step_timeout: Duration::from_secs(args.timeout),
+            ..ClientOptions::default()
+        };
+        let server = ArtifactServer {
+            artifact: &args.artifact,
+            package: &identified.package,
+            entry: args.entry.as_deref(),
+            args: &args.server_args,
+        };
+        let section = mcpin_tools::capture_artifact(&server, &options)
+            .with_context(|| format!("capturing the tools of `{}`", args.artifact.display()))?;
+        eprintln!(
+            "captured {} tool(s) from {}: {}",
+            section.payload.tools.len(),
+            super::tools::server_name(&section.payload.server_info),
+            section.digest
+        );
+        Some(section)
+    } else {
+        None
+    };
+    let tools_digest = tools.as_ref().map(|tools| tools.digest.clone());
+
     let predicate = PackagePredicate {
         package: identified.package.clone(),
-        tools: None,
+        tools,
         lock,
         sbom: sbom_ref,
     };
@@ -110,6 +140,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             "sha512": identified.digests.sha512,
             "keyId": key.id().as_str(),
             "sbom": sbom_copy,
+            "toolsDigest": tools_digest,
         }))?;
     }
     Ok(ExitStatus::Success)

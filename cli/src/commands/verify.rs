@@ -37,12 +37,29 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
         .name
         .clone();
     check_bindings(&verified, args.sbom.as_deref(), args.lock.as_deref())?;
+    // Tools drift: the payload a server gives now must be the one that was signed.
+    let tools_digest = match &args.tools {
+        Some(path) => {
+            let observed = mcpin_tools::read_section(path)
+                .with_context(|| format!("reading tools payload `{}`", path.display()))?;
+            let predicate: PackagePredicate =
+                serde_json::from_value(verified.statement().predicate.clone())
+                    .context("the signed predicate is not an mcp-package predicate")?;
+            mcpin_tools::check_pinned(predicate.tools.as_ref(), &observed)
+                .context("verification failed")?;
+            Some(observed.digest)
+        }
+        None => None,
+    };
     eprintln!(
         "verified: {} (sha256:{}) signed by key {}",
         subject,
         digests.sha256,
         verified.signer()
     );
+    if let Some(digest) = &tools_digest {
+        eprintln!("tools match the signed tools: {digest}");
+    }
     if args.json {
         output::json(&json!({
             "verified": true,
@@ -52,6 +69,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
             "predicateType": verified.statement().predicate_type,
             "sbomChecked": args.sbom.is_some(),
             "lockChecked": args.lock.is_some(),
+            "toolsDigest": tools_digest,
         }))?;
     }
     Ok(ExitStatus::Success)
