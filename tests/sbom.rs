@@ -65,6 +65,30 @@ fn fetch_lock() -> &'static Path {
     })
 }
 
+/// The tools of the real server-filesystem (installed by tests/setup/20-mcp-servers.sh),
+/// captured once per test binary with `mcpin tools capture`.
+fn filesystem_tools() -> &'static Path {
+    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let prefix = std::env::var_os("MCPIN_MCP_SERVERS")
+            .expect("MCPIN_MCP_SERVERS is unset: run the suite with tests/run");
+        let server = PathBuf::from(prefix).join("node_modules/.bin/mcp-server-filesystem");
+        let out = shared_dir().join("filesystem.tools.json");
+        let root = shared_dir().join("served");
+        std::fs::create_dir_all(&root).unwrap();
+        let output = mcpin(&["tools", "capture", "--out"])
+            .arg(&out)
+            .arg("--")
+            .arg("node")
+            .arg(server)
+            .arg(root)
+            .output()
+            .unwrap();
+        ok(&output, "mcpin tools capture (server-filesystem)");
+        out
+    })
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap())
         .unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()))
@@ -387,14 +411,14 @@ fn an_sdist_only_dependency_is_named_and_refused() {
 #[test]
 fn sboms_of_locked_servers_are_strictly_valid_cyclonedx_with_tools_as_services() {
     let dir = tempfile::tempdir().unwrap();
-    let tools = testdata("cyclonedx/tools-filesystem.json");
+    let tools = filesystem_tools();
     let npm_bom = dir.path().join("filesystem.cdx.json");
     let output = mcpin(&["sbom"])
         .arg(artifact(FILESYSTEM))
         .arg("--lock")
         .arg(filesystem_lock())
         .arg("--tools")
-        .arg(&tools)
+        .arg(tools)
         .arg("--out")
         .arg(&npm_bom)
         .output()
@@ -410,17 +434,21 @@ fn sboms_of_locked_servers_are_strictly_valid_cyclonedx_with_tools_as_services()
         .output()
         .unwrap();
     ok(&output, "mcpin sbom (PyPI)");
-    let bare_bom = dir.path().join("bare.cdx.json");
+    // No lock; a tools fixture whose descriptions hold line breaks and tabs.
+    let fixture = testdata("cyclonedx/tools-filesystem.json");
+    let fixture_bom = dir.path().join("fixture.cdx.json");
     ok(
         &mcpin(&["sbom"])
             .arg(artifact(FILESYSTEM))
+            .arg("--tools")
+            .arg(&fixture)
             .arg("--out")
-            .arg(&bare_bom)
+            .arg(&fixture_bom)
             .output()
             .unwrap(),
         "mcpin sbom without lock",
     );
-    assert_valid_cyclonedx(&[&npm_bom, &pypi_bom, &bare_bom]);
+    assert_valid_cyclonedx(&[&npm_bom, &pypi_bom, &fixture_bom]);
 
     // The validator is not a rubber stamp: a schema violation fails it.
     let mut broken = read_json(&npm_bom);
@@ -476,35 +504,58 @@ fn sboms_of_locked_servers_are_strictly_valid_cyclonedx_with_tools_as_services()
             .unwrap()
             .starts_with("pkg:npm/%40modelcontextprotocol/sdk@")
     }));
-    // Tools: nested services, descriptions verbatim (line breaks and tabs kept).
-    let payload = read_json(&tools);
+    // Tools: the server a service, every captured tool a nested service with
+    // its description verbatim, its digest and its annotation hints.
+    let payload = read_json(tools);
     let server = &bom["services"][0];
-    assert_eq!(server["name"], "secure-filesystem-server");
-    let read_tool = server["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "read_text_file")
-        .unwrap();
-    assert_eq!(
-        read_tool["description"],
-        payload["payload"]["tools"][0]["description"]
-    );
-    let property = |name: &str| {
-        read_tool["properties"]
+    assert_eq!(server["name"], payload["payload"]["serverInfo"]["name"]);
+    let services = server["services"].as_array().unwrap();
+    let captured = payload["payload"]["tools"].as_array().unwrap();
+    assert!(captured.len() >= 6, "{payload}");
+    assert_eq!(services.len(), captured.len());
+    let property = |service: &Value, name: &str| {
+        service["properties"]
             .as_array()
             .unwrap()
             .iter()
             .find(|p| p["name"] == name)
             .map(|p| p["value"].clone())
     };
-    assert_eq!(
-        property("mcpin:tool:digest"),
-        Some(payload["toolDigests"]["read_text_file"].clone())
+    for tool in captured {
+        let name = tool["name"].as_str().unwrap();
+        let service = services.iter().find(|s| s["name"] == name).unwrap();
+        assert_eq!(service["description"], tool["description"], "{name}");
+        assert_eq!(
+            property(service, "mcpin:tool:digest"),
+            Some(payload["toolDigests"][name].clone())
+        );
+        for (hint, value) in tool["annotations"].as_object().into_iter().flatten() {
+            let expected = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            assert_eq!(
+                property(service, &format!("mcpin:tool:annotation:{hint}")),
+                Some(json!(expected)),
+                "{name}.{hint}"
+            );
+        }
+    }
+    assert!(
+        services
+            .iter()
+            .any(|s| property(s, "mcpin:tool:annotation:readOnlyHint") == Some(json!("true"))),
+        "server-filesystem marks its read tools read-only"
     );
+    // Line breaks and tabs survive (cyclonedx-bom alone would turn them into spaces).
+    let fixture_payload = read_json(&fixture);
+    let fixture_doc = read_json(&fixture_bom);
+    let multi_line = fixture_payload["payload"]["tools"][0]["description"]
+        .as_str()
+        .unwrap();
+    assert!(multi_line.contains('\n') && multi_line.contains('\t'));
     assert_eq!(
-        property("mcpin:tool:annotation:readOnlyHint"),
-        Some(json!("true"))
+        fixture_doc["services"][0]["services"][0]["description"],
+        multi_line
     );
 
     let pypi = read_json(&pypi_bom);
@@ -596,6 +647,7 @@ fn sign_binds_lock_and_sbom_and_verify_names_what_was_tampered() {
     let tgz = work.join(FILESYSTEM);
     std::fs::copy(artifact(FILESYSTEM), &tgz).unwrap();
     std::fs::copy(filesystem_lock(), work.join("lock.json")).unwrap();
+    std::fs::copy(filesystem_tools(), work.join("tools.json")).unwrap();
     ok(&run_in(work, &["keygen", "--out", "signer"]), "keygen");
     ok(
         &run_in(
@@ -605,6 +657,8 @@ fn sign_binds_lock_and_sbom_and_verify_names_what_was_tampered() {
                 FILESYSTEM,
                 "--lock",
                 "lock.json",
+                "--tools",
+                "tools.json",
                 "--out",
                 "bom.json",
                 "--reproducible",
@@ -621,12 +675,14 @@ fn sign_binds_lock_and_sbom_and_verify_names_what_was_tampered() {
             "signer.key",
             "--lock",
             "lock.json",
+            "--tools",
+            "tools.json",
             "--sbom",
             "bom.json",
             "--json",
         ],
     );
-    ok(&output, "mcpin sign --lock --sbom");
+    ok(&output, "mcpin sign --lock --tools --sbom");
     // The SBOM travels beside the bundle, byte for byte.
     let beside = work.join("modelcontextprotocol-server-filesystem-2026.8.31.tgz.cdx.json");
     assert_eq!(
@@ -708,6 +764,65 @@ fn sign_binds_lock_and_sbom_and_verify_names_what_was_tampered() {
     assert!(
         message.contains(&flipped) && message.matches("dependency `").count() == 1,
         "{message}"
+    );
+
+    // An SBOM that claims another lock or other tools than the ones signed is refused.
+    let output = run_in(
+        work,
+        &[
+            "sign",
+            FILESYSTEM,
+            "--key",
+            "signer.key",
+            "--lock",
+            "tampered.lock.json",
+            "--sbom",
+            "bom.json",
+            "--out",
+            "x.sigstore.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("mcpin:lock:digest"),
+        "{}",
+        stderr(&output)
+    );
+    let fixture = testdata("cyclonedx/tools-filesystem.json");
+    ok(
+        &run_in(
+            work,
+            &[
+                "sbom",
+                FILESYSTEM,
+                "--tools",
+                fixture.to_str().unwrap(),
+                "--out",
+                "fixture.cdx.json",
+            ],
+        ),
+        "mcpin sbom (fixture tools)",
+    );
+    let output = run_in(
+        work,
+        &[
+            "sign",
+            FILESYSTEM,
+            "--key",
+            "signer.key",
+            "--tools",
+            "tools.json",
+            "--sbom",
+            "fixture.cdx.json",
+            "--out",
+            "y.sigstore.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("mcpin:tools:digest"),
+        "{}",
+        stderr(&output)
     );
 
     // A lock or SBOM of another package is refused at signing.

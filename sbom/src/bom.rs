@@ -21,7 +21,7 @@ use cyclonedx_bom::models::property::{Properties, Property};
 use cyclonedx_bom::models::service::{Service, Services};
 use cyclonedx_bom::validation::Validate;
 use mcpin_artifact::Identified;
-use mcpin_attestation::{Ecosystem, Lock, LockedPackages, NpmPackage};
+use mcpin_attestation::{Ecosystem, Lock, LockedPackages, NpmPackage, ToolsSection};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -39,8 +39,6 @@ pub enum SbomError {
         artifact: Ecosystem,
         artifact_name: String,
     },
-    #[error("the tools payload is malformed: {0}")]
-    Tools(String),
     #[error("`{0}` cannot be written as a package URL: {1}")]
     Purl(String, String),
     #[error("dependency `{0}` has an integrity that is not sha512 base64: `{1}`")]
@@ -62,12 +60,12 @@ pub struct SbomOptions {
 }
 
 /// Builds the SBOM of `identified`, with one component per package of `lock`
-/// and the MCP server and its tools (the `tools` payload) as services.
+/// and the MCP server and its tools (a checked tools section) as services.
 /// Returns pretty JSON bytes with a trailing newline.
 pub fn build(
     identified: &Identified,
     lock: Option<&Lock>,
-    tools: Option<&Value>,
+    tools: Option<&ToolsSection>,
     options: &SbomOptions,
 ) -> Result<Vec<u8>, SbomError> {
     let package = &identified.package;
@@ -83,7 +81,7 @@ pub fn build(
             artifact_name: format!("{}@{}", package.name, package.version),
         });
     }
-    let tools = tools.map(ToolsPayload::read).transpose()?;
+    let tools = tools.map(ToolsPayload::read);
 
     let mut root = package_component(package.ecosystem, &package.name, &package.version)?;
     root.component_type = Classification::Application;
@@ -428,8 +426,7 @@ fn timestamp(epoch: &str) -> Result<DateTime, SbomError> {
     DateTime::try_from(text).map_err(|_| invalid())
 }
 
-/// What the SBOM needs from a tools payload
-/// (`{"digest", "payload": {"serverInfo", "tools": [...]}, "toolDigests"}`).
+/// What the SBOM shows of a tools section (`mcpin tools capture`).
 struct ToolsPayload {
     digest: String,
     server_name: Option<String>,
@@ -441,78 +438,60 @@ struct Tool {
     name: String,
     description: Option<String>,
     digest: Option<String>,
-    input_schema_digest: Option<String>,
+    input_schema_digest: String,
     hints: Vec<(String, String)>,
 }
 
 impl ToolsPayload {
-    fn read(value: &Value) -> Result<Self, SbomError> {
-        let bad = |what: &str| SbomError::Tools(what.to_owned());
-        let digest = value
-            .get("digest")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("no string `digest`"))?
-            .to_owned();
-        let payload = value.get("payload").ok_or_else(|| bad("no `payload`"))?;
-        let server_info = payload.get("serverInfo");
+    fn read(section: &ToolsSection) -> Self {
         let server_field = |key: &str| {
-            server_info
-                .and_then(|info| info.get(key))
+            section
+                .payload
+                .server_info
+                .get(key)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let tool_digests = value.get("toolDigests").and_then(Value::as_object);
-        let mut tools = Vec::new();
-        for (index, tool) in payload
-            .get("tools")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad("no array `payload.tools`"))?
+        let mut tools: Vec<Tool> = section
+            .payload
+            .tools
             .iter()
-            .enumerate()
-        {
-            let name = tool
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad(&format!("`payload.tools[{index}]` has no string `name`")))?
-                .to_owned();
-            let description = match tool.get("description") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(text)) => Some(text.clone()),
-                Some(_) => return Err(bad(&format!("tool `{name}` has a non-string description"))),
-            };
-            let input_schema_digest = tool.get("inputSchema").map(|schema| {
-                let bytes =
-                    serde_json_canonicalizer::to_vec(schema).expect("a JSON value serializes");
-                format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-            });
-            let mut hints = Vec::new();
-            if let Some(annotations) = tool.get("annotations").and_then(Value::as_object) {
-                for (key, hint) in annotations {
-                    let text = match hint {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    };
-                    hints.push((key.clone(), text));
+            .map(|tool| {
+                let schema = serde_json_canonicalizer::to_vec(&tool.input_schema)
+                    .expect("a JSON value serializes");
+                let hints = tool
+                    .annotations
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .map(|annotations| {
+                        annotations
+                            .iter()
+                            .map(|(key, hint)| {
+                                let text = match hint {
+                                    Value::String(text) => text.clone(),
+                                    other => other.to_string(),
+                                };
+                                (key.clone(), text)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Tool {
+                    name: tool.name.clone(),
+                    description: tool.description.clone(),
+                    digest: section.tool_digests.get(&tool.name).cloned(),
+                    input_schema_digest: format!("sha256:{}", hex::encode(Sha256::digest(schema))),
+                    hints,
                 }
-            }
-            tools.push(Tool {
-                digest: tool_digests
-                    .and_then(|digests| digests.get(&name))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                name,
-                description,
-                input_schema_digest,
-                hints,
-            });
-        }
+            })
+            .collect();
         tools.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(ToolsPayload {
-            digest,
+        ToolsPayload {
+            digest: section.digest.clone(),
             server_name: server_field("name"),
             server_version: server_field("version"),
             tools,
-        })
+        }
     }
 
     fn service(&self) -> Service {
@@ -536,18 +515,14 @@ impl ToolsPayload {
                 if let Some(digest) = &tool.digest {
                     properties.push(Property::new(format!("{NS}tool:digest"), digest));
                 }
-                if let Some(digest) = &tool.input_schema_digest {
-                    properties.push(Property::new(
-                        format!("{NS}tool:inputSchema:digest"),
-                        digest,
-                    ));
-                }
+                properties.push(Property::new(
+                    format!("{NS}tool:inputSchema:digest"),
+                    &tool.input_schema_digest,
+                ));
                 for (key, value) in &tool.hints {
                     properties.push(Property::new(format!("{NS}tool:annotation:{key}"), value));
                 }
-                if !properties.is_empty() {
-                    service.properties = Some(Properties(properties));
-                }
+                service.properties = Some(Properties(properties));
                 service
             })
             .collect();

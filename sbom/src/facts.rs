@@ -44,6 +44,8 @@ pub struct SbomFacts {
     /// `metadata.component`: what the document describes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<ComponentFacts>,
+    /// `metadata.properties` (for mcpin SBOMs: `mcpin:lock:digest`, `mcpin:tools:digest`).
+    pub properties: BTreeMap<String, String>,
     /// Every component, nested ones included, in document order.
     pub components: Vec<ComponentFacts>,
     /// Every service, with its nested services (MCP tools) flattened in order.
@@ -99,16 +101,17 @@ impl SbomFacts {
         }
         let spec_version = string(root, "specVersion", "specVersion")?
             .ok_or_else(|| FactsError::NotCycloneDx("no `specVersion`".into()))?;
-        let subject = match root.get("metadata") {
-            None => None,
-            Some(metadata) => {
-                let metadata = object(metadata, "metadata")?;
-                match metadata.get("component") {
-                    None => None,
-                    Some(component) => Some(component_facts(component, "metadata.component")?),
-                }
+        let mut subject = None;
+        let mut properties = BTreeMap::new();
+        if let Some(metadata) = root.get("metadata") {
+            let metadata = object(metadata, "metadata")?;
+            if let Some(component) = metadata.get("component") {
+                subject = Some(component_facts(component, "metadata.component")?);
             }
-        };
+            if let Some(list) = metadata.get("properties") {
+                properties = property_map(list, "metadata.properties")?;
+            }
+        }
         let mut components = Vec::new();
         if let Some(list) = root.get("components") {
             collect_components(list, "components", &mut components)?;
@@ -121,6 +124,7 @@ impl SbomFacts {
             spec_version,
             serial_number: string(root, "serialNumber", "serialNumber")?,
             subject,
+            properties,
             components,
             services,
         })
@@ -301,6 +305,28 @@ fn license_expression(list: &Value, path: &str) -> Result<Option<String>, FactsE
     })
 }
 
+/// CycloneDX `properties`: `[{"name", "value"}, …]`. A name may repeat only
+/// with the same value: two different claims under one name are ambiguous.
+fn property_map(list: &Value, path: &str) -> Result<BTreeMap<String, String>, FactsError> {
+    let mut properties = BTreeMap::new();
+    for (index, property) in array(list, path)?.iter().enumerate() {
+        let property_path = format!("{path}[{index}]");
+        let property = object(property, &property_path)?;
+        if let Some(key) = string(property, "name", &format!("{property_path}.name"))? {
+            let value =
+                string(property, "value", &format!("{property_path}.value"))?.unwrap_or_default();
+            if properties.get(&key).is_some_and(|first| *first != value) {
+                return Err(FactsError::Field {
+                    path: property_path,
+                    why: "repeats a property name with a different value",
+                });
+            }
+            properties.insert(key, value);
+        }
+    }
+    Ok(properties)
+}
+
 fn collect_services(
     list: &Value,
     path: &str,
@@ -314,20 +340,10 @@ fn collect_services(
             path: format!("{path}.name"),
             why: "missing",
         })?;
-        let mut properties = BTreeMap::new();
-        if let Some(list) = object.get("properties") {
-            for (index, property) in array(list, &format!("{path}.properties"))?
-                .iter()
-                .enumerate()
-            {
-                let property_path = format!("{path}.properties[{index}]");
-                let property = self::object(property, &property_path)?;
-                if let Some(key) = string(property, "name", &format!("{property_path}.name"))? {
-                    let value = string(property, "value", &format!("{property_path}.value"))?;
-                    properties.insert(key, value.unwrap_or_default());
-                }
-            }
-        }
+        let properties = match object.get("properties") {
+            Some(list) => property_map(list, &format!("{path}.properties"))?,
+            None => BTreeMap::new(),
+        };
         out.push(ServiceFacts {
             name: name.clone(),
             description: string(object, "description", &format!("{path}.description"))?,
@@ -414,6 +430,13 @@ mod tests {
         );
         assert!(
             matches!(wrong_type, Err(FactsError::Field { ref path, .. }) if path == "components[0].purl")
+        );
+        let conflicting = SbomFacts::from_json(
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"properties":[
+              {"name":"mcpin:lock:digest","value":"sha256:aa"},{"name":"mcpin:lock:digest","value":"sha256:bb"}]}}"#,
+        );
+        assert!(
+            matches!(conflicting, Err(FactsError::Field { ref path, .. }) if path == "metadata.properties[1]")
         );
         let big = vec![b' '; MAX_SBOM_BYTES + 1];
         assert!(matches!(

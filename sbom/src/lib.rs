@@ -7,7 +7,8 @@
 //!   and rewrite the result into the deterministic [`mcpin_attestation::Lock`].
 //! - [`bom`]: `mcpin sbom` — a CycloneDX 1.5 JSON document (via `cyclonedx-bom`)
 //!   with the package, one component per locked dependency, the dependency
-//!   graph, and the MCP server and its tools as services.
+//!   graph, and the MCP server and its tools (a [`mcpin_attestation::ToolsSection`])
+//!   as services.
 //! - [`facts`]: read an untrusted CycloneDX JSON document as raw JSON, under
 //!   size and depth limits, into [`SbomFacts`] for review and policy.
 //! - [`binding`]: check that a lock or SBOM file is the one a signed

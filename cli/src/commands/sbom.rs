@@ -22,7 +22,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
     let lock = args.lock.as_deref().map(read_lock).transpose()?;
     let tools = match &args.tools {
         Some(path) => Some(
-            serde_json::from_slice::<serde_json::Value>(&fs_err::read(path)?)
+            mcpin_tools::read_section(path)
                 .with_context(|| format!("reading tools payload `{}`", path.display()))?,
         ),
         None => None,

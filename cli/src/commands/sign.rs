@@ -53,11 +53,6 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         )),
         None => None,
     };
-    let sbom_ref = match &sbom {
-        Some((path, bytes)) => Some(sbom_ref(path, bytes, &identified.package.purl)?),
-        None => None,
-    };
-
     let tools = if let Some(path) = &args.tools {
         Some(
             mcpin_tools::read_section(path)
@@ -87,6 +82,18 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         None
     };
     let tools_digest = tools.as_ref().map(|tools| tools.digest.clone());
+    let sbom_ref = match &sbom {
+        Some((path, bytes)) => Some(sbom_ref(
+            path,
+            bytes,
+            &identified.package.purl,
+            &[
+                ("mcpin:lock:digest", lock.as_ref().map(|lock| lock.digest())),
+                ("mcpin:tools:digest", tools_digest.clone()),
+            ],
+        )?),
+        None => None,
+    };
 
     let predicate = PackagePredicate {
         package: identified.package.clone(),
@@ -147,10 +154,26 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// The predicate's reference to an SBOM, after checking that the SBOM is a
-/// CycloneDX document about this artifact.
-fn sbom_ref(path: &Path, bytes: &[u8], purl: &str) -> anyhow::Result<SbomRef> {
+/// CycloneDX document about this artifact and that the lock and tools digests
+/// it claims (`mcpin:*:digest` metadata properties) are the ones being signed.
+fn sbom_ref(
+    path: &Path,
+    bytes: &[u8],
+    purl: &str,
+    signed_digests: &[(&str, Option<String>)],
+) -> anyhow::Result<SbomRef> {
     let facts = SbomFacts::from_json(bytes)
         .with_context(|| format!("reading SBOM `{}`", path.display()))?;
+    for (property, signed) in signed_digests {
+        if let (Some(claimed), Some(signed)) = (facts.properties.get(*property), signed)
+            && claimed != signed
+        {
+            bail!(
+                "SBOM `{}` has {property} {claimed}, but the statement signs {signed}",
+                path.display()
+            );
+        }
+    }
     let subject = facts.subject.and_then(|subject| subject.purl);
     if subject.as_deref() != Some(purl) {
         bail!(
