@@ -2,6 +2,7 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::BundleError;
+use mcpin_registry_client::Error as RegistryError;
 use mcpin_verifier::{KeyError, VerifyError};
 
 /// Process exit codes. Documented in the README; never renumber.
@@ -46,6 +47,9 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 _ => ExitStatus::InvalidInput,
             };
         }
+        if let Some(error) = cause.downcast_ref::<RegistryError>() {
+            return registry_status(error);
+        }
         if cause.is::<BundleError>() || cause.is::<serde_json::Error>() {
             return ExitStatus::InvalidInput;
         }
@@ -54,4 +58,27 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         }
     }
     ExitStatus::InvalidInput
+}
+
+/// Registry and store errors: bytes that do not match what was promised (or a
+/// checksum too weak to check) fail verification (1); a malformed SPEC is a
+/// usage error (2); a missing package or a malformed registry answer is invalid
+/// input (3); unreachable or refusing registries, offline misses and store I/O are 4.
+fn registry_status(error: &RegistryError) -> ExitStatus {
+    match error {
+        RegistryError::IntegrityMismatch { .. } | RegistryError::WeakIntegrity { .. } => {
+            ExitStatus::Denied
+        }
+        RegistryError::Spec { .. } => ExitStatus::Usage,
+        RegistryError::NotFound { .. }
+        | RegistryError::NoMatchingVersion { .. }
+        | RegistryError::Metadata { .. }
+        | RegistryError::Config { .. }
+        | RegistryError::Unsupported(_) => ExitStatus::InvalidInput,
+        RegistryError::Auth { .. }
+        | RegistryError::Network { .. }
+        | RegistryError::Http { .. }
+        | RegistryError::Offline { .. }
+        | RegistryError::Store { .. } => ExitStatus::Io,
+    }
 }

@@ -1,9 +1,11 @@
 //! One module per subcommand. Each turns parsed arguments into library calls
 //! and prints the result; the logic lives in the library crates.
 
+mod fetch;
 mod inspect;
 mod keygen;
 mod sign;
+mod store;
 mod verify;
 
 use std::io::Write;
@@ -20,6 +22,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Store(args) => store::run(args),
     }
 }
 
