@@ -18,8 +18,10 @@ wait_http() { # URL NAME
     return 1
 }
 
-# Extra real packages: server-memory is published as a package that needs a login to read.
+# Extra real packages: server-memory is published as a package that needs a login to read;
+# server-everything is fetched only by the concurrency test, which counts its downloads.
 npm_artifact @modelcontextprotocol/server-memory@2026.8.31 modelcontextprotocol-server-memory-2026.8.31.tgz
+npm_artifact @modelcontextprotocol/server-everything@2026.8.31 modelcontextprotocol-server-everything-2026.8.31.tgz
 
 # --- Verdaccio 5 (Verdaccio 6 needs Node 22; see DESIGN.md for the node-fetch override)
 verdaccio_dir=$MCPIN_TEST_CACHE/verdaccio-5.33.0
@@ -61,7 +63,7 @@ MCPIN_TEST_NPM_TOKEN=$(curl -fsS -X PUT -H 'content-type: application/json' \
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 export MCPIN_TEST_NPM_TOKEN
 printf '//127.0.0.1:%s/:_authToken=%s\n' "$verdaccio_port" "$MCPIN_TEST_NPM_TOKEN" >"$verdaccio_run/npmrc"
-for tgz in modelcontextprotocol-server-filesystem-2026.8.31.tgz modelcontextprotocol-server-memory-2026.8.31.tgz; do
+for tgz in modelcontextprotocol-server-{filesystem,memory,everything}-2026.8.31.tgz; do
     npm publish "$MCPIN_ARTIFACTS/$tgz" --registry "$MCPIN_TEST_NPM_REGISTRY" \
         --userconfig "$verdaccio_run/npmrc" --tag latest --silent >/dev/null
 done
