@@ -830,3 +830,111 @@ fn malformed_specs_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn pypi_index_with_basic_auth_in_the_url_never_prints_the_password() {
+    let index = env("MCPIN_TEST_PYPI_AUTH_INDEX");
+    let (user, password) = (env("MCPIN_TEST_PYPI_USER"), env("MCPIN_TEST_PYPI_PASSWORD"));
+    let store = tempfile::tempdir().unwrap();
+    let spec = "pypi:mcp-server-time==2026.10.19";
+
+    let anonymous = fetch(store.path(), &["--pypi-index", &index, spec]);
+    assert_eq!(anonymous.status.code(), Some(4));
+    let origin = index.trim_end_matches("/simple/");
+    assert!(
+        stderr(&anonymous).contains(&format!(
+            "authentication failed at registry {origin}: HTTP 401"
+        )),
+        "{}",
+        stderr(&anonymous)
+    );
+
+    let with_credentials = index.replacen("http://", &format!("http://{user}:{password}@"), 1);
+    let output = mcpin(&[
+        "fetch",
+        "--store",
+        store.path().to_str().unwrap(),
+        "--json",
+        spec,
+    ])
+    .env("MCPIN_PYPI_INDEX", &with_credentials)
+    .output()
+    .unwrap();
+    let report = json_of(&output);
+    assert_eq!(
+        report["sha256"],
+        sha256_hex(
+            &std::fs::read(artifact("mcp_server_time-2026.10.19-py3-none-any.whl")).unwrap()
+        )
+    );
+    assert!(!stdout(&output).contains(&password) && !stderr(&output).contains(&password));
+
+    // A wrong password is an auth error whose message shows the URL without it.
+    let wrong = index.replacen("http://", &format!("http://{user}:wrong-secret@"), 1);
+    let denied = fetch(
+        store.path(),
+        &["--pypi-index", &wrong, "pypi:mcp-server-time==2026.10.19"],
+    );
+    assert_eq!(denied.status.code(), Some(4), "{}", stderr(&denied));
+    let ls = mcpin(&["store", "ls", "--store", store.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    for text in [stderr(&denied), stdout(&ls)] {
+        assert!(
+            !text.contains("wrong-secret") && !text.contains(&password),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_npm_package_with_only_a_sha1_shasum_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("files")).unwrap();
+    let (_server, base, _log) = fixture_server(&root, &[]);
+    let tarball = std::fs::read(artifact(FILESYSTEM_TGZ)).unwrap();
+    std::fs::write(root.join("files/old-pkg-1.0.0.tgz"), &tarball).unwrap();
+    let mut doc = packument(
+        "old-pkg",
+        &format!("{base}files/old-pkg-1.0.0.tgz"),
+        &tarball,
+    );
+    let dist = &mut doc["versions"]["1.0.0"]["dist"];
+    dist.as_object_mut().unwrap().remove("integrity");
+    dist["shasum"] = json!(hex::encode(sha1_of(&tarball)));
+    std::fs::write(root.join("old-pkg"), doc.to_string()).unwrap();
+
+    let store = dir.path().join("store");
+    let refused = fetch(&store, &["--npm-registry", &base, "npm:old-pkg@1.0.0"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("only a sha1 shasum is published"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(blobs(&store).is_empty());
+    let allowed = json_of(&fetch(
+        &store,
+        &[
+            "--npm-registry",
+            &base,
+            "--allow-sha1",
+            "--json",
+            "npm:old-pkg@1.0.0",
+        ],
+    ));
+    assert_eq!(allowed["sha256"], sha256_hex(&tarball));
+}
+
+fn sha1_of(bytes: &[u8]) -> Vec<u8> {
+    let output = Command::new("sha1sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(bytes)?;
+            child.wait_with_output()
+        });
+    hex::decode(&String::from_utf8(output.expect("sha1sum").stdout).unwrap()[..40]).unwrap()
+}

@@ -4,6 +4,7 @@
 # $MCPIN_TEST_CACHE; state and logs live in $MCPIN_TEST_RUN.
 # Exports MCPIN_TEST_NPM_REGISTRY, MCPIN_TEST_NPM_TOKEN, MCPIN_TEST_VERDACCIO_LOG,
 # MCPIN_TEST_PYPI_INDEX, MCPIN_TEST_PYPISERVER (binary), MCPIN_TEST_PYPI_DIR,
+# MCPIN_TEST_PYPI_AUTH_INDEX with MCPIN_TEST_PYPI_USER / MCPIN_TEST_PYPI_PASSWORD,
 # MCPIN_TEST_OCI_REGISTRY (host:port) and MCPIN_TEST_MCP_REGISTRY.
 
 free_port() {
@@ -70,9 +71,9 @@ done
 
 # --- pypiserver, serving the real mcp-server-time wheel
 pypiserver_venv=$MCPIN_TEST_CACHE/pypiserver-2.4.2
-if [[ ! -x $pypiserver_venv/bin/pypi-server ]]; then
+if ! "$pypiserver_venv/bin/python" -c 'import pypiserver, passlib' 2>/dev/null; then
     python3 -m venv "$pypiserver_venv"
-    "$pypiserver_venv/bin/pip" install --quiet "pypiserver==2.4.2"
+    "$pypiserver_venv/bin/pip" install --quiet "pypiserver==2.4.2" "passlib==1.7.4"
 fi
 export MCPIN_TEST_PYPISERVER=$pypiserver_venv/bin/pypi-server
 export MCPIN_TEST_PYPI_DIR=$MCPIN_TEST_RUN/pypi-packages
@@ -84,6 +85,17 @@ pypi_port=$(free_port)
 echo $! >>"$MCPIN_TEST_RUN/pids"
 export MCPIN_TEST_PYPI_INDEX=http://127.0.0.1:$pypi_port/simple/
 wait_http "$MCPIN_TEST_PYPI_INDEX" pypiserver
+# A second pypiserver that wants basic auth for everything (index URL with user:password@).
+export MCPIN_TEST_PYPI_USER=mcpin-test MCPIN_TEST_PYPI_PASSWORD=mcpin-pypi-secret
+"$pypiserver_venv/bin/python" -c 'import sys; from passlib.apache import HtpasswdFile
+h = HtpasswdFile(sys.argv[1], new=True); h.set_password(sys.argv[2], sys.argv[3]); h.save()' \
+    "$MCPIN_TEST_RUN/pypi-htpasswd" "$MCPIN_TEST_PYPI_USER" "$MCPIN_TEST_PYPI_PASSWORD"
+pypi_auth_port=$(free_port)
+"$MCPIN_TEST_PYPISERVER" run -i 127.0.0.1 -p "$pypi_auth_port" -a download,list,update \
+    -P "$MCPIN_TEST_RUN/pypi-htpasswd" "$MCPIN_TEST_PYPI_DIR" >"$MCPIN_TEST_RUN/pypiserver-auth.log" 2>&1 &
+echo $! >>"$MCPIN_TEST_RUN/pids"
+export MCPIN_TEST_PYPI_AUTH_INDEX=http://127.0.0.1:$pypi_auth_port/simple/
+wait_http "http://$MCPIN_TEST_PYPI_USER:$MCPIN_TEST_PYPI_PASSWORD@127.0.0.1:$pypi_auth_port/simple/" "pypiserver (auth)"
 
 # --- Debian's docker-registry (distribution 2.8) with filesystem storage
 if ! command -v docker-registry >/dev/null; then
