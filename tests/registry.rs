@@ -573,12 +573,9 @@ fn layer_tgz() -> Vec<u8> {
     builder.into_inner().unwrap().finish().unwrap()
 }
 
-#[test]
-fn oci_push_then_fetch_by_tag_digest_and_index_with_referrers_fallback() {
-    let host = env("MCPIN_TEST_OCI_REGISTRY");
-    let dir = tempfile::tempdir().unwrap();
-    let client = Client::new(Settings {
-        store: dir.path().join("client-store"),
+fn oci_client(dir: &Path) -> Client {
+    Client::new(Settings {
+        store: dir.join("client-store"),
         http: Default::default(),
         npm: Default::default(),
         pypi_index: url::Url::parse("http://127.0.0.1:9/simple/").unwrap(),
@@ -586,26 +583,42 @@ fn oci_push_then_fetch_by_tag_digest_and_index_with_referrers_fallback() {
         progress: false,
         wheel_target: mcpin_registry_client::pypi::WheelTarget::current(),
     })
-    .unwrap();
-    let arch = match std::env::consts::ARCH {
+    .unwrap()
+}
+
+fn goarch() -> &'static str {
+    match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
         other => other,
-    };
-    // A repository of its own, so a rerun against the same registry starts empty.
+    }
+}
+
+/// A repository of its own, so a rerun against the same registry starts empty.
+fn unique_repository(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let name = format!("mcpin/demo-{nanos}");
-    let repo = Reference::parse(&format!("{host}/{name}:1.0")).unwrap();
+    format!("mcpin/{prefix}-{nanos}")
+}
 
-    // An OCI image layout built here: config, one layer, manifest, and an index over it.
-    let config = serde_json::to_vec(&json!({ "architecture": arch, "os": "linux", "config": { "Cmd": ["/usr/local/bin/server"] }, "rootfs": { "type": "layers", "diff_ids": [] } })).unwrap();
+struct PushedImage {
+    config: Vec<u8>,
+    layer: Vec<u8>,
+    config_desc: Descriptor,
+    layer_desc: Descriptor,
+    manifest_desc: Descriptor,
+    manifest_bytes: Vec<u8>,
+}
+
+/// An OCI image built here (config, one layer, manifest) and pushed under `repo`'s tag.
+fn push_image(client: &Client, repo: &Reference) -> PushedImage {
+    let config = serde_json::to_vec(&json!({ "architecture": goarch(), "os": "linux", "config": { "Cmd": ["/usr/local/bin/server"] }, "rootfs": { "type": "layers", "diff_ids": [] } })).unwrap();
     let layer = layer_tgz();
-    let mut config_desc = client.oci_push_blob(&repo, &config).unwrap();
+    let mut config_desc = client.oci_push_blob(repo, &config).unwrap();
     config_desc.media_type = "application/vnd.oci.image.config.v1+json".into();
-    let mut layer_desc = client.oci_push_blob(&repo, &layer).unwrap();
+    let mut layer_desc = client.oci_push_blob(repo, &layer).unwrap();
     layer_desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip".into();
     let manifest = Manifest {
         schema_version: 2,
@@ -616,8 +629,81 @@ fn oci_push_then_fetch_by_tag_digest_and_index_with_referrers_fallback() {
     };
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
     let (manifest_desc, _) = client
-        .oci_push_manifest(&repo, OCI_MANIFEST, &manifest_bytes)
+        .oci_push_manifest(repo, OCI_MANIFEST, &manifest_bytes)
         .unwrap();
+    PushedImage {
+        config,
+        layer,
+        config_desc,
+        layer_desc,
+        manifest_desc,
+        manifest_bytes,
+    }
+}
+
+#[test]
+fn oci_bearer_token_challenge_against_a_token_auth_registry() {
+    let host = env("MCPIN_TEST_OCI_TOKEN_REGISTRY");
+    let tokens = PathBuf::from(env("MCPIN_TEST_OCI_TOKEN_LOG"));
+    let dir = tempfile::tempdir().unwrap();
+    let client = oci_client(dir.path());
+    let name = unique_repository("token");
+    let repo = Reference::parse(&format!("{host}/{name}:1.0")).unwrap();
+    let image = push_image(&client, &repo);
+    let pushes = std::fs::read_to_string(&tokens).unwrap();
+    assert!(
+        pushes.contains(&format!("token repository:{name}:pull,push")),
+        "{pushes}"
+    );
+
+    let store = dir.path().join("store");
+    let report = json_of(&fetch(
+        &store,
+        &["--json", &format!("oci:{host}/{name}:1.0")],
+    ));
+    assert_eq!(
+        report["sha256"],
+        image.manifest_desc.digest.trim_start_matches("sha256:")
+    );
+    assert_eq!(
+        std::fs::read(report["path"].as_str().unwrap()).unwrap(),
+        image.manifest_bytes
+    );
+    let pulls = std::fs::read_to_string(&tokens).unwrap();
+    assert!(
+        pulls.contains(&format!("token repository:{name}:pull\n")),
+        "{pulls}"
+    );
+
+    // The token server refuses `private/…`: a clear authentication error, nothing stored.
+    let denied = fetch(&store, &[&format!("oci:{host}/private/thing:1.0")]);
+    assert_eq!(denied.status.code(), Some(4), "{}", stderr(&denied));
+    assert!(
+        stderr(&denied).contains(&format!(
+            "authentication failed at registry http://{host}: HTTP 401"
+        )),
+        "{}",
+        stderr(&denied)
+    );
+}
+
+#[test]
+fn oci_push_then_fetch_by_tag_digest_and_index_with_referrers_fallback() {
+    let host = env("MCPIN_TEST_OCI_REGISTRY");
+    let dir = tempfile::tempdir().unwrap();
+    let client = oci_client(dir.path());
+    let arch = goarch();
+    let name = unique_repository("demo");
+    let repo = Reference::parse(&format!("{host}/{name}:1.0")).unwrap();
+    let image = push_image(&client, &repo);
+    let (config, layer, config_desc, layer_desc, manifest_desc, manifest_bytes) = (
+        image.config,
+        image.layer,
+        image.config_desc,
+        image.layer_desc,
+        image.manifest_desc,
+        image.manifest_bytes,
+    );
     let mut platform_desc = manifest_desc.clone();
     platform_desc.platform = Some(Platform {
         architecture: arch.into(),

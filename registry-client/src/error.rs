@@ -11,7 +11,7 @@ pub enum Error {
     /// The registry refused our credentials (HTTP 401 or 403).
     #[error(
         "authentication failed at registry {registry}: HTTP {status} for {url} \
-         (configure a token for this registry, e.g. in .npmrc, or check the one configured)"
+         (configure credentials for this registry: npm `_authToken` in .npmrc, PyPI user:password@ in the index URL)"
     )]
     Auth {
         registry: String,

@@ -317,9 +317,20 @@ impl Client {
             }
             query.append_pair("scope", params.get("scope").unwrap_or(&scope));
         }
-        let token_response = self.http.get_ok(&token_url, "a registry token", |client| {
-            client.get(token_url.clone())
-        })?;
+        // A refused token is an authentication failure at the registry we asked.
+        let token_response = self
+            .http
+            .get_ok(&token_url, "a registry token", |client| {
+                client.get(token_url.clone())
+            })
+            .map_err(|error| match error {
+                Error::Auth { url, status, .. } => Error::Auth {
+                    registry: crate::registry_name(&request.url),
+                    url,
+                    status,
+                },
+                other => other,
+            })?;
         #[derive(Deserialize)]
         struct Token {
             token: Option<String>,

@@ -10,7 +10,7 @@ pub fn redact(url: &Url) -> String {
         let _ = shown.set_password(Some("****"));
     }
     if shown.query().is_some() {
-        shown.set_query(Some("…"));
+        shown.set_query(Some("REDACTED"));
     }
     shown.to_string()
 }

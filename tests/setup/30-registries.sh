@@ -5,7 +5,8 @@
 # Exports MCPIN_TEST_NPM_REGISTRY, MCPIN_TEST_NPM_TOKEN, MCPIN_TEST_VERDACCIO_LOG,
 # MCPIN_TEST_PYPI_INDEX, MCPIN_TEST_PYPISERVER (binary), MCPIN_TEST_PYPI_DIR,
 # MCPIN_TEST_PYPI_AUTH_INDEX with MCPIN_TEST_PYPI_USER / MCPIN_TEST_PYPI_PASSWORD,
-# MCPIN_TEST_OCI_REGISTRY (host:port) and MCPIN_TEST_MCP_REGISTRY.
+# MCPIN_TEST_OCI_REGISTRY (host:port), MCPIN_TEST_OCI_TOKEN_REGISTRY (bearer-token auth)
+# with MCPIN_TEST_OCI_TOKEN_LOG, and MCPIN_TEST_MCP_REGISTRY.
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -71,9 +72,10 @@ done
 
 # --- pypiserver, serving the real mcp-server-time wheel
 pypiserver_venv=$MCPIN_TEST_CACHE/pypiserver-2.4.2
-if ! "$pypiserver_venv/bin/python" -c 'import pypiserver, passlib' 2>/dev/null; then
+# The same venv runs the OCI token server (tests/support/oci_token_server.py), hence cryptography.
+if ! "$pypiserver_venv/bin/python" -c 'import pypiserver, passlib, cryptography' 2>/dev/null; then
     python3 -m venv "$pypiserver_venv"
-    "$pypiserver_venv/bin/pip" install --quiet "pypiserver==2.4.2" "passlib==1.7.4"
+    "$pypiserver_venv/bin/pip" install --quiet "pypiserver==2.4.2" "passlib==1.7.4" "cryptography==46.0.3"
 fi
 export MCPIN_TEST_PYPISERVER=$pypiserver_venv/bin/pypi-server
 export MCPIN_TEST_PYPI_DIR=$MCPIN_TEST_RUN/pypi-packages
@@ -117,6 +119,39 @@ docker-registry serve "$MCPIN_TEST_RUN/oci/config.yml" >"$MCPIN_TEST_RUN/oci/reg
 echo $! >>"$MCPIN_TEST_RUN/pids"
 export MCPIN_TEST_OCI_REGISTRY=127.0.0.1:$oci_port
 wait_http "http://$MCPIN_TEST_OCI_REGISTRY/v2/" docker-registry
+
+# A second docker-registry behind bearer tokens from tests/support/oci_token_server.py.
+oci_auth=$MCPIN_TEST_RUN/oci-token
+mkdir -p "$oci_auth/storage"
+"$pypiserver_venv/bin/python" tests/support/oci_token_server.py --init "$oci_auth"
+"$pypiserver_venv/bin/python" tests/support/oci_token_server.py --dir "$oci_auth" --port-file "$oci_auth/port" \
+    --log "$oci_auth/tokens.log" --issuer mcpin-test-issuer --service mcpin-test-registry \
+    >"$oci_auth/token-server.log" 2>&1 &
+echo $! >>"$MCPIN_TEST_RUN/pids"
+for _ in $(seq 1 100); do [[ -s $oci_auth/port ]] && break; sleep 0.1; done
+oci_auth_port=$(free_port)
+cat >"$oci_auth/config.yml" <<EOF
+version: 0.1
+log: { level: info }
+storage:
+  filesystem: { rootdirectory: $oci_auth/storage }
+http:
+  addr: 127.0.0.1:$oci_auth_port
+auth:
+  token:
+    realm: http://127.0.0.1:$(cat "$oci_auth/port")/token
+    service: mcpin-test-registry
+    issuer: mcpin-test-issuer
+    rootcertbundle: $oci_auth/root.pem
+EOF
+docker-registry serve "$oci_auth/config.yml" >"$oci_auth/registry.log" 2>&1 &
+echo $! >>"$MCPIN_TEST_RUN/pids"
+export MCPIN_TEST_OCI_TOKEN_REGISTRY=127.0.0.1:$oci_auth_port
+export MCPIN_TEST_OCI_TOKEN_LOG=$oci_auth/tokens.log
+for _ in $(seq 1 100); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$MCPIN_TEST_OCI_TOKEN_REGISTRY/v2/") == 401 ]] && break
+    sleep 0.1
+done
 
 # --- MCP registry fixture: the v0 API as static files, pointing at the registries above
 mcp_root=$MCPIN_TEST_RUN/mcp-registry
