@@ -30,6 +30,7 @@ pub use error::ArtifactError;
 pub use hash::{Digests, HashingReader, digest_reader};
 pub use limits::Limits;
 use mcpin_attestation::PackageInfo;
+pub use tarball::unpack_npm_tarball;
 
 /// What [`identify`] learned about an artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,31 @@ pub fn identify_with_limits(path: &Path, limits: &Limits) -> Result<Identified, 
         [b'P', b'K', 3, 4] => zipfile::identify(path, file_name, limits),
         _ => Err(ArtifactError::UnknownFormat(file_name)),
     }
+}
+
+/// A package URL (purl) string for `ty`/`namespace`/`name`@`version`.
+pub(crate) fn purl(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: &str,
+) -> Result<String, packageurl::Error> {
+    let mut purl = packageurl::PackageUrl::new(ty, name)?;
+    if let Some(namespace) = namespace {
+        purl.with_namespace(namespace)?;
+    }
+    purl.with_version(version)?;
+    Ok(purl.to_string())
+}
+
+/// A metadata field that must be present and non-empty.
+fn required(value: Option<String>, field: &str, path: &str) -> Result<String, ArtifactError> {
+    value
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| ArtifactError::Metadata {
+            path: path.to_owned(),
+            why: format!("no `{field}`"),
+        })
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

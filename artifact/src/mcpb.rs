@@ -28,14 +28,8 @@ pub(crate) fn manifest_info(
     };
     let manifest: Manifest =
         serde_json::from_slice(bytes).map_err(|error| invalid(error.to_string()))?;
-    let name = manifest
-        .name
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| invalid("no `name`".into()))?;
-    let version = manifest
-        .version
-        .filter(|version| !version.is_empty())
-        .ok_or_else(|| invalid("no `version`".into()))?;
+    let name = crate::required(manifest.name, "name", "manifest.json")?;
+    let version = crate::required(manifest.version, "version", "manifest.json")?;
     let entry_points = manifest
         .server
         .and_then(|server| server.entry_point)
@@ -46,7 +40,7 @@ pub(crate) fn manifest_info(
         .into_iter()
         .collect();
     // MCPB has no purl type of its own; `generic` is the purl spec's answer.
-    let purl = crate::python::purl("generic", None, &name, &version)
+    let purl = crate::purl("generic", None, &name, &version)
         .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Mcpb,

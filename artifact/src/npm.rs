@@ -35,14 +35,8 @@ pub(crate) fn package_info(
     };
     let manifest: PackageJson =
         serde_json::from_slice(bytes).map_err(|error| invalid(error.to_string()))?;
-    let name = manifest
-        .name
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| invalid("no `name`".into()))?;
-    let version = manifest
-        .version
-        .filter(|version| !version.is_empty())
-        .ok_or_else(|| invalid("no `version`".into()))?;
+    let name = crate::required(manifest.name, "name", path)?;
+    let version = crate::required(manifest.version, "version", path)?;
     let (namespace, short_name) = match name.split_once('/') {
         Some((scope, short)) if scope.starts_with('@') && !short.is_empty() => (Some(scope), short),
         None if !name.starts_with('@') => (None, name.as_str()),
@@ -59,7 +53,7 @@ pub(crate) fn package_info(
             .collect(),
         None => Vec::new(),
     };
-    let purl = crate::python::purl("npm", namespace, short_name, &version)
+    let purl = crate::purl("npm", namespace, short_name, &version)
         .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Npm,

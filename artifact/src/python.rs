@@ -49,7 +49,7 @@ fn core_metadata(
     };
     let name = header("Name").ok_or_else(|| invalid("no `Name` header".into()))?;
     let version = header("Version").ok_or_else(|| invalid("no `Version` header".into()))?;
-    let purl = purl("pypi", None, &normalize_name(&name), &version)
+    let purl = crate::purl("pypi", None, &normalize_name(&name), &version)
         .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Pypi,
@@ -71,13 +71,15 @@ fn console_scripts(bytes: &[u8]) -> Vec<EntryPoint> {
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             in_section = line == "[console_scripts]";
-        } else if in_section && !line.starts_with('#') && !line.starts_with(';') {
-            if let Some((name, target)) = line.split_once('=') {
-                scripts.push(EntryPoint {
-                    name: name.trim().to_owned(),
-                    target: target.trim().to_owned(),
-                });
-            }
+        } else if in_section
+            && !line.starts_with('#')
+            && !line.starts_with(';')
+            && let Some((name, target)) = line.split_once('=')
+        {
+            scripts.push(EntryPoint {
+                name: name.trim().to_owned(),
+                target: target.trim().to_owned(),
+            });
         }
     }
     scripts
@@ -99,20 +101,6 @@ pub(crate) fn normalize_name(name: &str) -> String {
         }
     }
     normalized
-}
-
-pub(crate) fn purl(
-    ty: &str,
-    namespace: Option<&str>,
-    name: &str,
-    version: &str,
-) -> Result<String, packageurl::Error> {
-    let mut purl = packageurl::PackageUrl::new(ty, name)?;
-    if let Some(namespace) = namespace {
-        purl.with_namespace(namespace)?;
-    }
-    purl.with_version(version)?;
-    Ok(purl.to_string())
 }
 
 #[cfg(test)]

@@ -10,13 +10,99 @@ use flate2::read::GzDecoder;
 use tar::EntryType;
 
 use crate::zipfile::{checked_entry_path, read_bounded};
-use crate::{ArtifactError, HashingReader, Identified, Limits, npm, python};
+use crate::{ArtifactError, Digests, HashingReader, Identified, Limits, npm, python};
 
 pub(crate) fn identify(
     path: &Path,
     file_name: String,
     limits: &Limits,
 ) -> Result<Identified, ArtifactError> {
+    let mut package_json = None;
+    let mut pkg_info = None;
+    let digests = walk(path, limits, |file, reader| {
+        let wanted = match file.path.split('/').collect::<Vec<_>>().as_slice() {
+            ["package", "package.json"] => &mut package_json,
+            [_, "PKG-INFO"] => &mut pkg_info,
+            _ => return Ok(()),
+        };
+        *wanted = Some((
+            file.path.to_owned(),
+            read_bounded(reader, file.size, file.path, limits)?,
+        ));
+        Ok(())
+    })?;
+
+    if let Some((path, bytes)) = package_json {
+        let package = npm::package_info(&path, &bytes, file_name, digests.size)?;
+        Ok(Identified { package, digests })
+    } else if let Some((path, bytes)) = pkg_info {
+        let package = python::sdist_info(&path, &bytes, file_name, digests.size)?;
+        Ok(Identified { package, digests })
+    } else {
+        Err(ArtifactError::NotAPackage(format!(
+            "`{file_name}` has neither package/package.json (npm) nor <name>-<version>/PKG-INFO (sdist)"
+        )))
+    }
+}
+
+/// Unpacks an npm package tarball into `dest`, which must not exist yet, with the
+/// first path component (`package/`) stripped, as npm does. It refuses exactly
+/// what [`identify`](crate::identify) refuses, before or while writing, and
+/// writes nothing outside `dest`. Returns the digests of the tarball bytes it
+/// read: unpack into a staging directory and move it into place only once they
+/// equal the verified ones.
+pub fn unpack_npm_tarball(
+    tarball: &Path,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<Digests, ArtifactError> {
+    fs_err::create_dir(dest)?;
+    walk(tarball, limits, |file, reader| {
+        let Some((_, relative)) = file.path.split_once('/') else {
+            return Err(ArtifactError::UnsafeEntry {
+                path: file.path.to_owned(),
+                why: "file outside the package directory",
+            });
+        };
+        let target = dest.join(relative);
+        if let Some(parent) = target.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        let mut out = fs_err::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)?;
+        let written = io::copy(&mut reader.take(file.size), &mut out)?;
+        if written != file.size {
+            return Err(corrupt(io::ErrorKind::UnexpectedEof.into()));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if file.mode & 0o111 != 0 { 0o755 } else { 0o644 };
+            out.file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    })
+}
+
+/// A regular file met while walking a tarball.
+struct FileEntry<'a> {
+    /// Checked and normalized (`/`-separated, no `.`, `..` or empty components).
+    path: &'a str,
+    size: u64,
+    mode: u32,
+}
+
+/// Streams a gzip tarball once: hashes every byte, checks every entry (type,
+/// path, duplicates, count, expansion) and hands each regular file to `visit`.
+/// Returns the digests of the whole file.
+fn walk(
+    path: &Path,
+    limits: &Limits,
+    mut visit: impl FnMut(&FileEntry, &mut dyn Read) -> Result<(), ArtifactError>,
+) -> Result<Digests, ArtifactError> {
     let file = fs_err::File::open(path)?;
     let compressed = Rc::new(Cell::new(0));
     let tripped = Rc::new(Cell::new(None));
@@ -32,36 +118,22 @@ pub(crate) fn identify(
         tripped: tripped.clone(),
     };
     let mut archive = tar::Archive::new(guard);
-    let found = walk(&mut archive, limits).map_err(|error| tripped.take().unwrap_or(error))?;
+    walk_entries(&mut archive, limits, &mut visit)
+        .map_err(|error| tripped.take().unwrap_or(error))?;
 
     // Read the gzip stream to its end (verifying its CRC), then the raw file to
     // its end, so the digests cover every byte and truncation is caught.
     let mut guard = archive.into_inner();
     io::copy(&mut guard, &mut io::sink())
         .map_err(|error| tripped.take().unwrap_or_else(|| corrupt(error)))?;
-    let digests = guard.inner.into_inner().inner.finish()?;
-
-    if let Some((path, bytes)) = found.package_json {
-        let package = npm::package_info(&path, &bytes, file_name, digests.size)?;
-        Ok(Identified { package, digests })
-    } else if let Some((path, bytes)) = found.pkg_info {
-        let package = python::sdist_info(&path, &bytes, file_name, digests.size)?;
-        Ok(Identified { package, digests })
-    } else {
-        Err(ArtifactError::NotAPackage(format!(
-            "`{file_name}` has neither package/package.json (npm) nor <name>-<version>/PKG-INFO (sdist)"
-        )))
-    }
+    Ok(guard.inner.into_inner().inner.finish()?)
 }
 
-#[derive(Default)]
-struct Found {
-    package_json: Option<(String, Vec<u8>)>,
-    pkg_info: Option<(String, Vec<u8>)>,
-}
-
-fn walk<R: Read>(archive: &mut tar::Archive<R>, limits: &Limits) -> Result<Found, ArtifactError> {
-    let mut found = Found::default();
+fn walk_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    limits: &Limits,
+    visit: &mut impl FnMut(&FileEntry, &mut dyn Read) -> Result<(), ArtifactError>,
+) -> Result<(), ArtifactError> {
     let mut seen = HashSet::new();
     let mut count = 0u64;
     for entry in archive.entries().map_err(corrupt)? {
@@ -82,8 +154,9 @@ fn walk<R: Read>(archive: &mut tar::Archive<R>, limits: &Limits) -> Result<Found
             path: raw_path.clone(),
             why,
         };
-        match entry.header().entry_type() {
-            EntryType::Regular | EntryType::Continuous | EntryType::Directory => {}
+        let is_file = match entry.header().entry_type() {
+            EntryType::Regular | EntryType::Continuous => true,
+            EntryType::Directory => false,
             // pax global headers carry metadata only (git archive writes one).
             EntryType::XGlobalHeader => continue,
             EntryType::Symlink | EntryType::Link => {
@@ -93,22 +166,21 @@ fn walk<R: Read>(archive: &mut tar::Archive<R>, limits: &Limits) -> Result<Found
                 return Err(unsafe_entry("device and fifo entries are not allowed"));
             }
             _ => return Err(unsafe_entry("unsupported tar entry type")),
-        }
+        };
         let normalized = checked_entry_path(&raw_path)?;
         if !seen.insert(normalized.clone()) {
             return Err(unsafe_entry("the same path appears twice"));
         }
-        let components: Vec<&str> = normalized.split('/').collect();
-        let wanted = match components.as_slice() {
-            ["package", "package.json"] => &mut found.package_json,
-            [_, "PKG-INFO"] => &mut found.pkg_info,
-            _ => continue,
-        };
-        let declared_size = entry.size();
-        let bytes = read_bounded(&mut entry, declared_size, &normalized, limits)?;
-        *wanted = Some((normalized, bytes));
+        if is_file {
+            let file = FileEntry {
+                path: &normalized,
+                size: entry.size(),
+                mode: entry.header().mode().unwrap_or(0o644),
+            };
+            visit(&file, &mut entry)?;
+        }
     }
-    Ok(found)
+    Ok(())
 }
 
 fn corrupt(error: io::Error) -> ArtifactError {
@@ -165,5 +237,55 @@ impl<R: Read> Read for ExpansionGuard<R> {
             return Err(io::Error::other(message));
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mcpin-example-hello-mcp-0.1.0.tgz")
+    }
+
+    #[test]
+    fn unpacks_the_package_directory_and_reports_the_digests_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("hello");
+        let digests = unpack_npm_tarball(&example(), &dest, &Limits::default()).unwrap();
+        assert_eq!(digests, crate::identify(&example()).unwrap().digests);
+        let manifest = fs_err::read_to_string(dest.join("package.json")).unwrap();
+        assert!(manifest.contains("@mcpin-example/hello-mcp"));
+        assert!(dest.join("server.js").is_file());
+    }
+
+    #[test]
+    fn refuses_to_unpack_over_an_existing_directory_or_outside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(unpack_npm_tarball(&example(), dir.path(), &Limits::default()).is_err());
+
+        let evil = dir.path().join("evil.tgz");
+        let gz = flate2::write::GzEncoder::new(
+            fs_err::File::create(&evil).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut builder = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        let name = b"package/../../escaped.js";
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_size(1);
+        header.set_cksum();
+        builder.append(&header, &b"x"[..]).unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+
+        let dest = dir.path().join("a").join("b");
+        fs_err::create_dir(dir.path().join("a")).unwrap();
+        let error = unpack_npm_tarball(&evil, &dest, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(error, ArtifactError::UnsafeEntry { .. }),
+            "{error}"
+        );
+        assert!(!dir.path().join("escaped.js").exists());
+        assert!(!dir.path().join("a").join("escaped.js").exists());
     }
 }

@@ -148,7 +148,7 @@ pub(crate) fn checked_entry_path(raw: &str) -> Result<String, ArtifactError> {
 /// Reads one metadata entry into memory, refusing anything over the metadata cap
 /// whatever its header claims.
 pub(crate) fn read_bounded(
-    reader: &mut impl Read,
+    reader: &mut (impl Read + ?Sized),
     declared_size: u64,
     path: &str,
     limits: &Limits,

@@ -12,6 +12,7 @@
 mod bundle;
 mod predicate;
 mod statement;
+mod tools;
 
 pub use bundle::{
     BUNDLE_MEDIA_TYPE_V03, Bundle, BundleError, Envelope, EnvelopeSignature, PublicKeyHint,
@@ -22,3 +23,4 @@ pub use predicate::{
     PackageInfo, PackagePredicate, SbomRef,
 };
 pub use statement::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE_V1, Statement, Subject};
+pub use tools::{Tool, ToolsPayload, ToolsSection};

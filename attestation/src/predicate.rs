@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::ToolsSection;
+
 /// predicateType of the statement a publisher signs: the package, and the
 /// tools, lock and SBOM that belong to it. The trailing `v1` is the format
 /// version; an incompatible change gets a new URI.
@@ -45,7 +47,7 @@ pub struct PackagePredicate {
     pub package: PackageInfo,
     /// The canonical tools payload (`mcpin tools capture`), with its digests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<serde_json::Value>,
+    pub tools: Option<ToolsSection>,
     /// The locked run-time dependency tree (`mcpin lock`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<serde_json::Value>,

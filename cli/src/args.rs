@@ -30,6 +30,106 @@ pub enum Command {
     Fetch(FetchArgs),
     /// List, check and clean the content-addressed store
     Store(StoreArgs),
+    /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
+    Run(RunArgs),
+    /// Rewrite agent configs so npx/uvx/docker servers launch through `mcpin run`
+    Wrap(WrapArgs),
+    /// Undo `mcpin wrap`, restoring the original config bytes
+    Unwrap(UnwrapArgs),
+    /// Inspect the audit log of launch decisions
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Capture, compare and lint the tools an MCP server describes
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Policy file [default: /etc/mcpin/policy.toml, else $XDG_CONFIG_HOME/mcpin/policy.toml]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// The launcher command line, after `--`: npx …, uvx …, docker run …, or cmd /c npx …
+    #[arg(last = true, required = true, value_name = "ARGV")]
+    pub argv: Vec<String>,
+}
+
+/// Agent clients `wrap` and `unwrap` know.
+pub const CLIENT_NAMES: &[&str] = &[
+    "claude-desktop",
+    "claude-code",
+    "cursor",
+    "vscode",
+    "windsurf",
+    "zed",
+    "goose",
+    "continue",
+    "cline",
+];
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).multiple(true).args(["clients", "all", "config"]))]
+pub struct TargetArgs {
+    /// Clients whose configs to rewrite
+    #[arg(value_name = "CLIENT", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]
+    pub clients: Vec<String>,
+    /// Every client's configs that exist
+    #[arg(long, conflicts_with_all = ["clients", "config"])]
+    pub all: bool,
+    /// One config file, instead of the clients' default locations (needs --client)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "client",
+        conflicts_with = "clients"
+    )]
+    pub config: Option<PathBuf>,
+    /// The client whose format --config is in
+    #[arg(long, value_name = "NAME", requires = "config", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]
+    pub client: Option<String>,
+    /// Project directory for project-scoped configs [default: the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Show the diff on stdout; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the reports as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WrapArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Refuse to write a config that would contain a refused, unpinned or not-allowed server
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnwrapArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of an audit log; names the first deleted or edited record
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print the result as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +158,22 @@ pub struct SignArgs {
     /// Print a JSON summary to stdout
     #[arg(long)]
     pub json: bool,
+    /// Sign this captured tools payload (`mcpin tools capture`) as the predicate's tools
+    #[arg(long, value_name = "FILE", conflicts_with = "capture")]
+    pub tools: Option<PathBuf>,
+    /// Capture the tools by installing the artifact into a scratch directory
+    /// (install scripts disabled) and running its entry point
+    #[arg(long)]
+    pub capture: bool,
+    /// With --capture: the entry point to run, if the package has several
+    #[arg(long, value_name = "NAME", requires = "capture")]
+    pub entry: Option<String>,
+    /// With --capture: seconds to wait for each answer of the server
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "capture")]
+    pub timeout: u64,
+    /// With --capture: arguments for the server (after `--`)
+    #[arg(last = true, value_name = "SERVER_ARGS", requires = "capture")]
+    pub server_args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +186,9 @@ pub struct VerifyArgs {
     /// Trusted public key (SPKI PEM)
     #[arg(long, value_name = "PUB")]
     pub key: PathBuf,
+    /// Also require this captured tools payload to equal the signed one
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
     /// Print the result as JSON to stdout
     #[arg(long)]
     pub json: bool,
@@ -82,6 +201,54 @@ pub struct InspectArgs {
     /// Print the decoded in-toto statement as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Start an MCP server over stdio and write its canonical tools payload
+    Capture(ToolsCaptureArgs),
+    /// Compare two tools payloads (exit 0 identical, 1 different)
+    Diff(ToolsDiffArgs),
+    /// Check a tools payload for tool poisoning (exit 1 if a finding is at or above --fail-on)
+    Lint(ToolsLintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsCaptureArgs {
+    /// Where to write the payload [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Seconds to wait for each answer of the server
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// The server command and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsDiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    /// Print the differences as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsLintArgs {
+    /// A tools payload (`mcpin tools capture`)
+    pub file: PathBuf,
+    /// Print the findings as JSON to stdout
+    #[arg(long, conflicts_with = "sarif")]
+    pub json: bool,
+    /// Print the findings as SARIF 2.1.0 to stdout
+    #[arg(long)]
+    pub sarif: bool,
+    /// Exit 1 when a finding has this severity or higher
+    #[arg(long, value_name = "SEVERITY", default_value = "medium",
+          value_parser = ["low", "medium", "high", "critical"])]
+    pub fail_on: String,
 }
 
 /// Where the store is and how registries are reached (shared by fetch and store).

@@ -2,7 +2,10 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::BundleError;
+use mcpin_launcher::audit::AuditError;
+use mcpin_launcher::wrap::WrapError;
 use mcpin_registry_client::Error as RegistryError;
+use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::{KeyError, VerifyError};
 
 /// Process exit codes. Documented in the README; never renumber.
@@ -47,6 +50,44 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 _ => ExitStatus::InvalidInput,
             };
         }
+        if let Some(error) = cause.downcast_ref::<AuditError>() {
+            return match error {
+                AuditError::Io { .. } => ExitStatus::Io,
+                AuditError::Broken { .. } => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<WrapError>() {
+            return match error {
+                WrapError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if cause.is::<PinError>() {
+            return ExitStatus::Denied;
+        }
+        if let Some(error) = cause.downcast_ref::<PayloadError>() {
+            return match error {
+                PayloadError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<ClientError>() {
+            return client_status(error);
+        }
+        if let Some(error) = cause.downcast_ref::<ScratchError>() {
+            return match error {
+                ScratchError::Client(error) => client_status(error),
+                ScratchError::Payload(_)
+                | ScratchError::Unsupported(_)
+                | ScratchError::NoEntryPoint { .. }
+                | ScratchError::AmbiguousEntryPoint { .. }
+                | ScratchError::UnknownEntryPoint { .. }
+                | ScratchError::UnsafeTarget { .. } => ExitStatus::InvalidInput,
+                ScratchError::Scratch(_)
+                | ScratchError::InstallSpawn { .. }
+                | ScratchError::InstallFailed { .. } => ExitStatus::Io,
+            };
+        }
         if let Some(error) = cause.downcast_ref::<RegistryError>() {
             return registry_status(error);
         }
@@ -58,6 +99,24 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         }
     }
     ExitStatus::InvalidInput
+}
+
+/// A server that cannot be started, read or that never answers is an I/O
+/// failure; one that answers with garbage is invalid input.
+fn client_status(error: &ClientError) -> ExitStatus {
+    match error {
+        ClientError::Spawn { .. }
+        | ClientError::Timeout { .. }
+        | ClientError::Closed { .. }
+        | ClientError::Write { .. }
+        | ClientError::Read(_) => ExitStatus::Io,
+        ClientError::NotJson { .. }
+        | ClientError::TooLarge { .. }
+        | ClientError::ServerError { .. }
+        | ClientError::Malformed { .. }
+        | ClientError::UnsupportedProtocol(_)
+        | ClientError::TooManyPages(..) => ExitStatus::InvalidInput,
+    }
 }
 
 /// Registry and store errors: bytes that do not match what was promised (or a

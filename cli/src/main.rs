@@ -9,9 +9,28 @@ mod settings;
 
 use clap::Parser;
 
+/// Invoked through a link named `npx`, `uvx` or `docker`, mcpin is `mcpin run -- <name> ARGS…`.
+fn multi_call() -> Option<args::Command> {
+    let mut argv = std::env::args_os();
+    let argv0 = std::path::PathBuf::from(argv.next()?);
+    let name = argv0.file_name()?.to_str()?;
+    if !["npx", "uvx", "docker"].contains(&name) {
+        return None;
+    }
+    let mut launcher = vec![name.to_owned()];
+    // Arguments that are not UTF-8 cannot name a package; keep them lossily so the grammar
+    // refuses them with a message rather than mcpin failing silently.
+    launcher.extend(argv.map(|arg| arg.to_string_lossy().into_owned()));
+    Some(args::Command::Run(args::RunArgs {
+        policy: None,
+        audit_log: None,
+        argv: launcher,
+    }))
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
-    match commands::run(cli.command) {
+    let command = multi_call().unwrap_or_else(|| args::Cli::parse().command);
+    match commands::run(command) {
         Ok(status) => status.into(),
         Err(error) => {
             let status = exit::status_for(&error);

@@ -14,10 +14,7 @@ pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 /// Writes text to stdout.
 pub fn text(text: &str) -> anyhow::Result<()> {
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("writing to stdout")
+    bytes(text.as_bytes())
 }
 
 /// A closed stdout (`mcpin inspect … | head`) is not worth an error message.
@@ -27,4 +24,11 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Writes raw bytes to stdout.
+pub fn bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).context("writing to stdout")?;
+    out.flush().context("writing to stdout")
 }

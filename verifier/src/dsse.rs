@@ -28,11 +28,15 @@ pub enum VerifyError {
     #[error("statement-type: statement `_type` is `{0}`, expected `{STATEMENT_TYPE_V1}`")]
     StatementType(String),
     #[error(
-        "digest-mismatch: the artifact (sha256:{artifact_sha256}) matches none of the {count} signed subject(s): {subjects}"
+        "digest-mismatch: the artifact's bytes (sha256:{artifact_sha256}) differ from every signed subject: {subjects}"
     )]
     DigestMismatch {
         artifact_sha256: String,
-        count: usize,
+        subjects: String,
+    },
+    #[error("subject-mismatch: the bundle is for {subjects}, not for {artifact_purl}")]
+    SubjectMismatch {
+        artifact_purl: String,
         subjects: String,
     },
 }
@@ -49,6 +53,7 @@ impl VerifyError {
             VerifyError::Statement(_) => "statement-malformed",
             VerifyError::StatementType(_) => "statement-type",
             VerifyError::DigestMismatch { .. } => "digest-mismatch",
+            VerifyError::SubjectMismatch { .. } => "subject-mismatch",
         }
     }
 }
@@ -72,26 +77,38 @@ impl VerifiedStatement {
 
     /// The subject whose digests equal the artifact's. Every digest a subject
     /// names in an algorithm we know (sha256, sha512) must match, and it must
-    /// name at least one.
-    pub fn subject_matching(&self, artifact: &Digests) -> Result<&Subject, VerifyError> {
-        self.statement
-            .subject
+    /// name at least one. `artifact_purl`, when the artifact could be
+    /// identified, tells a bundle for another package (`subject-mismatch`)
+    /// apart from altered bytes of the same package (`digest-mismatch`).
+    pub fn subject_matching(
+        &self,
+        artifact: &Digests,
+        artifact_purl: Option<&str>,
+    ) -> Result<&Subject, VerifyError> {
+        let subjects = &self.statement.subject;
+        if let Some(subject) = subjects.iter().find(|s| subject_matches(s, artifact)) {
+            return Ok(subject);
+        }
+        let listed = subjects
             .iter()
-            .find(|subject| subject_matches(subject, artifact))
-            .ok_or_else(|| VerifyError::DigestMismatch {
-                artifact_sha256: artifact.sha256.clone(),
-                count: self.statement.subject.len(),
-                subjects: self
-                    .statement
-                    .subject
-                    .iter()
-                    .map(|subject| {
-                        let sha256 = subject.digest.get("sha256").map_or("-", String::as_str);
-                        format!("{} (sha256:{sha256})", subject.name)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+            .map(|subject| {
+                let sha256 = subject.digest.get("sha256").map_or("-", String::as_str);
+                format!("{} (sha256:{sha256})", subject.name)
             })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match artifact_purl {
+            Some(purl) if !subjects.iter().any(|subject| subject.name == purl) => {
+                Err(VerifyError::SubjectMismatch {
+                    artifact_purl: purl.to_owned(),
+                    subjects: listed,
+                })
+            }
+            _ => Err(VerifyError::DigestMismatch {
+                artifact_sha256: artifact.sha256.clone(),
+                subjects: listed,
+            }),
+        }
     }
 }
 
@@ -207,11 +224,21 @@ mod tests {
             sha256: "aa".repeat(32),
             sha512: "bb".repeat(64),
         };
-        assert!(verified.subject_matching(&digests).is_ok());
+        assert!(verified.subject_matching(&digests, None).is_ok());
         digests.sha256 = "ab".repeat(32);
         assert_eq!(
-            verified.subject_matching(&digests).unwrap_err().code(),
+            verified
+                .subject_matching(&digests, Some("pkg:npm/x@1.0.0"))
+                .unwrap_err()
+                .code(),
             "digest-mismatch"
+        );
+        assert_eq!(
+            verified
+                .subject_matching(&digests, Some("pkg:npm/y@2.0.0"))
+                .unwrap_err()
+                .code(),
+            "subject-mismatch"
         );
     }
 }

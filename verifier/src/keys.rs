@@ -157,11 +157,11 @@ impl SecretKey {
             why,
         };
         let private_pem = match passphrase {
-            Some(passphrase) => {
-                self.key
-                    .to_pkcs8_encrypted_pem(&mut rand_core::OsRng, passphrase, LineEnding::LF)
-            }
-            None => self.key.to_pkcs8_pem(LineEnding::LF),
+            Some(passphrase) => self.encrypted_pem(passphrase),
+            None => self.pkcs8_v1_der().and_then(|der| {
+                der.to_pem("PRIVATE KEY", LineEnding::LF)
+                    .map_err(Into::into)
+            }),
         }
         .map_err(|error| malformed(error.to_string()))?;
         let public_pem = self
@@ -174,6 +174,43 @@ impl SecretKey {
         Ok(())
     }
 }
+
+impl SecretKey {
+    /// PKCS#8 v1 (RFC 5208, private seed only), as `openssl genpkey` writes it.
+    /// ed25519-dalek writes v2 (with the public key), which openssl 3.0 refuses.
+    fn pkcs8_v1_der(&self) -> pkcs8::Result<pkcs8::SecretDocument> {
+        ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_der()
+    }
+
+    /// PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC: what `openssl pkcs8 -topk8`
+    /// writes, so openssl and other tools read our keys. (The pkcs8 crate's default,
+    /// scrypt, exceeds openssl's default scrypt memory limit.)
+    fn encrypted_pem(&self, passphrase: &str) -> pkcs8::Result<zeroize::Zeroizing<String>> {
+        use rand_core::RngCore;
+        let mut salt = [0u8; 16];
+        let mut iv = [0u8; 16];
+        rand_core::OsRng.fill_bytes(&mut salt);
+        rand_core::OsRng.fill_bytes(&mut iv);
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(
+            PBKDF2_ITERATIONS,
+            &salt,
+            &iv,
+        )?;
+        let plain = self.pkcs8_v1_der()?;
+        let encrypted =
+            PrivateKeyInfo::try_from(plain.as_bytes())?.encrypt_with_params(params, passphrase)?;
+        encrypted
+            .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .map_err(Into::into)
+    }
+}
+
+/// OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256.
+const PBKDF2_ITERATIONS: u32 = 600_000;
 
 impl PublicKey {
     /// Reads an SPKI PEM public key.

@@ -59,6 +59,24 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
         for entry in &package.entry_points {
             writeln!(text, "  entry:     {} -> {}", entry.name, entry.target)?;
         }
+        if let Some(tools) = &predicate.tools {
+            writeln!(text, "tools:      {}", tools.digest)?;
+            writeln!(
+                text,
+                "  server:   {} (protocol {})",
+                super::tools::server_name(&tools.payload.server_info),
+                tools.payload.protocol_version
+            )?;
+            let width = tools
+                .tool_digests
+                .keys()
+                .map(|name| name.chars().count())
+                .max()
+                .unwrap_or(0);
+            for (name, digest) in &tools.tool_digests {
+                writeln!(text, "  {name:<width$}  {digest}")?;
+            }
+        }
     }
     output::text(&text)?;
     Ok(ExitStatus::Success)

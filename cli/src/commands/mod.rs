@@ -1,12 +1,16 @@
 //! One module per subcommand. Each turns parsed arguments into library calls
 //! and prints the result; the logic lives in the library crates.
 
+mod audit;
 mod fetch;
 mod inspect;
 mod keygen;
+mod run;
 mod sign;
 mod store;
+mod tools;
 mod verify;
+mod wrap;
 
 use std::io::Write;
 use std::path::Path;
@@ -24,6 +28,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Inspect(args) => inspect::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Store(args) => store::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Wrap(args) => wrap::wrap(args),
+        Command::Unwrap(args) => wrap::unwrap(args),
+        Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
+        Command::Tools(command) => tools::run(command),
     }
 }
 

@@ -1,9 +1,11 @@
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::Context;
 use mcpin_attestation::{
     PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1, Statement, Subject,
 };
+use mcpin_tools::{ArtifactServer, ClientOptions};
 use mcpin_verifier::SecretKey;
 use serde_json::json;
 
@@ -19,9 +21,39 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
     let identified = mcpin_artifact::identify(&args.artifact)
         .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
 
+    let tools = if let Some(path) = &args.tools {
+        Some(
+            mcpin_tools::read_section(path)
+                .with_context(|| format!("reading tools payload `{}`", path.display()))?,
+        )
+    } else if args.capture {
+        let options = ClientOptions {
+            step_timeout: Duration::from_secs(args.timeout),
+            ..ClientOptions::default()
+        };
+        let server = ArtifactServer {
+            artifact: &args.artifact,
+            package: &identified.package,
+            entry: args.entry.as_deref(),
+            args: &args.server_args,
+        };
+        let section = mcpin_tools::capture_artifact(&server, &options)
+            .with_context(|| format!("capturing the tools of `{}`", args.artifact.display()))?;
+        eprintln!(
+            "captured {} tool(s) from {}: {}",
+            section.payload.tools.len(),
+            super::tools::server_name(&section.payload.server_info),
+            section.digest
+        );
+        Some(section)
+    } else {
+        None
+    };
+    let tools_digest = tools.as_ref().map(|tools| tools.digest.clone());
+
     let predicate = PackagePredicate {
         package: identified.package.clone(),
-        tools: None,
+        tools,
         lock: None,
         sbom: None,
     };
@@ -59,6 +91,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             "sha256": identified.digests.sha256,
             "sha512": identified.digests.sha512,
             "keyId": key.id().as_str(),
+            "toolsDigest": tools_digest,
         }))?;
     }
     Ok(ExitStatus::Success)

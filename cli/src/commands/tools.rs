@@ -1,0 +1,88 @@
+use std::time::Duration;
+
+use anyhow::Context;
+use mcpin_tools::{ClientOptions, Severity};
+
+use super::write_atomic;
+use crate::args::{ToolsCaptureArgs, ToolsCommand, ToolsDiffArgs, ToolsLintArgs};
+use crate::exit::ExitStatus;
+use crate::output;
+
+pub fn run(command: ToolsCommand) -> anyhow::Result<ExitStatus> {
+    match command {
+        ToolsCommand::Capture(args) => capture(args),
+        ToolsCommand::Diff(args) => diff(args),
+        ToolsCommand::Lint(args) => lint(args),
+    }
+}
+
+fn capture(args: ToolsCaptureArgs) -> anyhow::Result<ExitStatus> {
+    let (program, server_args) = args.command.split_first().expect("clap requires CMD");
+    let mut command = std::process::Command::new(program);
+    command.args(server_args);
+    let options = ClientOptions {
+        step_timeout: Duration::from_secs(args.timeout),
+        ..ClientOptions::default()
+    };
+    let description = mcpin_tools::describe_server(command, &options)?;
+    let section = mcpin_tools::build_section(&description)?;
+    let bytes = mcpin_tools::section_bytes(&section);
+    match &args.out {
+        Some(out) => write_atomic(out, &bytes)?,
+        None => output::bytes(&bytes)?,
+    }
+    eprintln!(
+        "captured {} tool(s) from {} (protocol {}): {}{}",
+        section.payload.tools.len(),
+        server_name(&section.payload.server_info),
+        section.payload.protocol_version,
+        section.digest,
+        args.out
+            .map(|out| format!("\nwrote {}", out.display()))
+            .unwrap_or_default()
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `name version` from a serverInfo object, for messages.
+pub fn server_name(info: &serde_json::Value) -> String {
+    let field = |key: &str| info.get(key).and_then(|v| v.as_str()).unwrap_or("?");
+    format!("{} {}", field("name"), field("version"))
+}
+
+fn read(path: &std::path::Path) -> anyhow::Result<mcpin_attestation::ToolsSection> {
+    mcpin_tools::read_section(path)
+        .with_context(|| format!("reading tools payload `{}`", path.display()))
+}
+
+fn diff(args: ToolsDiffArgs) -> anyhow::Result<ExitStatus> {
+    let old = read(&args.old)?;
+    let new = read(&args.new)?;
+    let diff = mcpin_tools::diff(&old, &new);
+    if args.json {
+        output::json(&diff)?;
+    } else {
+        output::text(&diff.render_text())?;
+    }
+    Ok(match diff.is_identical() {
+        true => ExitStatus::Success,
+        false => ExitStatus::Denied,
+    })
+}
+
+fn lint(args: ToolsLintArgs) -> anyhow::Result<ExitStatus> {
+    let fail_on: Severity = args.fail_on.parse().map_err(anyhow::Error::msg)?;
+    let section = read(&args.file)?;
+    let report = mcpin_tools::lint(&section.payload);
+    if args.sarif {
+        output::json(&report.sarif(&args.file.display().to_string()))?;
+    } else if args.json {
+        output::json(&report)?;
+    } else {
+        output::text(&report.render_text())?;
+    }
+    Ok(match report.highest() {
+        Some(highest) if highest >= fail_on => ExitStatus::Denied,
+        _ => ExitStatus::Success,
+    })
+}

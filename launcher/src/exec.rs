@@ -1,0 +1,136 @@
+//! Starting the server: exec the interpreter in place of the shim, so the agent's signals reach
+//! the server and its exit code comes back unchanged. Where the shim must stay in between
+//! (a runtime guard reading the protocol stream), [`Launch::supervise`] runs the server in its
+//! own process group and forwards SIGTERM, SIGINT and SIGHUP to the whole group, so `npm exec`-
+//! style orphans cannot happen.
+//!
+//! Also: finding the real `npx`/`uvx`/`docker` on `PATH` while skipping the shim itself, for
+//! multi-call use.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::env::SanitizedEnv;
+
+/// A program to start with exactly the given environment (nothing inherited).
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: SanitizedEnv,
+}
+
+impl Launch {
+    /// The command, with the environment replaced by the sanitized one.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).env_clear().envs(&self.env.vars);
+        command
+    }
+
+    /// Replaces this process with the server. Returns only if the exec failed.
+    #[cfg(unix)]
+    pub fn exec(&self) -> io::Error {
+        use std::os::unix::process::CommandExt;
+        let error = self.command().exec();
+        io::Error::new(
+            error.kind(),
+            format!("executing `{}`: {error}", self.program.display()),
+        )
+    }
+
+    /// Runs the server as a child in its own process group and waits for it. SIGTERM, SIGINT
+    /// and SIGHUP sent to the shim are forwarded to the whole group. The exit code is passed
+    /// through; death by signal N becomes 128 + N, as shells report it.
+    #[cfg(unix)]
+    pub fn supervise(&self) -> io::Result<i32> {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+
+        use rustix::process::{Pid, Signal, kill_process_group};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::iterator::Signals;
+
+        // Register before spawning so a signal arriving in between is not lost.
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        let handle = signals.handle();
+        let mut child = self.command().process_group(0).spawn().map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("starting `{}`: {error}", self.program.display()),
+            )
+        })?;
+        let group = Pid::from_child(&child);
+        let forwarder = std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if let Some(signal) = Signal::from_named_raw(signal) {
+                    // The group may already be gone; nothing else to do then.
+                    let _ = kill_process_group(group, signal);
+                }
+            }
+        });
+        let status = child.wait();
+        handle.close();
+        let _ = forwarder.join();
+        let status = status?;
+        Ok(status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    }
+}
+
+/// Finds `name` on `path` (a `PATH` value), skipping any entry that is the shim itself
+/// (`self_exe`, compared after resolving symlinks), so a `npx → mcpin` link never finds itself.
+pub fn find_real_tool(name: &str, path: &std::ffi::OsStr, self_exe: &Path) -> Option<PathBuf> {
+    let me = fs_err::canonicalize(self_exe).ok();
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .filter(|candidate| is_executable(candidate))
+        .find(|candidate| fs_err::canonicalize(candidate).ok() != me)
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::metadata(path)
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn find_real_tool_skips_links_to_the_shim() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let shim = dir.path().join("shim/mcpin");
+        let links = dir.path().join("links");
+        let real = dir.path().join("real");
+        for d in [shim.parent().unwrap(), &links, &real] {
+            fs_err::create_dir_all(d).unwrap();
+        }
+        fs_err::write(&shim, "#!/bin/sh\n").unwrap();
+        fs_err::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        symlink(&shim, links.join("npx")).unwrap();
+        let real_npx = real.join("npx");
+        fs_err::write(&real_npx, "#!/bin/sh\n").unwrap();
+        // Not executable yet: skipped.
+        let path = std::env::join_paths([links.clone(), real.clone()]).unwrap();
+        assert_eq!(find_real_tool("npx", &path, &shim), None);
+        fs_err::set_permissions(&real_npx, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_real_tool("npx", &path, &shim), Some(real_npx));
+        // Relative PATH entries are never searched.
+        let relative = std::env::join_paths(["real"]).unwrap();
+        assert_eq!(find_real_tool("npx", &relative, &shim), None);
+    }
+}

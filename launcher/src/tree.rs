@@ -1,0 +1,439 @@
+//! Installed-tree integrity: make a tree read-only, describe it by a manifest with one
+//! deterministic digest (paths, kinds, permission bits, contents, symlink targets), and check
+//! the tree against that manifest before every launch, naming the first path that differs.
+//!
+//! Only directories, regular files and symlinks whose target stays inside the tree are allowed;
+//! anything else (an escaping or absolute symlink, a FIFO, a device, a non-UTF-8 name) is an error.
+//! Read-only is a tripwire against accidents and casual tampering by the same user, not a
+//! security boundary: the digest check is what catches a change.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("reading `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stable code `tree-symlink-escapes`.
+    #[error(
+        "symlink `{path}` points to `{target}`, outside the installed tree [tree-symlink-escapes]"
+    )]
+    SymlinkEscapes { path: String, target: String },
+    /// Stable code `tree-unsupported-file`.
+    #[error("`{path}` is not a regular file, directory or symlink [tree-unsupported-file]")]
+    Unsupported { path: String },
+    /// Stable code `tree-bad-name`.
+    #[error("`{path}` has a name that is not valid UTF-8 [tree-bad-name]")]
+    BadName { path: PathBuf },
+    /// Stable code `tree-changed`: the installed tree no longer matches what was recorded.
+    #[error("installed tree changed at `{path}`: {what} [tree-changed]")]
+    Changed { path: String, what: String },
+}
+
+/// What one path in the tree is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Entry {
+    Dir {
+        mode: u32,
+    },
+    File {
+        mode: u32,
+        size: u64,
+        sha256: String,
+    },
+    Symlink {
+        target: String,
+    },
+}
+
+/// Every path of a tree (relative, `/`-separated, sorted) and a digest over all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeManifest {
+    /// `sha256:<hex>` over the canonical listing; equal trees have equal digests.
+    pub digest: String,
+    pub entries: Vec<(String, Entry)>,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TreeError + '_ {
+    move |source| TreeError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    if meta.permissions().readonly() {
+        0o444
+    } else {
+        0o644
+    }
+}
+
+impl TreeManifest {
+    /// Walks `root` without following symlinks.
+    pub fn compute(root: &Path) -> Result<TreeManifest, TreeError> {
+        let mut entries = Vec::new();
+        walk(root, root, &mut entries)?;
+        let mut hasher = Sha256::new();
+        for (path, entry) in &entries {
+            // NUL never occurs in paths or hex, so the fields cannot run into each other.
+            let line = match entry {
+                Entry::Dir { mode } => format!("d\0{path}\0{mode:o}\n"),
+                Entry::File { mode, size, sha256 } => {
+                    format!("f\0{path}\0{mode:o}\0{size}\0{sha256}\n")
+                }
+                Entry::Symlink { target } => format!("l\0{path}\0{target}\n"),
+            };
+            hasher.update(line.as_bytes());
+        }
+        Ok(TreeManifest {
+            digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+            entries,
+        })
+    }
+
+    /// Recomputes the tree at `root` and fails, naming the first differing path, unless it
+    /// matches this manifest exactly.
+    pub fn verify(&self, root: &Path) -> Result<(), TreeError> {
+        let now = TreeManifest::compute(root)?;
+        if now.digest == self.digest && now.entries == self.entries {
+            return Ok(());
+        }
+        let mut expected = self.entries.iter().peekable();
+        let mut actual = now.entries.iter().peekable();
+        loop {
+            match (expected.peek(), actual.peek()) {
+                (Some((ep, ee)), Some((ap, ae))) if ep == ap => {
+                    if ee != ae {
+                        return Err(TreeError::Changed {
+                            path: ep.clone(),
+                            what: describe_change(ee, ae),
+                        });
+                    }
+                    expected.next();
+                    actual.next();
+                }
+                (Some((ep, _)), Some((ap, _))) if ep < ap => {
+                    return Err(TreeError::Changed {
+                        path: ep.clone(),
+                        what: "removed".into(),
+                    });
+                }
+                (_, Some((ap, _))) => {
+                    return Err(TreeError::Changed {
+                        path: ap.clone(),
+                        what: "added".into(),
+                    });
+                }
+                (Some((ep, _)), None) => {
+                    return Err(TreeError::Changed {
+                        path: ep.clone(),
+                        what: "removed".into(),
+                    });
+                }
+                (None, None) => {
+                    // Same entries but a different recorded digest: the manifest itself was edited.
+                    return Err(TreeError::Changed {
+                        path: ".".into(),
+                        what: format!(
+                            "manifest digest {} does not match its entries ({})",
+                            self.digest, now.digest
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn describe_change(expected: &Entry, actual: &Entry) -> String {
+    match (expected, actual) {
+        (Entry::File { sha256: a, .. }, Entry::File { sha256: b, .. }) if a != b => {
+            format!("contents changed (sha256 {a} → {b})")
+        }
+        (
+            Entry::File { mode: a, .. } | Entry::Dir { mode: a },
+            Entry::File { mode: b, .. } | Entry::Dir { mode: b },
+        ) if std::mem::discriminant(expected) == std::mem::discriminant(actual) => {
+            format!("mode changed ({a:o} → {b:o})")
+        }
+        (Entry::Symlink { target: a }, Entry::Symlink { target: b }) => {
+            format!("symlink retargeted ({a} → {b})")
+        }
+        _ => "kind changed".into(),
+    }
+}
+
+fn relative_name(root: &Path, path: &Path) -> Result<String, TreeError> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let mut parts = Vec::new();
+    for component in relative.components() {
+        match component.as_os_str().to_str() {
+            Some(part) => parts.push(part),
+            None => {
+                return Err(TreeError::BadName {
+                    path: path.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn walk(root: &Path, dir: &Path, entries: &mut Vec<(String, Entry)>) -> Result<(), TreeError> {
+    let mut children: Vec<PathBuf> = fs_err::read_dir(dir)
+        .map_err(io_error(dir))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_error(dir))?;
+    children.sort();
+    for path in children {
+        let name = relative_name(root, &path)?;
+        let meta = fs_err::symlink_metadata(&path).map_err(io_error(&path))?;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let target = fs_err::read_link(&path).map_err(io_error(&path))?;
+            let target_text = target
+                .to_str()
+                .ok_or_else(|| TreeError::BadName { path: path.clone() })?
+                .to_owned();
+            if !stays_inside(&name, &target) {
+                return Err(TreeError::SymlinkEscapes {
+                    path: name,
+                    target: target_text,
+                });
+            }
+            entries.push((
+                name,
+                Entry::Symlink {
+                    target: target_text,
+                },
+            ));
+        } else if kind.is_dir() {
+            entries.push((
+                name,
+                Entry::Dir {
+                    mode: mode_of(&meta),
+                },
+            ));
+            walk(root, &path, entries)?;
+        } else if kind.is_file() {
+            let mut file = fs_err::File::open(&path).map_err(io_error(&path))?;
+            let mut hasher = Sha256::new();
+            let mut buffer = vec![0u8; 64 * 1024];
+            let mut size = 0u64;
+            loop {
+                let n = file.read(&mut buffer).map_err(io_error(&path))?;
+                if n == 0 {
+                    break;
+                }
+                size += n as u64;
+                hasher.update(&buffer[..n]);
+            }
+            entries.push((
+                name,
+                Entry::File {
+                    mode: mode_of(&meta),
+                    size,
+                    sha256: hex::encode(hasher.finalize()),
+                },
+            ));
+        } else {
+            return Err(TreeError::Unsupported { path: name });
+        }
+    }
+    Ok(())
+}
+
+/// True when a relative symlink at `link` (tree-relative) resolves lexically inside the tree.
+fn stays_inside(link: &str, target: &Path) -> bool {
+    let mut depth: usize = link.matches('/').count();
+    for component in target.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    true
+}
+
+/// Removes write permission from every file and directory under `root` (and `root` itself).
+/// Symlinks are not followed. Directories are done last so their files can still be reached.
+pub fn make_read_only(root: &Path) -> Result<(), TreeError> {
+    fn visit(path: &Path) -> Result<(), TreeError> {
+        let meta = fs_err::symlink_metadata(path).map_err(io_error(path))?;
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        if meta.is_dir() {
+            for entry in fs_err::read_dir(path).map_err(io_error(path))? {
+                visit(&entry.map_err(io_error(path))?.path())?;
+            }
+        }
+        let mut permissions = meta.permissions();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            permissions.set_mode(permissions.mode() & !0o222);
+        }
+        #[cfg(not(unix))]
+        permissions.set_readonly(true);
+        fs_err::set_permissions(path, permissions).map_err(io_error(path))
+    }
+    visit(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn sample() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs_err::create_dir_all(root.join("pkg/bin")).unwrap();
+        fs_err::write(root.join("pkg/index.js"), "console.log(1)\n").unwrap();
+        fs_err::write(root.join("pkg/bin/cli.js"), "#!/usr/bin/env node\n").unwrap();
+        std::os::unix::fs::symlink("../pkg/bin/cli.js", root.join("pkg/link.js")).unwrap();
+        dir
+    }
+
+    /// Writable again so the temp dir can be removed and files edited.
+    #[cfg(unix)]
+    fn make_writable(root: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        for path in [
+            root.to_owned(),
+            root.join("pkg"),
+            root.join("pkg/bin"),
+            root.join("pkg/index.js"),
+        ] {
+            let mode = fs_err::metadata(&path).unwrap().permissions().mode();
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o200)).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_only_tree_verifies_and_names_a_changed_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = sample();
+        let root = dir.path();
+        make_read_only(root).unwrap();
+        let mode = fs_err::metadata(root.join("pkg/index.js"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o222, 0);
+        let manifest = TreeManifest::compute(root).unwrap();
+        assert_eq!(
+            manifest,
+            TreeManifest::compute(root).unwrap(),
+            "deterministic"
+        );
+        manifest.verify(root).unwrap();
+        let names: Vec<_> = manifest.entries.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "pkg",
+                "pkg/bin",
+                "pkg/bin/cli.js",
+                "pkg/index.js",
+                "pkg/link.js"
+            ]
+        );
+
+        make_writable(root);
+        // Restoring the mode alone is already a change.
+        let error = manifest.verify(root).unwrap_err();
+        assert!(
+            matches!(&error, TreeError::Changed { path, what } if path == "." || what.starts_with("mode")),
+            "{error}"
+        );
+
+        fs_err::write(root.join("pkg/index.js"), "console.log(2)\n").unwrap();
+        let mode = fs_err::metadata(root.join("pkg/index.js"))
+            .unwrap()
+            .permissions()
+            .mode();
+        fs_err::set_permissions(
+            root.join("pkg/index.js"),
+            std::fs::Permissions::from_mode(mode & !0o222),
+        )
+        .unwrap();
+        fs_err::set_permissions(root.join("pkg"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        fs_err::set_permissions(root.join("pkg/bin"), std::fs::Permissions::from_mode(0o555))
+            .unwrap();
+        let error = manifest.verify(root).unwrap_err();
+        match &error {
+            TreeError::Changed { path, what } => {
+                assert_eq!(path, "pkg/index.js");
+                assert!(what.starts_with("contents changed"), "{what}");
+            }
+            other => panic!("{other}"),
+        }
+        make_writable(root);
+        fs_err::write(root.join("pkg/extra.js"), "").unwrap();
+        for dir in ["pkg", "pkg/bin"] {
+            fs_err::set_permissions(root.join(dir), std::fs::Permissions::from_mode(0o555))
+                .unwrap();
+        }
+        let error = manifest.verify(root).unwrap_err();
+        assert!(
+            matches!(&error, TreeError::Changed { path, what } if path == "pkg/extra.js" && what == "added"),
+            "{error}"
+        );
+        make_writable(root);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn escaping_symlinks_are_rejected() {
+        let dir = sample();
+        std::os::unix::fs::symlink("../../../etc/passwd", dir.path().join("pkg/bin/escape"))
+            .unwrap();
+        let error = TreeManifest::compute(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, TreeError::SymlinkEscapes { path, .. } if path == "pkg/bin/escape"),
+            "{error}"
+        );
+        let dir = sample();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("abs")).unwrap();
+        assert!(matches!(
+            TreeManifest::compute(dir.path()),
+            Err(TreeError::SymlinkEscapes { .. })
+        ));
+    }
+
+    #[test]
+    fn stays_inside_is_lexical() {
+        assert!(stays_inside("pkg/bin/x", Path::new("../../etc/passwd")));
+        assert!(!stays_inside("pkg/bin/x", Path::new("../../../etc/passwd")));
+        assert!(stays_inside("a/b", Path::new("c")));
+        assert!(stays_inside("a/b", Path::new("../c")));
+        assert!(!stays_inside("a/b", Path::new("../../c")));
+        assert!(!stays_inside("a", Path::new("./../x")));
+        assert!(stays_inside("a/b/c", Path::new("../x/../../y")));
+    }
+}

@@ -1,0 +1,207 @@
+//! Capturing the tools of the very artifact being signed: install it into a
+//! scratch directory with install scripts disabled, then run its entry point
+//! directly with the interpreter (`node <bin>`, `python -I <script>`).
+
+use std::ffi::OsString;
+use std::os::fd::AsFd;
+use std::path::{Component, Path};
+use std::process::{Command, Stdio};
+
+use mcpin_attestation::{Ecosystem, EntryPoint, PackageInfo, ToolsSection};
+
+use crate::{ClientError, ClientOptions, PayloadError, build_section, describe_server};
+
+/// Why capturing from an artifact failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScratchError {
+    #[error(
+        "cannot capture tools from {0}: only npm tarballs and wheels can be installed without running their code"
+    )]
+    Unsupported(String),
+    #[error(
+        "`{package}` declares no entry point (npm `bin` / console script) to start the server with"
+    )]
+    NoEntryPoint { package: String },
+    #[error("`{package}` has several entry points ({names}); choose one")]
+    AmbiguousEntryPoint { package: String, names: String },
+    #[error("`{package}` has no entry point named `{name}` (it has: {names})")]
+    UnknownEntryPoint {
+        package: String,
+        name: String,
+        names: String,
+    },
+    #[error(
+        "entry point `{name}` targets `{target}`, which is not a plain relative path inside the package"
+    )]
+    UnsafeTarget { name: String, target: String },
+    #[error("creating a scratch directory: {0}")]
+    Scratch(std::io::Error),
+    #[error("running `{command}` to install the artifact: {error}")]
+    InstallSpawn {
+        command: String,
+        error: std::io::Error,
+    },
+    #[error("installing the artifact failed: `{command}` {status}")]
+    InstallFailed { command: String, status: String },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+}
+
+/// What to run: the artifact file, what it is, and how to start it.
+#[derive(Debug, Clone, Copy)]
+pub struct ArtifactServer<'a> {
+    pub artifact: &'a Path,
+    pub package: &'a PackageInfo,
+    /// The entry point to run; may be omitted when the package has exactly one.
+    pub entry: Option<&'a str>,
+    /// Arguments for the server (e.g. the directory server-filesystem may read).
+    pub args: &'a [OsString],
+}
+
+/// Installs `server.artifact` into a scratch directory (deleted afterwards),
+/// runs its entry point and captures its tools.
+///
+/// npm: `npm install --ignore-scripts --no-audit --no-fund --prefix <scratch> <tgz>`,
+/// then `node <package>/<bin target>`. Wheels: `uv venv` and
+/// `uv pip install --only-binary :all: <whl>`, then `python -I <console script>`.
+/// Dependencies come from the configured registries; no install script or
+/// build backend runs. npm's and uv's output goes to stderr.
+pub fn capture_artifact(
+    server: &ArtifactServer<'_>,
+    options: &ClientOptions,
+) -> Result<ToolsSection, ScratchError> {
+    let package = server.package;
+    let wheel = package.ecosystem == Ecosystem::Pypi && package.file_name.ends_with(".whl");
+    if package.ecosystem != Ecosystem::Npm && !wheel {
+        return Err(ScratchError::Unsupported(format!(
+            "{} artifact `{}`",
+            package.ecosystem, package.file_name
+        )));
+    }
+    let entry = choose_entry(package, server.entry)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("mcpin-capture-")
+        .tempdir()
+        .map_err(ScratchError::Scratch)?;
+    let artifact = std::path::absolute(server.artifact).map_err(ScratchError::Scratch)?;
+    let mut command = if wheel {
+        let venv = scratch.path().join("venv");
+        let python = venv.join("bin/python");
+        install(Command::new("uv").args(["venv", "--quiet"]).arg(&venv))?;
+        install(
+            Command::new("uv")
+                .args([
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--only-binary",
+                    ":all:",
+                    "--python",
+                ])
+                .arg(&python)
+                .arg(&artifact),
+        )?;
+        let mut command = Command::new(&python);
+        command.arg("-I").arg(venv.join("bin").join(&entry.name));
+        command
+    } else {
+        let target = relative_target(entry)?;
+        install(
+            Command::new("npm")
+                .args([
+                    "install",
+                    "--ignore-scripts",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                ])
+                .arg(scratch.path())
+                .arg(&artifact),
+        )?;
+        let package_dir = scratch.path().join("node_modules").join(&package.name);
+        let mut command = Command::new("node");
+        command
+            .arg(package_dir.join(target))
+            .env_remove("NODE_OPTIONS")
+            .env_remove("NODE_PATH");
+        command
+    };
+    command.args(server.args);
+    let description = describe_server(command, options)?;
+    Ok(build_section(&description)?)
+}
+
+fn choose_entry<'a>(
+    package: &'a PackageInfo,
+    name: Option<&str>,
+) -> Result<&'a EntryPoint, ScratchError> {
+    let names = || {
+        package
+            .entry_points
+            .iter()
+            .map(|entry| entry.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (name, package.entry_points.as_slice()) {
+        (None, []) => Err(ScratchError::NoEntryPoint {
+            package: package.name.clone(),
+        }),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(ScratchError::AmbiguousEntryPoint {
+            package: package.name.clone(),
+            names: names(),
+        }),
+        (Some(name), entries) => {
+            entries
+                .iter()
+                .find(|e| e.name == name)
+                .ok_or_else(|| ScratchError::UnknownEntryPoint {
+                    package: package.name.clone(),
+                    name: name.to_owned(),
+                    names: names(),
+                })
+        }
+    }
+}
+
+/// An npm bin target as a path that cannot leave the package directory.
+fn relative_target(entry: &EntryPoint) -> Result<&Path, ScratchError> {
+    let path = Path::new(&entry.target);
+    let plain = path
+        .components()
+        .all(|part| matches!(part, Component::Normal(_) | Component::CurDir));
+    match plain && path.components().next().is_some() {
+        true => Ok(path),
+        false => Err(ScratchError::UnsafeTarget {
+            name: entry.name.clone(),
+            target: entry.target.clone(),
+        }),
+    }
+}
+
+/// Runs an installer with its stdout sent to our stderr (our stdout may carry output).
+fn install(command: &mut Command) -> Result<(), ScratchError> {
+    let shown = format!("{command:?}");
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(ScratchError::Scratch)?;
+    let status = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stderr))
+        .status()
+        .map_err(|error| ScratchError::InstallSpawn {
+            command: shown.clone(),
+            error,
+        })?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(ScratchError::InstallFailed {
+            command: shown,
+            status: status.to_string(),
+        }),
+    }
+}
