@@ -22,8 +22,13 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Sign an artifact: hash it, describe it and sign the statement into a Sigstore bundle
     Sign(SignArgs),
-    /// Verify an artifact against a bundle and a public key
+    /// Verify an artifact: against a bundle and a key, or against a policy (a verdict)
     Verify(VerifyArgs),
+    /// Write, check, sign and describe allowlist policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Countersign an artifact as approved: tools, lock and SBOM digests, until a date
+    Approve(ApproveArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
     /// Resolve a package and fetch it into the content-addressed store
@@ -42,6 +47,38 @@ pub enum Command {
     /// Capture, compare and lint the tools an MCP server describes
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Sigstore bundles from other signers (npm provenance, cosign, sigstore-python)
+    #[command(subcommand)]
+    Sigstore(SigstoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigstoreCommand {
+    /// Verify a Sigstore bundle (the sigstore-conformance client protocol); exit 0 if valid
+    VerifyBundle(VerifyBundleArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["certificate_identity", "key"])))]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (.sigstore.json)
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Required certificate SAN (exact match)
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_oidc_issuer")]
+    pub certificate_identity: Option<String>,
+    /// Required OIDC issuer of the certificate
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Managed public key (PEM) instead of a certificate identity
+    #[arg(long, value_name = "PUB", conflicts_with = "certificate_identity")]
+    pub key: Option<PathBuf>,
+    /// Trusted root JSON [default: the embedded Sigstore production root]
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The artifact file, or its digest as sha256:HEX
+    #[arg(value_name = "FILE_OR_sha256:HEX")]
+    pub artifact: String,
 }
 
 #[derive(Debug, Args)]
@@ -143,12 +180,25 @@ pub struct KeygenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("method").required(true).args(["key", "keyless"])))]
 pub struct SignArgs {
     /// The artifact: npm tarball, wheel, sdist or MCPB bundle
     pub artifact: PathBuf,
     /// Private key (PKCS#8 PEM)
     #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Sign with Sigstore (Fulcio certificate for an OIDC identity, logged in Rekor)
+    #[arg(long)]
+    pub keyless: bool,
+    /// OIDC identity token for --keyless [env: SIGSTORE_ID_TOKEN; default: the CI's ambient token]
+    #[arg(long, value_name = "JWT", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// Fulcio URL for --keyless [default: the public-good instance]
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub fulcio_url: Option<String>,
+    /// Rekor URL for --keyless [default: the public-good instance]
+    #[arg(long, value_name = "URL", requires = "keyless")]
+    pub rekor_url: Option<String>,
     /// Passphrase of an encrypted key, read from this environment variable
     #[arg(long, value_name = "VAR")]
     pub passphrase_env: Option<String>,
@@ -177,21 +227,106 @@ pub struct SignArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("trust").required(true).args(["key", "policy"])))]
 pub struct VerifyArgs {
     /// The artifact whose bytes must match a signed subject
     pub artifact: PathBuf,
-    /// The Sigstore bundle [default: ARTIFACT.sigstore.json]
+    /// A Sigstore bundle; repeatable [default: ARTIFACT.sigstore.json, ARTIFACT.*.sigstore.json
+    /// and the policy's store]
     #[arg(long, value_name = "BUNDLE")]
-    pub bundle: Option<PathBuf>,
-    /// Trusted public key (SPKI PEM)
-    #[arg(long, value_name = "PUB")]
-    pub key: PathBuf,
-    /// Also require this captured tools payload to equal the signed one
-    #[arg(long, value_name = "FILE")]
+    pub bundle: Vec<PathBuf>,
+    /// Trusted public key (SPKI PEM): check one bundle's signature and subject only
+    #[arg(long, value_name = "PUB", conflicts_with = "policy")]
+    pub key: Option<PathBuf>,
+    /// Decide with this policy: allow (exit 0) or deny (exit 1), with every reason
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<PathBuf>,
+    /// CycloneDX SBOM file(s) to consider besides those beside the bundles
+    #[arg(long, value_name = "SBOM", requires = "policy")]
+    pub sbom: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    /// With --key: also require this captured tools payload to equal the signed one
+    #[arg(long, value_name = "FILE", requires = "key")]
     pub tools: Option<PathBuf>,
     /// Print the result as JSON to stdout
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where the policy-root key and the rollback state come from.
+#[derive(Debug, Args)]
+pub struct PolicyTrustArgs {
+    /// Policy-root public key: the policy must be signed by it
+    /// [env: MCPIN_POLICY_ROOT_KEY]
+    #[arg(long, value_name = "PUB")]
+    pub policy_root_key: Option<PathBuf>,
+    /// Directory of the rollback state (last policy version seen)
+    /// [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented starter policy
+    Init(PolicyInitArgs),
+    /// Validate a policy; errors point at the line and column
+    Check(PolicyCheckArgs),
+    /// Sign a policy file with the policy-root key (writes POLICY.sigstore.json)
+    Sign(PolicySignArgs),
+    /// Print the JSON Schema of the policy file
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyInitArgs {
+    /// Where to write it (refuses to overwrite) [default: stdout]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    pub policy: PathBuf,
+    /// Also check the signature with this policy-root public key [env: MCPIN_POLICY_ROOT_KEY]
+    #[arg(long, value_name = "PUB")]
+    pub policy_root_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicySignArgs {
+    pub policy: PathBuf,
+    /// The policy-root private key (PKCS#8 PEM)
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Passphrase of an encrypted key, read from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The artifact being approved
+    pub artifact: PathBuf,
+    /// The approver's private key (PKCS#8 PEM)
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// Passphrase of an encrypted key, read from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// Until when the approval counts (YYYY-MM-DD, UTC midnight, or RFC 3339)
+    #[arg(long, value_name = "DATE")]
+    pub expires: String,
+    /// The publisher's bundle naming the tools, lock and SBOM [default: ARTIFACT.sigstore.json]
+    #[arg(long, value_name = "BUNDLE")]
+    pub bundle: Option<PathBuf>,
+    /// Who approves (recorded in the statement) [default: the key id]
+    #[arg(long, value_name = "NAME")]
+    pub approver: Option<String>,
+    /// Where to write the approval [default: ARTIFACT.approval.sigstore.json]
+    #[arg(long, value_name = "BUNDLE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,9 @@ use mcpin_launcher::audit::AuditError;
 use mcpin_launcher::wrap::WrapError;
 use mcpin_registry_client::Error as RegistryError;
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
+use mcpin_verifier::keyless::KeylessError;
+use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
+use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
 
 /// Process exit codes. Documented in the README; never renumber.
@@ -36,6 +39,41 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 VerifyError::Bundle(_) => ExitStatus::InvalidInput,
                 _ => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<SigstoreError>() {
+            return match error {
+                SigstoreError::Rejected { .. } | SigstoreError::IdentityPattern { .. } => {
+                    ExitStatus::Denied
+                }
+                SigstoreError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<PolicyError>() {
+            return match error {
+                PolicyError::Io { .. } => ExitStatus::Io,
+                PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<PolicySignatureError>() {
+            return match error {
+                PolicySignatureError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<StateError>() {
+            return match error {
+                StateError::Io { .. } => ExitStatus::Io,
+                StateError::Corrupt { .. } => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<KeylessError>() {
+            return match error {
+                KeylessError::Network { .. }
+                | KeylessError::Ambient(_)
+                | KeylessError::Runtime(_) => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
             };
         }
         if let Some(error) = cause.downcast_ref::<ArtifactError>() {

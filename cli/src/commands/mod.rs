@@ -1,12 +1,15 @@
 //! One module per subcommand. Each turns parsed arguments into library calls
 //! and prints the result; the logic lives in the library crates.
 
+mod approve;
 mod audit;
 mod fetch;
 mod inspect;
 mod keygen;
+mod policy;
 mod run;
 mod sign;
+mod sigstore;
 mod store;
 mod tools;
 mod verify;
@@ -28,6 +31,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Inspect(args) => inspect::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Store(args) => store::run(args),
+        Command::Policy(command) => policy::run(command),
+        Command::Approve(args) => approve::run(args),
+        Command::Sigstore(command) => sigstore::run(command),
         Command::Run(args) => run::run(args),
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
@@ -44,6 +50,14 @@ fn passphrase_from_env(var: Option<&str>) -> anyhow::Result<Option<String>> {
         Ok(_) => bail!("environment variable {var} (--passphrase-env) is empty"),
         Err(_) => bail!("environment variable {var} (--passphrase-env) is not set"),
     }
+}
+
+/// `ARTIFACT<suffix>`: where bundles live beside an artifact (`.sigstore.json`,
+/// `.approval.sigstore.json`).
+fn beside(artifact: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = artifact.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// Replaces `path` atomically: readers see the old file or the new one, never half of either.

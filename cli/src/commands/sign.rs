@@ -6,18 +6,26 @@ use mcpin_attestation::{
     PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1, Statement, Subject,
 };
 use mcpin_tools::{ArtifactServer, ClientOptions};
-use mcpin_verifier::SecretKey;
+use mcpin_verifier::{SecretKey, keyless};
 use serde_json::json;
 
-use super::{passphrase_from_env, write_atomic};
+use super::{beside, passphrase_from_env, write_atomic};
 use crate::args::SignArgs;
 use crate::exit::ExitStatus;
 use crate::output;
 
 pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
-    let passphrase = passphrase_from_env(args.passphrase_env.as_deref())?;
-    let key = SecretKey::load(&args.key, passphrase.as_deref())
-        .with_context(|| format!("loading signing key `{}`", args.key.display()))?;
+    // Load the key first: a wrong passphrase should not cost a capture.
+    let key = match &args.key {
+        Some(key_path) => {
+            let passphrase = passphrase_from_env(args.passphrase_env.as_deref())?;
+            Some(
+                SecretKey::load(key_path, passphrase.as_deref())
+                    .with_context(|| format!("loading signing key `{}`", key_path.display()))?,
+            )
+        }
+        None => None,
+    };
     let identified = mcpin_artifact::identify(&args.artifact)
         .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
 
@@ -69,30 +77,74 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         predicate_type: PACKAGE_PREDICATE_TYPE.to_owned(),
         predicate: serde_json::to_value(&predicate)?,
     };
-    let bundle = mcpin_verifier::sign_statement(&statement, &key);
-
-    let out = args.out.unwrap_or_else(|| {
-        let mut name = args.artifact.clone().into_os_string();
-        name.push(".sigstore.json");
-        name.into()
-    });
-    write_atomic(&out, &bundle.to_json_pretty())?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| beside(&args.artifact, ".sigstore.json"));
+    let signer = match &key {
+        Some(key) => {
+            let bundle = mcpin_verifier::sign_statement(&statement, key);
+            write_atomic(&out, &bundle.to_json_pretty())?;
+            eprintln!("signed with key {}", key.id());
+            json!({ "keyId": key.id().as_str() })
+        }
+        None => {
+            let identity = sign_keyless(&args, &statement, &out)?;
+            eprintln!("signed as {} ({})", identity.identity, identity.issuer);
+            json!({ "identity": identity.identity, "issuer": identity.issuer })
+        }
+    };
     eprintln!(
-        "signed {} (sha256:{}) with key {}\nwrote {}",
+        "signed {} (sha256:{})\nwrote {}",
         identified.package.purl,
         identified.digests.sha256,
-        key.id(),
         out.display()
     );
     if args.json {
-        output::json(&json!({
+        let mut summary = json!({
             "bundle": out,
             "purl": identified.package.purl,
             "sha256": identified.digests.sha256,
             "sha512": identified.digests.sha512,
-            "keyId": key.id().as_str(),
             "toolsDigest": tools_digest,
-        }))?;
+        });
+        summary
+            .as_object_mut()
+            .expect("an object")
+            .extend(signer.as_object().expect("an object").clone());
+        output::json(&summary)?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// Keyless: the token from --identity-token, SIGSTORE_ID_TOKEN or the CI's ambient OIDC.
+fn sign_keyless(
+    args: &SignArgs,
+    statement: &Statement,
+    out: &std::path::Path,
+) -> anyhow::Result<keyless::TokenIdentity> {
+    let given = args.identity_token.clone().or_else(|| {
+        std::env::var("SIGSTORE_ID_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+    });
+    let token = match given {
+        Some(jwt) => keyless::Token::parse(&jwt)?,
+        None => keyless::Token::ambient()?,
+    };
+    let identity = token.identity();
+    let mut services = keyless::Services::public_good()?;
+    if let Some(fulcio) = &args.fulcio_url {
+        services.fulcio = fulcio.clone();
+    }
+    if let Some(rekor) = &args.rekor_url {
+        services.rekor = rekor.clone();
+    }
+    eprintln!(
+        "signing as {} (issuer {}, token valid until {}) via {}",
+        identity.identity, identity.issuer, identity.expires, services.fulcio
+    );
+    let bundle = keyless::sign_statement(statement, token, &services)?;
+    write_atomic(out, &bundle)?;
+    Ok(identity)
 }

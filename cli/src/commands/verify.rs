@@ -1,20 +1,36 @@
+use std::path::Path;
+
 use anyhow::Context;
 use mcpin_attestation::{Bundle, PackagePredicate};
 use mcpin_verifier::PublicKey;
+use mcpin_verifier::evaluate::{self, Evidence};
+use mcpin_verifier::policy::{self, Policy, PolicyState};
+use mcpin_verifier::sigstore::TrustedRoot;
+use mcpin_verifier::verdict::{Check, Code, Outcome, Reason, Verdict};
 use serde_json::json;
 
+use super::beside;
+use super::policy::{policy_root_key, state_dir};
 use crate::args::VerifyArgs;
 use crate::exit::ExitStatus;
 use crate::output;
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
-    let bundle_path = args.bundle.unwrap_or_else(|| {
-        let mut name = args.artifact.clone().into_os_string();
-        name.push(".sigstore.json");
-        name.into()
-    });
-    let key = PublicKey::load(&args.key)
-        .with_context(|| format!("loading public key `{}`", args.key.display()))?;
+    match (&args.key, &args.policy) {
+        (Some(key), _) => verify_with_key(&args, key),
+        (None, Some(policy)) => verify_with_policy(&args, policy),
+        (None, None) => unreachable!("clap requires --key or --policy"),
+    }
+}
+
+fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> {
+    let bundle_path = match args.bundle.as_slice() {
+        [] => beside(&args.artifact, ".sigstore.json"),
+        [one] => one.clone(),
+        _ => anyhow::bail!("--key verifies one bundle; use --policy to weigh several"),
+    };
+    let key =
+        PublicKey::load(key).with_context(|| format!("loading public key `{}`", key.display()))?;
     let bundle_bytes = fs_err::read(&bundle_path)?;
     let bundle = Bundle::from_json(&bundle_bytes)
         .with_context(|| format!("reading bundle `{}`", bundle_path.display()))?;
@@ -68,4 +84,92 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
         }))?;
     }
     Ok(ExitStatus::Success)
+}
+
+fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<ExitStatus> {
+    let root_key = policy_root_key(args.policy_trust.policy_root_key.as_deref())?;
+    let policy_bytes = fs_err::read(policy_path)?;
+    let policy_reason = match &root_key {
+        Some(root) => match policy::verify_policy_signature(policy_path, &policy_bytes, root) {
+            Ok(()) => Reason {
+                check: Check::Policy,
+                code: Code::PolicySigned,
+                outcome: Outcome::Pass,
+                message: format!("policy signed by policy-root key {}", root.id()),
+            },
+            Err(error) => {
+                let code = match error {
+                    policy::PolicySignatureError::Unsigned { .. } => Code::PolicyUnsigned,
+                    _ => Code::PolicySignatureInvalid,
+                };
+                return report(
+                    args,
+                    &Verdict::refused(Check::Policy, code, error.to_string()),
+                );
+            }
+        },
+        None => Reason {
+            check: Check::Policy,
+            code: Code::PolicyRootNotConfigured,
+            outcome: Outcome::Info,
+            message: "no policy-root key configured: the policy's signature is not checked".into(),
+        },
+    };
+    let text = String::from_utf8(policy_bytes)
+        .with_context(|| format!("policy `{}` is not UTF-8", policy_path.display()))?;
+    let policy = Policy::parse(policy_path, &text)?;
+    let version_check = PolicyState::new(&state_dir(args.policy_trust.state_dir.as_deref())?)
+        .observe(&policy.name, policy.version)?;
+
+    let identified = mcpin_artifact::identify(&args.artifact)
+        .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
+    let mut bundles = if args.bundle.is_empty() {
+        evaluate::discover_bundles(
+            &args.artifact,
+            &identified.digests.sha256,
+            policy.store_dir.as_deref(),
+        )
+    } else {
+        args.bundle.clone()
+    };
+    let mut sboms = args.sbom.clone();
+    let fetched_dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let mut store_reason = None;
+    if args.bundle.is_empty()
+        && let Some((files, reason)) =
+            evaluate::fetch_store(&policy, &identified.digests.sha256, fetched_dir.path())
+    {
+        let (fetched_bundles, others): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|file| file.to_string_lossy().ends_with(".sigstore.json"));
+        bundles.extend(fetched_bundles);
+        sboms.extend(others);
+        store_reason = Some(reason);
+    }
+    let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
+    let evidence = Evidence {
+        artifact_path: &args.artifact,
+        package: &identified.package,
+        digests: &identified.digests,
+        bundles,
+        sboms,
+        version_check,
+        now: jiff::Timestamp::now(),
+    };
+    let mut verdict = evaluate::evaluate(&policy, &root, &evidence);
+    verdict.reasons.insert(0, policy_reason);
+    verdict.reasons.extend(store_reason);
+    report(args, &verdict)
+}
+
+fn report(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<ExitStatus> {
+    eprint!("{}", verdict.to_table());
+    if args.json {
+        output::json(verdict)?;
+    }
+    Ok(if verdict.is_allowed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Denied
+    })
 }

@@ -1,0 +1,1028 @@
+//! The allowlist policy: a TOML file, read with spans so that every error
+//! points at the line and column in the user's file, then validated into a
+//! [`Policy`]. Anything the policy does not allow is denied.
+//!
+//! Reading is two steps, as in cargo-deny: [`PolicyFile`] is the serde shape
+//! (unknown keys rejected; its JSON Schema comes from the same types), and
+//! [`Policy::parse`] turns it into checked values (compiled globs, regexes,
+//! version ranges, SPDX ids, loaded keys).
+//!
+//! This module also signs and verifies policy files against a policy-root key,
+//! and keeps the last seen `version` in a state file (rollback protection).
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use mcpin_attestation::Ecosystem;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::keys::{KeyId, PublicKey};
+use crate::sigstore::IdentityMatch;
+pub use crate::state::{PolicyState, StateError, VersionCheck};
+
+/// Why a policy file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Parse or validation errors, each at a place in the file.
+    #[error("{}", render(path, diagnostics))]
+    Invalid {
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// One problem at a place in a policy file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The line of the file with the span underlined.
+    pub snippet: String,
+}
+
+fn render(path: &Path, diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}\n{}",
+                path.display(),
+                d.line,
+                d.column,
+                d.message,
+                d.snippet
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The policy file as written, for serde and JSON Schema. Keys are kebab-case;
+/// unknown keys are errors.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(title = "mcpin policy")]
+pub struct PolicyFile {
+    /// Revision number. It must grow with every published revision: a policy
+    /// older than the last one seen on a machine is refused.
+    #[schemars(with = "u64")]
+    pub version: Spanned<u64>,
+    /// Names this policy for rollback protection (one last-seen version per name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The policy stops allowing anything after this date (`YYYY-MM-DD`, UTC
+    /// midnight) or RFC 3339 time.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub expires: Option<Spanned<String>>,
+    /// Who may sign: ed25519 keys and Sigstore identities.
+    #[serde(default)]
+    pub signers: Vec<SignerFile>,
+    /// What may run. A package matching no rule is denied.
+    #[serde(default)]
+    pub packages: Vec<PackageRuleFile>,
+    /// Tool rules for every package (a package rule's `tools` replaces them).
+    #[serde(default)]
+    pub tools: ToolRulesFile,
+    #[serde(default)]
+    pub sbom: SbomRulesFile,
+    #[serde(default)]
+    pub launch: LaunchRulesFile,
+    #[serde(default)]
+    pub approval: ApprovalRulesFile,
+    /// Where bundles are looked up besides next to the artifact.
+    #[serde(default)]
+    pub store: StoreFile,
+    #[serde(default)]
+    pub sigstore: SigstoreFile,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SignerFile {
+    /// The name package rules use to require this signer.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// An ed25519 public key (SPKI PEM file, relative to the policy file).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub public_key: Option<Spanned<String>>,
+    /// The expected key id (hex sha256 of the SPKI DER); checked against `public-key`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key_id: Option<Spanned<String>>,
+    /// Sigstore: the OIDC issuer of the signing certificate.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub issuer: Option<Spanned<String>>,
+    /// Sigstore: the exact certificate SAN.
+    #[serde(default)]
+    pub san: Option<String>,
+    /// Sigstore: a regular expression the whole SAN must match.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub san_regex: Option<Spanned<String>>,
+    /// Sigstore (GitHub Actions): the source repository URL the build ran in.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Sigstore (GitHub Actions): the git ref the build ran on, e.g. `refs/heads/main`.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PackageRuleFile {
+    #[schemars(with = "EcosystemName")]
+    pub ecosystem: Ecosystem,
+    /// Package name or glob (`@scope/*`, `mcp-server-*`).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Version requirement in the ecosystem's syntax: npm semver ranges, PEP 440 specifiers.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub version: Option<Spanned<String>>,
+    /// If set, the artifact's digest must be one of these (`sha256:<hex>` or `sha512:<hex>`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub digests: Vec<Spanned<String>>,
+    /// At least one of these signers must have signed the package statement.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub require_any: Vec<Spanned<String>>,
+    /// Every one of these signers must have signed (a package statement or an approval).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub require_all: Vec<Spanned<String>>,
+    /// A valid approval by one of `[approval] signers` is required.
+    #[serde(default)]
+    pub require_approval: bool,
+    /// The signed tools digest must equal this (`sha256:<hex>`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub tools_digest: Option<Spanned<String>>,
+    /// Tool rules for this package, replacing the top-level `[tools]`.
+    #[serde(default)]
+    pub tools: Option<ToolRulesFile>,
+}
+
+/// The schema of [`Ecosystem`] (which lives in the schema-free attestation crate).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum EcosystemName {
+    Npm,
+    Pypi,
+    Oci,
+    Mcpb,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ToolRulesFile {
+    /// The signed statement must carry the tools payload.
+    #[serde(default)]
+    pub require: bool,
+    /// If set, only these tool names may be present.
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+    /// These tool names may not be present.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Deny tools that may be destructive (MCP `destructiveHint`, which
+    /// defaults to true unless `readOnlyHint` is true), unless in `allow-destructive`.
+    #[serde(default)]
+    pub deny_destructive: bool,
+    #[serde(default)]
+    pub allow_destructive: Vec<String>,
+    /// Deny tools that reach an open world (MCP `openWorldHint`, default true),
+    /// unless in `allow-open-world`.
+    #[serde(default)]
+    pub deny_open_world: bool,
+    #[serde(default)]
+    pub allow_open_world: Vec<String>,
+    /// The worst finding of `mcpin tools lint` allowed over the signed tools
+    /// (low, medium, high, critical).
+    #[serde(default)]
+    #[schemars(with = "Option<SeverityName>")]
+    pub max_lint_severity: Option<LintSeverity>,
+}
+
+/// The schema of [`LintSeverity`] (the lint crate's type has none).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SeverityName {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Severity of a lint finding over the tools: `low < medium < high < critical`.
+pub use mcpin_tools::Severity as LintSeverity;
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SbomRulesFile {
+    /// The signed statement must reference an SBOM, and the SBOM must be found.
+    #[serde(default)]
+    pub require: bool,
+    /// Components that may not appear.
+    #[serde(default)]
+    pub deny: Vec<DeniedComponentFile>,
+    /// If set, every component's license expression must be satisfiable with these SPDX ids.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub licenses_allow: Option<Vec<Spanned<String>>>,
+    /// A component whose license expression cannot be satisfied without these is denied.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub licenses_deny: Vec<Spanned<String>>,
+    /// Every component must carry at least one hash.
+    #[serde(default)]
+    pub require_hashes: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DeniedComponentFile {
+    /// A purl without version (`pkg:npm/lodash`, `pkg:pypi/requests`).
+    #[schemars(with = "String")]
+    pub purl: Spanned<String>,
+    /// Versions denied, in the ecosystem's syntax; all versions if absent.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub versions: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LaunchRulesFile {
+    /// Launchers agent configs may use (`npx`, `uvx`, `docker`); empty allows none.
+    #[serde(default)]
+    pub launchers: Vec<String>,
+    /// docker flags that cause a deny, in addition to the built-in list.
+    #[serde(default)]
+    pub docker_deny_flags: Vec<String>,
+    /// Environment variables removed before launch.
+    #[serde(default)]
+    pub env_strip: Vec<String>,
+    /// Environment variables whose presence denies the launch.
+    #[serde(default)]
+    pub env_deny: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApprovalRulesFile {
+    /// Signer ids whose approvals count.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub signers: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StoreFile {
+    /// A directory of bundles: `<dir>/<sha256 of artifact>/*.sigstore.json`
+    /// (relative to the policy file).
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// An HTTPS store: `<url>/<sha256 of artifact>/index.json` lists the files
+    /// (bundles and SBOMs) to fetch from `<url>/<sha256>/<name>`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SigstoreFile {
+    /// A trusted root JSON file; default: the embedded Sigstore production root.
+    #[serde(default)]
+    pub trusted_root: Option<String>,
+}
+
+/// A validated policy.
+#[derive(Debug)]
+pub struct Policy {
+    pub path: PathBuf,
+    pub name: String,
+    pub version: u64,
+    pub expires: Option<Timestamp>,
+    pub signers: Vec<Signer>,
+    pub packages: Vec<PackageRule>,
+    pub tools: ToolRules,
+    pub sbom: SbomRules,
+    pub launch: LaunchRules,
+    pub approvers: Vec<String>,
+    pub store_dir: Option<PathBuf>,
+    pub store_url: Option<String>,
+    pub trusted_root: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Signer {
+    pub id: String,
+    pub kind: SignerKind,
+}
+
+#[derive(Debug)]
+pub enum SignerKind {
+    Key(PublicKey),
+    Sigstore {
+        issuer: String,
+        identity: IdentityMatch,
+        repository: Option<String>,
+        git_ref: Option<String>,
+    },
+}
+
+#[derive(Debug)]
+pub struct PackageRule {
+    /// Index in `[[packages]]`, for messages.
+    pub index: usize,
+    pub ecosystem: Ecosystem,
+    pub name: String,
+    name_glob: globset::GlobMatcher,
+    pub version: Option<VersionReq>,
+    /// `(algorithm, lowercase hex)`.
+    pub digests: Vec<(String, String)>,
+    pub require_any: Vec<String>,
+    pub require_all: Vec<String>,
+    pub require_approval: bool,
+    pub tools_digest: Option<String>,
+    pub tools: Option<ToolRules>,
+}
+
+/// A version requirement in an ecosystem's own syntax.
+#[derive(Debug, Clone)]
+pub enum VersionReq {
+    Npm(node_semver::Range),
+    Pypi(pep440_rs::VersionSpecifiers),
+}
+
+pub type ToolRules = ToolRulesFile;
+
+#[derive(Debug, Default)]
+pub struct SbomRules {
+    pub require: bool,
+    pub deny: Vec<DeniedComponent>,
+    pub licenses_allow: Option<Vec<spdx::LicenseId>>,
+    pub licenses_deny: Vec<spdx::LicenseId>,
+    pub require_hashes: bool,
+}
+
+#[derive(Debug)]
+pub struct DeniedComponent {
+    pub purl_type: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub versions: Option<VersionReq>,
+    pub source: String,
+}
+
+pub type LaunchRules = LaunchRulesFile;
+
+impl VersionReq {
+    /// Parses `requirement` in the syntax of `ecosystem` (npm semver for npm and MCPB, PEP 440 for PyPI).
+    pub fn parse(ecosystem: Ecosystem, requirement: &str) -> Result<Self, String> {
+        match ecosystem {
+            Ecosystem::Npm | Ecosystem::Mcpb => node_semver::Range::parse(requirement)
+                .map(VersionReq::Npm)
+                .map_err(|e| format!("not an npm semver range: {e}")),
+            Ecosystem::Pypi => requirement
+                .parse()
+                .map(VersionReq::Pypi)
+                // The parser's message ends with a drawing of the input; the snippet shows it instead.
+                .map_err(|e| {
+                    let message = e.to_string();
+                    let first = message
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches(':');
+                    format!("not a PEP 440 version specifier: {first}")
+                }),
+            Ecosystem::Oci => {
+                Err("OCI images have no version order: pin them with `digests` instead".to_owned())
+            }
+        }
+    }
+
+    /// Whether `version` satisfies the requirement; an unparsable version never does.
+    pub fn matches(&self, version: &str) -> bool {
+        match self {
+            VersionReq::Npm(range) => {
+                node_semver::Version::parse(version).is_ok_and(|version| version.satisfies(range))
+            }
+            VersionReq::Pypi(specifiers) => version
+                .parse::<pep440_rs::Version>()
+                .is_ok_and(|version| specifiers.contains(&version)),
+        }
+    }
+}
+
+impl PackageRule {
+    /// Whether this rule speaks about the package `name` of `ecosystem`.
+    pub fn matches_name(&self, ecosystem: Ecosystem, name: &str) -> bool {
+        ecosystem == self.ecosystem && self.name_glob.is_match(normalize_name(ecosystem, name))
+    }
+}
+
+/// PyPI names compare after PEP 503 normalization; others as they are.
+fn normalize_name(ecosystem: Ecosystem, name: &str) -> String {
+    if ecosystem != Ecosystem::Pypi {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            separator = true;
+        } else {
+            if separator && !out.is_empty() {
+                out.push('-');
+            }
+            separator = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Parses `YYYY-MM-DD` (UTC midnight) or an RFC 3339 timestamp.
+pub fn parse_time(value: &str) -> Result<Timestamp, String> {
+    if let Ok(date) = value.parse::<jiff::civil::Date>() {
+        return date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|zoned| zoned.timestamp())
+            .map_err(|e| e.to_string());
+    }
+    value
+        .parse::<Timestamp>()
+        .map_err(|_| format!("`{value}` is neither a date (YYYY-MM-DD) nor an RFC 3339 time"))
+}
+
+/// Collects validation errors with their spans.
+struct Checker<'a> {
+    text: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.diagnostics
+            .push(diagnostic(self.text, span, message.into()));
+    }
+}
+
+fn diagnostic(text: &str, span: Range<usize>, message: String) -> Diagnostic {
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = text[..start].matches('\n').count() + 1;
+    let column = text[line_start..start].chars().count() + 1;
+    let width = text[start..span.end.clamp(start, line_end)]
+        .chars()
+        .count()
+        .max(1);
+    let snippet = format!(
+        "{line:>5} | {}\n      | {}{}",
+        &text[line_start..line_end],
+        " ".repeat(column - 1),
+        "^".repeat(width)
+    );
+    Diagnostic {
+        line,
+        column,
+        message,
+        snippet,
+    }
+}
+
+/// Built-in docker flags that always deny (DESIGN.md, launcher grammar).
+pub const DOCKER_DENIED_FLAGS: &[&str] = &[
+    "--privileged",
+    "--cap-add",
+    "--device",
+    "--network=host",
+    "--net=host",
+    "--pid=host",
+    "--ipc=host",
+    "--uts=host",
+    "--userns=host",
+    "-d",
+    "--detach",
+    "-t",
+    "--tty",
+    "--entrypoint",
+    "--env-file",
+    "--security-opt",
+];
+
+impl Policy {
+    /// Reads and validates the policy file at `path`.
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let text = fs_err::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates policy `text`; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|error| {
+            let span = error.span().unwrap_or(0..0);
+            PolicyError::Invalid {
+                path: path.to_owned(),
+                diagnostics: vec![diagnostic(text, span, error.message().trim().to_owned())],
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut check = Checker {
+            text,
+            diagnostics: Vec::new(),
+        };
+
+        let expires = file.expires.as_ref().and_then(|value| {
+            parse_time(value.get_ref())
+                .map_err(|why| check.error(value.span(), why))
+                .ok()
+        });
+
+        let mut signers = Vec::new();
+        let mut ids = BTreeSet::new();
+        for signer in &file.signers {
+            if !ids.insert(signer.id.get_ref().clone()) {
+                check.error(
+                    signer.id.span(),
+                    format!("signer id `{}` is defined twice", signer.id.get_ref()),
+                );
+            }
+            if let Some(kind) = signer_kind(signer, base, &mut check) {
+                signers.push(Signer {
+                    id: signer.id.get_ref().clone(),
+                    kind,
+                });
+            }
+        }
+        let known_signer = |check: &mut Checker, id: &Spanned<String>| {
+            if !ids.contains(id.get_ref()) {
+                check.error(id.span(), format!("no signer has id `{}`", id.get_ref()));
+            }
+        };
+        let approvers: Vec<String> = file
+            .approval
+            .signers
+            .iter()
+            .map(|id| {
+                known_signer(&mut check, id);
+                id.get_ref().clone()
+            })
+            .collect();
+
+        let mut packages = Vec::new();
+        for (index, rule) in file.packages.iter().enumerate() {
+            let glob =
+                globset::GlobBuilder::new(&normalize_name(rule.ecosystem, rule.name.get_ref()))
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| check.error(rule.name.span(), format!("invalid name glob: {e}")))
+                    .ok();
+            let version = rule.version.as_ref().and_then(|req| {
+                VersionReq::parse(rule.ecosystem, req.get_ref())
+                    .map_err(|why| check.error(req.span(), why))
+                    .ok()
+            });
+            let digests = rule
+                .digests
+                .iter()
+                .filter_map(|pin| {
+                    parse_digest(pin.get_ref())
+                        .map_err(|why| check.error(pin.span(), why))
+                        .ok()
+                })
+                .collect();
+            for id in rule.require_any.iter().chain(&rule.require_all) {
+                known_signer(&mut check, id);
+            }
+            if rule.require_approval && approvers.is_empty() {
+                check.error(
+                    rule.name.span(),
+                    "require-approval is set but `[approval] signers` names no approver",
+                );
+            }
+            if rule.require_any.is_empty() && rule.require_all.is_empty() {
+                check.error(
+                    rule.name.span(),
+                    "this rule requires no signer: set require-any or require-all (unsigned packages are never allowed)",
+                );
+            }
+            let tools_digest =
+                rule.tools_digest
+                    .as_ref()
+                    .and_then(|pin| match parse_digest(pin.get_ref()) {
+                        Ok((algorithm, _)) if algorithm == "sha256" => {
+                            Some(pin.get_ref().to_ascii_lowercase())
+                        }
+                        Ok(_) => {
+                            check.error(pin.span(), "tools-digest must be a sha256: digest");
+                            None
+                        }
+                        Err(why) => {
+                            check.error(pin.span(), why);
+                            None
+                        }
+                    });
+            if let Some(glob) = glob {
+                packages.push(PackageRule {
+                    index,
+                    ecosystem: rule.ecosystem,
+                    name: rule.name.get_ref().clone(),
+                    name_glob: glob.compile_matcher(),
+                    version,
+                    digests,
+                    require_any: rule
+                        .require_any
+                        .iter()
+                        .map(|s| s.get_ref().clone())
+                        .collect(),
+                    require_all: rule
+                        .require_all
+                        .iter()
+                        .map(|s| s.get_ref().clone())
+                        .collect(),
+                    require_approval: rule.require_approval,
+                    tools_digest,
+                    tools: rule.tools.as_ref().map(clone_tools),
+                });
+            }
+        }
+
+        let sbom = sbom_rules(&file.sbom, &mut check);
+        if let Some(url) = &file.store.url
+            && let Err(error) = crate::store::check_scheme(url.get_ref())
+        {
+            check.error(url.span(), error.to_string());
+        }
+        if !check.diagnostics.is_empty() {
+            return Err(PolicyError::Invalid {
+                path: path.to_owned(),
+                diagnostics: check.diagnostics,
+            });
+        }
+        Ok(Policy {
+            path: path.to_owned(),
+            name: file.name.clone().unwrap_or_else(|| "default".to_owned()),
+            version: *file.version.get_ref(),
+            expires,
+            signers,
+            packages,
+            tools: clone_tools(&file.tools),
+            sbom,
+            launch: LaunchRulesFile {
+                launchers: file.launch.launchers.clone(),
+                docker_deny_flags: file.launch.docker_deny_flags.clone(),
+                env_strip: file.launch.env_strip.clone(),
+                env_deny: file.launch.env_deny.clone(),
+            },
+            approvers,
+            store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
+            store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
+            trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
+        })
+    }
+
+    pub fn signer(&self, id: &str) -> Option<&Signer> {
+        self.signers.iter().find(|signer| signer.id == id)
+    }
+}
+
+fn clone_tools(tools: &ToolRulesFile) -> ToolRules {
+    ToolRulesFile {
+        require: tools.require,
+        allow: tools.allow.clone(),
+        deny: tools.deny.clone(),
+        deny_destructive: tools.deny_destructive,
+        allow_destructive: tools.allow_destructive.clone(),
+        deny_open_world: tools.deny_open_world,
+        allow_open_world: tools.allow_open_world.clone(),
+        max_lint_severity: tools.max_lint_severity,
+    }
+}
+
+fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<SignerKind> {
+    let sigstore_keys = signer.issuer.is_some()
+        || signer.san.is_some()
+        || signer.san_regex.is_some()
+        || signer.repository.is_some()
+        || signer.git_ref.is_some();
+    match (&signer.public_key, sigstore_keys) {
+        (Some(file), false) => {
+            let key = PublicKey::load(&base.join(file.get_ref()))
+                .map_err(|e| check.error(file.span(), e.to_string()))
+                .ok()?;
+            if let Some(expected) = &signer.key_id
+                && expected.get_ref().to_ascii_lowercase() != key.id().as_str()
+            {
+                check.error(
+                    expected.span(),
+                    format!(
+                        "key-id does not match the key in `{}` (its id is {})",
+                        file.get_ref(),
+                        key.id()
+                    ),
+                );
+            }
+            Some(SignerKind::Key(key))
+        }
+        (Some(file), true) => {
+            check.error(
+                file.span(),
+                "a signer is either a key (public-key) or a Sigstore identity (issuer, san…), not both",
+            );
+            None
+        }
+        (None, true) => {
+            let Some(issuer) = &signer.issuer else {
+                check.error(signer.id.span(), "a Sigstore signer needs `issuer`");
+                return None;
+            };
+            let identity = match (&signer.san, &signer.san_regex) {
+                (Some(san), None) => IdentityMatch::Exact(san.clone()),
+                (None, Some(pattern)) => {
+                    // Anchored: the whole SAN must match, not a substring.
+                    let anchored = format!("^(?:{})$", pattern.get_ref());
+                    match regex::Regex::new(&anchored) {
+                        Ok(regex) => IdentityMatch::Regex(regex),
+                        Err(e) => {
+                            check.error(pattern.span(), format!("invalid regular expression: {e}"));
+                            return None;
+                        }
+                    }
+                }
+                _ => {
+                    check.error(
+                        issuer.span(),
+                        "a Sigstore signer needs exactly one of `san` or `san-regex`",
+                    );
+                    return None;
+                }
+            };
+            Some(SignerKind::Sigstore {
+                issuer: issuer.get_ref().clone(),
+                identity,
+                repository: signer.repository.clone(),
+                git_ref: signer.git_ref.clone(),
+            })
+        }
+        (None, false) => {
+            check.error(
+                signer.id.span(),
+                "a signer needs `public-key` (ed25519) or `issuer` with `san`/`san-regex` (Sigstore)",
+            );
+            None
+        }
+    }
+}
+
+fn sbom_rules(file: &SbomRulesFile, check: &mut Checker) -> SbomRules {
+    let license = |check: &mut Checker, id: &Spanned<String>| {
+        let found = spdx::license_id(id.get_ref());
+        if found.is_none() {
+            check.error(
+                id.span(),
+                format!("`{}` is not an SPDX license id", id.get_ref()),
+            );
+        }
+        found
+    };
+    let licenses_allow = file
+        .licenses_allow
+        .as_ref()
+        .map(|ids| ids.iter().filter_map(|id| license(check, id)).collect());
+    let licenses_deny = file
+        .licenses_deny
+        .iter()
+        .filter_map(|id| license(check, id))
+        .collect();
+    let mut deny = Vec::new();
+    for entry in &file.deny {
+        let purl = match entry.purl.get_ref().parse::<packageurl::PackageUrl>() {
+            Ok(purl) => purl,
+            Err(e) => {
+                check.error(entry.purl.span(), format!("invalid purl: {e}"));
+                continue;
+            }
+        };
+        if purl.version().is_some() {
+            check.error(
+                entry.purl.span(),
+                "give the purl without a version and put the range in `versions`",
+            );
+            continue;
+        }
+        let versions = entry.versions.as_ref().and_then(|range| {
+            let ecosystem = match purl.ty() {
+                "npm" => Ecosystem::Npm,
+                "pypi" => Ecosystem::Pypi,
+                other => {
+                    check.error(
+                        range.span(),
+                        format!(
+                            "version ranges are supported for npm and pypi purls, not `{other}`"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            VersionReq::parse(ecosystem, range.get_ref())
+                .map_err(|why| check.error(range.span(), why))
+                .ok()
+        });
+        deny.push(DeniedComponent {
+            purl_type: purl.ty().to_owned(),
+            namespace: purl.namespace().map(str::to_owned),
+            name: purl.name().to_owned(),
+            versions,
+            source: entry.purl.get_ref().clone(),
+        });
+    }
+    SbomRules {
+        require: file.require,
+        deny,
+        licenses_allow,
+        licenses_deny,
+        require_hashes: file.require_hashes,
+    }
+}
+
+/// Splits `sha256:<hex>` / `sha512:<hex>` into algorithm and lowercase hex.
+pub fn parse_digest(value: &str) -> Result<(String, String), String> {
+    let (algorithm, hex) = value
+        .split_once(':')
+        .ok_or_else(|| format!("`{value}` is not `sha256:<hex>` or `sha512:<hex>`"))?;
+    let length = match algorithm {
+        "sha256" => 64,
+        "sha512" => 128,
+        _ => {
+            return Err(format!(
+                "unknown digest algorithm `{algorithm}` (sha256 or sha512)"
+            ));
+        }
+    };
+    if hex.len() != length || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{value}`: {algorithm} needs {length} hex digits"));
+    }
+    Ok((algorithm.to_owned(), hex.to_ascii_lowercase()))
+}
+
+/// The JSON Schema of the policy file, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PolicyFile)).expect("a schema serializes")
+}
+
+/// A commented starter policy (`mcpin policy init`).
+pub const TEMPLATE: &str = include_str!("policy_template.toml");
+
+/// predicateType of the statement that signs a policy file.
+pub const POLICY_PREDICATE_TYPE: &str = "https://mcpin.dev/attestation/policy/v1";
+
+/// Why a policy's signature is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicySignatureError {
+    #[error(
+        "policy-unsigned: a policy-root key is configured ({root}) but `{signature}` does not exist; sign the policy with `mcpin policy sign`"
+    )]
+    Unsigned { root: KeyId, signature: PathBuf },
+    #[error(
+        "policy-signature-invalid: `{signature}` does not verify with the policy-root key: {source}"
+    )]
+    Invalid {
+        signature: PathBuf,
+        source: crate::dsse::VerifyError,
+    },
+    #[error("policy-signature-invalid: `{signature}` signs a {found} statement, not a policy")]
+    WrongType { signature: PathBuf, found: String },
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("policy-signature-invalid: `{path}`: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: mcpin_attestation::BundleError,
+    },
+}
+
+impl PolicySignatureError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicySignatureError::Unsigned { .. } => "policy-unsigned",
+            PolicySignatureError::Io { .. } => "policy-io",
+            _ => "policy-signature-invalid",
+        }
+    }
+}
+
+/// Where the signature of the policy at `path` lives: `PATH.sigstore.json`.
+pub fn signature_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sigstore.json");
+    PathBuf::from(name)
+}
+
+/// Signs the exact bytes of a policy file: a DSSE in-toto statement whose
+/// subject is the file (by sha256 and sha512), in a Sigstore bundle.
+pub fn sign_policy(
+    policy_bytes: &[u8],
+    file_name: &str,
+    version: u64,
+    key: &crate::keys::SecretKey,
+) -> mcpin_attestation::Bundle {
+    use sha2::Digest;
+    let statement = mcpin_attestation::Statement {
+        statement_type: mcpin_attestation::STATEMENT_TYPE_V1.to_owned(),
+        subject: vec![mcpin_attestation::Subject {
+            name: file_name.to_owned(),
+            digest: [
+                (
+                    "sha256".to_owned(),
+                    hex::encode(sha2::Sha256::digest(policy_bytes)),
+                ),
+                (
+                    "sha512".to_owned(),
+                    hex::encode(sha2::Sha512::digest(policy_bytes)),
+                ),
+            ]
+            .into(),
+        }],
+        predicate_type: POLICY_PREDICATE_TYPE.to_owned(),
+        predicate: serde_json::json!({ "version": version }),
+    };
+    crate::dsse::sign_statement(&statement, key)
+}
+
+/// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed
+/// by `root` in `PATH.sigstore.json`.
+pub fn verify_policy_signature(
+    path: &Path,
+    policy_bytes: &[u8],
+    root: &PublicKey,
+) -> Result<(), PolicySignatureError> {
+    use sha2::Digest;
+    let signature = signature_path(path);
+    let bytes = match fs_err::read(&signature) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PolicySignatureError::Unsigned {
+                root: root.id().clone(),
+                signature,
+            });
+        }
+        Err(source) => {
+            return Err(PolicySignatureError::Io {
+                path: signature,
+                source,
+            });
+        }
+    };
+    let bundle = mcpin_attestation::Bundle::from_json(&bytes).map_err(|source| {
+        PolicySignatureError::Bundle {
+            path: signature.clone(),
+            source,
+        }
+    })?;
+    let invalid = |source| PolicySignatureError::Invalid {
+        signature: signature.clone(),
+        source,
+    };
+    let verified = crate::dsse::verify_bundle(&bundle, root).map_err(invalid)?;
+    if verified.statement().predicate_type != POLICY_PREDICATE_TYPE {
+        return Err(PolicySignatureError::WrongType {
+            signature,
+            found: verified.statement().predicate_type.clone(),
+        });
+    }
+    let digests = mcpin_artifact::Digests {
+        size: policy_bytes.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(policy_bytes)),
+        sha512: hex::encode(sha2::Sha512::digest(policy_bytes)),
+    };
+    verified.subject_matching(&digests, None).map_err(invalid)?;
+    Ok(())
+}
