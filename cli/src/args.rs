@@ -413,7 +413,7 @@ pub struct RegistryArgs {
     /// Retries on connection errors and HTTP 5xx, with exponential backoff
     #[arg(long, value_name = "N", default_value_t = 3, global = true)]
     pub retries: u32,
-    /// Seconds to wait for a connection and for each response
+    /// Seconds to wait for a connection, and for the next bytes of a response
     #[arg(long, value_name = "SECS", default_value_t = 60, global = true)]
     pub timeout: u64,
 }

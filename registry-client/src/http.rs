@@ -21,7 +21,7 @@ pub struct HttpSettings {
     pub offline: bool,
     /// Connect timeout.
     pub connect_timeout: Duration,
-    /// Whole-request timeout for metadata; downloads get `read_timeout` per read.
+    /// How long a response may go without a byte arriving.
     pub read_timeout: Duration,
     /// Retries after the first attempt on connection errors and 5xx.
     pub retries: u32,
@@ -62,10 +62,13 @@ fn load_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
 
 impl Http {
     pub(crate) fn new(settings: HttpSettings) -> Result<Http, Error> {
+        // The blocking client's timeout bounds the wait for the response head and
+        // then each read of the body (the deadline restarts per read): a large
+        // download may take long, a stalled one fails after `read_timeout`.
         let mut builder = Client::builder()
             .user_agent(concat!("mcpin/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.connect_timeout)
-            .timeout(None::<Duration>)
+            .timeout(settings.read_timeout)
             .pool_max_idle_per_host(4);
         if let Some(path) = &settings.extra_roots {
             builder = builder.tls_certs_merge(load_roots(path)?);
@@ -96,9 +99,7 @@ impl Http {
         }
         let mut attempt = 0;
         loop {
-            let result = build(&self.client)
-                .timeout(self.settings.read_timeout)
-                .send();
+            let result = build(&self.client).send();
             let retryable = match &result {
                 Ok(response) => response.status().is_server_error(),
                 Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
