@@ -1024,3 +1024,35 @@ fn sha1_of(bytes: &[u8]) -> Vec<u8> {
         });
     hex::decode(&String::from_utf8(output.expect("sha1sum").stdout).unwrap()[..40]).unwrap()
 }
+
+#[test]
+fn a_download_that_stalls_times_out_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("files")).unwrap();
+    let (_server, base, _log) = fixture_server(&root, &["--stall-after", "1000"]);
+    let tarball = std::fs::read(artifact(FILESYSTEM_TGZ)).unwrap();
+    std::fs::write(root.join("files/stalls-1.0.0.tgz"), &tarball).unwrap();
+    let doc = packument("stalls", &format!("{base}files/stalls-1.0.0.tgz"), &tarball);
+    std::fs::write(root.join("stalls"), doc.to_string()).unwrap();
+
+    let store = dir.path().join("store");
+    let output = fetch(
+        &store,
+        &[
+            "--npm-registry",
+            &base,
+            "--timeout",
+            "2",
+            "npm:stalls@1.0.0",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("download of http://127.0.0.1:") && message.contains("interrupted"),
+        "{message}"
+    );
+    assert!(blobs(&store).is_empty());
+    assert_eq!(temp_files(&store), 0);
+}

@@ -174,6 +174,7 @@ fn registry_status(error: &RegistryError) -> ExitStatus {
         | RegistryError::Unsupported(_) => ExitStatus::InvalidInput,
         RegistryError::Auth { .. }
         | RegistryError::Network { .. }
+        | RegistryError::Interrupted { .. }
         | RegistryError::Http { .. }
         | RegistryError::Offline { .. }
         | RegistryError::Store { .. } => ExitStatus::Io,

@@ -69,6 +69,14 @@ pub enum Error {
         actual: String,
     },
 
+    /// The connection failed or stalled in the middle of a download. Nothing was stored.
+    #[error("download of {url} interrupted: {source}; nothing was stored")]
+    Interrupted {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The package publishes no checksum we accept (npm: only sha1, refused unless
     /// allowed; PyPI: no sha256).
     #[error("{what} has no acceptable checksum ({reason})")]

@@ -278,10 +278,24 @@ impl Store {
             .tempfile_in(&tmp_dir)
             .map_err(|e| Error::store(&tmp_dir, e))?;
         let mut hashing = Sha1Reader::new(HashingReader::new(reader));
-        io::copy(&mut hashing, tmp.as_file_mut()).map_err(|error| Error::Store {
-            path: tmp.path().to_owned(),
-            source: io::Error::new(error.kind(), format!("downloading {url}: {error}")),
-        })?;
+        // Copy by hand to tell a failing source (network) from a failing store (disk).
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let n = match hashing.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Interrupted {
+                        url: url.to_owned(),
+                        source,
+                    });
+                }
+            };
+            tmp.as_file_mut()
+                .write_all(&buffer[..n])
+                .map_err(|e| Error::store(tmp.path(), e))?;
+        }
         let (inner, sha1) = hashing.finish();
         let inner = inner.finish().map_err(|e| Error::store(tmp.path(), e))?;
         let digests = Digests {

@@ -3,7 +3,7 @@ misbehave in ways real registries will not: serve other bytes than the
 metadata promises, or serve a large file slowly so a download can be killed
 mid-way. Logs one line per request ("GET /path") to --log, flushed at once.
 
-usage: fixture_server.py --root DIR --port-file FILE --log FILE [--rate BYTES_PER_SEC] [--slow-requests N]
+usage: fixture_server.py --root DIR --port-file FILE --log FILE [--rate BYTES_PER_SEC] [--slow-requests N] [--stall-after BYTES]
 """
 
 import argparse
@@ -18,6 +18,7 @@ parser.add_argument("--port-file", required=True)
 parser.add_argument("--log", required=True)
 parser.add_argument("--rate", type=int, default=0, help="throttle file bodies to this many bytes/s")
 parser.add_argument("--slow-requests", type=int, default=1 << 30, help="throttle only the first N file requests")
+parser.add_argument("--stall-after", type=int, default=-1, help="send this many body bytes, then nothing (for timeouts)")
 args = parser.parse_args()
 log = open(args.log, "a", buffering=1)
 served = {"count": 0}
@@ -44,7 +45,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         served["count"] += 1
-        if args.rate and served["count"] <= args.slow_requests:
+        if args.stall_after >= 0:
+            self.wfile.write(body[: args.stall_after])
+            self.wfile.flush()
+            time.sleep(3600)
+        elif args.rate and served["count"] <= args.slow_requests:
             chunk = max(1, args.rate // 20)
             for start in range(0, len(body), chunk):
                 self.wfile.write(body[start : start + chunk])
