@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// Audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// The launcher command line, after `--`: npx …, uvx …, docker run …, or cmd /c npx …
     #[arg(last = true, required = true, value_name = "ARGV")]
     pub argv: Vec<String>,

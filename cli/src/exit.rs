@@ -8,6 +8,7 @@ use mcpin_registry_client::Error as RegistryError;
 use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::keyless::KeylessError;
+use mcpin_verifier::gate::GateError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
@@ -48,6 +49,15 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                     ExitStatus::Denied
                 }
                 SigstoreError::Io { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<GateError>() {
+            return match error {
+                GateError::Io { .. } | GateError::Temp(_) => ExitStatus::Io,
+                GateError::State(StateError::Io { .. }) => ExitStatus::Io,
+                GateError::Policy(PolicyError::Io { .. }) => ExitStatus::Io,
+                GateError::TrustRoot(SigstoreError::Io { .. }) => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
         }

@@ -17,15 +17,12 @@ fn multi_call() -> Option<args::Command> {
     if !["npx", "uvx", "docker"].contains(&name) {
         return None;
     }
-    let mut launcher = vec![name.to_owned()];
+    let mut launcher = vec!["mcpin".to_owned(), "run".to_owned(), "--".to_owned(), name.to_owned()];
     // Arguments that are not UTF-8 cannot name a package; keep them lossily so the grammar
     // refuses them with a message rather than mcpin failing silently.
     launcher.extend(argv.map(|arg| arg.to_string_lossy().into_owned()));
-    Some(args::Command::Run(args::RunArgs {
-        policy: None,
-        audit_log: None,
-        argv: launcher,
-    }))
+    // Through clap, so the defaults (policy lookup, store, registries) are the ones `mcpin run` has.
+    Some(args::Cli::parse_from(launcher).command)
 }
 
 fn main() -> std::process::ExitCode {

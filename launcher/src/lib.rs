@@ -7,14 +7,19 @@
 //! append-only audit log of decisions ([`audit`]); finds the policy file ([`locate`]); and rewrites
 //! agent configs to launch through the shim, reversibly ([`wrap`]).
 //!
-//! What it does not do: fetch packages, verify signatures or decide policy. Those live in the
-//! registry client and the verifier; wrap reaches them through the [`wrap::Resolver`] and
-//! [`wrap::Gate`] traits, and nothing here ever turns a launch request into an allow by itself.
+//! [`pipeline`] runs a launch end to end: policy, fetch (registry client), verdict (verifier),
+//! [`install`] of exactly the signed lock, and the interpreter command.
+//!
+//! What it does not do: fetch packages, verify signatures or decide policy itself. Those live
+//! in the registry client and the verifier, which the pipeline calls; nothing here turns a
+//! launch request into an allow without an allow verdict.
 
 pub mod audit;
 pub mod env;
 pub mod exec;
 pub mod grammar;
+pub mod install;
 pub mod locate;
+pub mod pipeline;
 pub mod tree;
 pub mod wrap;

@@ -156,6 +156,20 @@ impl Client {
         }
     }
 
+    /// Makes sure the bytes `checksum` names are in the store, downloading them
+    /// from `url` (with the `.npmrc` credentials for that URL, if any) only when
+    /// they are not. Used to install a signed lock, whose entries name a URL and
+    /// a digest. Offline mode serves only what the store holds.
+    pub fn fetch_url(&self, checksum: &Checksum, url: &Url) -> Result<Stored, Error> {
+        if self.http.offline() {
+            return self.store.find(checksum)?.ok_or_else(|| Error::Offline {
+                what: redact(url),
+                store: self.store.root().to_owned(),
+            });
+        }
+        self.download(checksum, url, self.settings.npm.auth_for(url))
+    }
+
     /// Downloads `url` into the store unless a blob with `checksum` is there.
     fn download(
         &self,

@@ -108,15 +108,27 @@ pub fn fetch_store(policy: &Policy, sha256: &str, dest: &Path) -> Option<(Vec<Pa
 }
 
 /// A statement verified for this artifact, with the policy signer that made it.
-struct Attestation {
-    signer: String,
-    bundle: PathBuf,
-    statement: Option<Statement>,
+#[derive(Debug, Clone)]
+pub struct Attestation {
+    /// The policy signer's id.
+    pub signer: String,
+    pub bundle: PathBuf,
+    pub statement: Option<Statement>,
 }
 
 /// Evaluates `evidence` against `policy`. `root` is the Sigstore trusted root
 /// used for keyless signers.
 pub fn evaluate(policy: &Policy, root: &TrustedRoot, evidence: &Evidence) -> Verdict {
+    evaluate_with_attestations(policy, root, evidence).0
+}
+
+/// Like [`evaluate`], also returning the statements that verified for this
+/// artifact (the launcher installs the lock they sign).
+pub fn evaluate_with_attestations(
+    policy: &Policy,
+    root: &TrustedRoot,
+    evidence: &Evidence,
+) -> (Verdict, Vec<Attestation>) {
     let mut base = Reasons::default();
     policy_checks(policy, evidence, &mut base);
     let attestations = verify_bundles(policy, root, evidence, &mut base);
@@ -162,7 +174,7 @@ pub fn evaluate(policy: &Policy, root: &TrustedRoot, evidence: &Evidence) -> Ver
         );
         (false, reasons)
     });
-    Verdict {
+    let verdict = Verdict {
         schema_version: SCHEMA_VERSION,
         decision: if allowed {
             Decision::Allow
@@ -172,7 +184,8 @@ pub fn evaluate(policy: &Policy, root: &TrustedRoot, evidence: &Evidence) -> Ver
         subject: Some(package.purl.clone()),
         sha256: Some(evidence.digests.sha256.clone()),
         reasons: reasons.0,
-    }
+    };
+    (verdict, attestations)
 }
 
 fn policy_checks(policy: &Policy, evidence: &Evidence, reasons: &mut Reasons) {

@@ -13,7 +13,8 @@
 //! - [`policy`]: the TOML allowlist policy (with spans, JSON Schema, signing
 //!   and rollback protection); [`evaluate`] judges an artifact and its bundles
 //!   against it; [`verdict`] is the result, every reason with a stable code;
-//!   [`launch`] applies the policy's launch rules for `mcpin run`.
+//!   [`launch`] applies the policy's launch rules for `mcpin run`; [`gate`]
+//!   is the whole check (policy load, bundle discovery, verdict) both use.
 //!
 //! Verification returns a [`dsse::VerifiedStatement`], which only this crate
 //! can construct: holding one is proof the checks ran. Every failure is a
@@ -21,6 +22,7 @@
 
 pub mod dsse;
 pub mod evaluate;
+pub mod gate;
 pub mod keyless;
 pub mod keys;
 pub mod launch;

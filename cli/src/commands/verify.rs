@@ -2,10 +2,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use mcpin_attestation::{Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate};
-use mcpin_verifier::evaluate::{self, Evidence};
-use mcpin_verifier::policy::{self, Policy, PolicyState};
-use mcpin_verifier::sigstore::TrustedRoot;
-use mcpin_verifier::verdict::{Check, Code, Outcome, Reason, Verdict};
+use mcpin_verifier::gate::{self, PolicyLoad};
+use mcpin_verifier::verdict::Verdict;
 use mcpin_verifier::{PublicKey, VerifiedStatement};
 use serde_json::json;
 
@@ -80,78 +78,21 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
 
 fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<ExitStatus> {
     let root_key = policy_root_key(args.policy_trust.policy_root_key.as_deref())?;
-    let policy_bytes = fs_err::read(policy_path)?;
-    let policy_reason = match &root_key {
-        Some(root) => match policy::verify_policy_signature(policy_path, &policy_bytes, root) {
-            Ok(()) => Reason {
-                check: Check::Policy,
-                code: Code::PolicySigned,
-                outcome: Outcome::Pass,
-                message: format!("policy signed by policy-root key {}", root.id()),
-            },
-            Err(error) => {
-                let code = match error {
-                    policy::PolicySignatureError::Unsigned { .. } => Code::PolicyUnsigned,
-                    _ => Code::PolicySignatureInvalid,
-                };
-                return report(
-                    args,
-                    &Verdict::refused(Check::Policy, code, error.to_string()),
-                );
-            }
-        },
-        None => Reason {
-            check: Check::Policy,
-            code: Code::PolicyRootNotConfigured,
-            outcome: Outcome::Info,
-            message: "no policy-root key configured: the policy's signature is not checked".into(),
-        },
+    let state = state_dir(args.policy_trust.state_dir.as_deref())?;
+    let loaded = match gate::load_policy(policy_path, root_key.as_ref(), &state)? {
+        PolicyLoad::Loaded(loaded) => loaded,
+        PolicyLoad::Refused { verdict, .. } => return report(args, &verdict),
     };
-    let text = String::from_utf8(policy_bytes)
-        .with_context(|| format!("policy `{}` is not UTF-8", policy_path.display()))?;
-    let policy = Policy::parse(policy_path, &text)?;
-    let version_check = PolicyState::new(&state_dir(args.policy_trust.state_dir.as_deref())?)
-        .observe(&policy.name, policy.version)?;
-
     let identified = mcpin_artifact::identify(&args.artifact)
         .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
-    let mut bundles = if args.bundle.is_empty() {
-        evaluate::discover_bundles(
-            &args.artifact,
-            &identified.digests.sha256,
-            policy.store_dir.as_deref(),
-        )
-    } else {
-        args.bundle.clone()
-    };
-    let mut sboms = args.sbom.clone();
-    let fetched_dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let mut store_reason = None;
-    if args.bundle.is_empty()
-        && let Some((files, reason)) =
-            evaluate::fetch_store(&policy, &identified.digests.sha256, fetched_dir.path())
-    {
-        let (fetched_bundles, others): (Vec<_>, Vec<_>) = files
-            .into_iter()
-            .partition(|file| file.to_string_lossy().ends_with(".sigstore.json"));
-        bundles.extend(fetched_bundles);
-        sboms.extend(others);
-        store_reason = Some(reason);
-    }
-    let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
-    let evidence = Evidence {
-        artifact_path: &args.artifact,
-        package: &identified.package,
-        digests: &identified.digests,
-        bundles,
-        sboms,
-        version_check,
-        now: jiff::Timestamp::now(),
-    };
-    let mut verdict = evaluate::evaluate(&policy, &root, &evidence);
-    verdict.reasons.insert(0, policy_reason);
-    verdict.reasons.extend(store_reason);
-    report(args, &verdict)
+    let judged = gate::judge(
+        &loaded,
+        &args.artifact,
+        &identified,
+        &args.bundle,
+        args.sbom.clone(),
+    )?;
+    report(args, &judged.verdict)
 }
 
 fn report(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<ExitStatus> {

@@ -1,0 +1,477 @@
+//! `mcpin run` from argv to a ready [`Launch`] or a refusal: grammar → policy (signature,
+//! rollback, expiry) → launch rules and environment → fetch into the store (offline first)
+//! → bundles and verdict → the signed lock installed and its tree re-checked → the exact
+//! interpreter command. Every failure on the way is a refusal with a stable code; nothing
+//! here returns a launch that did not pass every step.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use mcpin_attestation::{Lock, PACKAGE_PREDICATE_TYPE, PackagePredicate};
+use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
+use mcpin_verifier::PublicKey;
+use mcpin_verifier::gate::{self, PolicyLoad};
+use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
+use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
+
+use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
+use crate::env::EnvPolicy;
+use crate::exec::Launch;
+use crate::grammar::{self, Ecosystem, LaunchRequest, Launcher, VersionSpec};
+use crate::install::{self, InstallRequest, Runtime};
+use crate::locate::{self, BaseDirs, PolicyLocation};
+use crate::tree::TreeError;
+
+/// Where to find things; the CLI builds this from flags and the environment.
+#[derive(Debug)]
+pub struct RunSettings {
+    /// `--policy`, else the fixed system and user locations.
+    pub policy: Option<PathBuf>,
+    pub dirs: BaseDirs,
+    pub policy_root_key: Option<PublicKey>,
+    pub state_dir: PathBuf,
+    pub registry: Settings,
+    /// `PATH` to find `node` on (the agent's, before sanitizing).
+    pub path: Option<OsString>,
+}
+
+/// The pipeline's answer. The decision is what goes into the audit log either way.
+#[derive(Debug)]
+pub enum Prepared {
+    Launch {
+        launch: Box<Launch>,
+        decision: Decision,
+    },
+    Refused {
+        decision: Decision,
+        /// The verdict table, when the verifier decided.
+        verdict: Option<Verdict>,
+    },
+}
+
+/// Everything known when a refusal happens, for the audit record.
+#[derive(Default)]
+struct Known {
+    policy: Option<PolicyRef>,
+    artifact: Option<ArtifactRef>,
+    signers: Vec<String>,
+}
+
+struct Refusal {
+    code: &'static str,
+    message: String,
+    verdict: Option<Verdict>,
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        message: message.into(),
+        verdict: None,
+    }
+}
+
+fn failed_reasons(verdict: &Verdict) -> Vec<Reason> {
+    verdict
+        .reasons
+        .iter()
+        .filter(|r| r.outcome == VerdictOutcome::Fail)
+        .map(|r| Reason {
+            code: r.code.as_str().to_owned(),
+            message: r.message.clone(),
+        })
+        .collect()
+}
+
+/// Runs every check for `argv` with the process environment `env`.
+pub fn prepare(
+    argv: &[String],
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    settings: &RunSettings,
+) -> Prepared {
+    let mut known = Known::default();
+    match decide(argv, env, settings, &mut known) {
+        Ok((launch, reasons)) => Prepared::Launch {
+            launch: Box::new(launch),
+            decision: Decision {
+                argv: argv.to_vec(),
+                artifact: known.artifact,
+                policy: known.policy,
+                signers: known.signers,
+                verdict: Outcome::Allow,
+                reasons,
+            },
+        },
+        Err(refusal) => {
+            let mut reasons = refusal.verdict.as_ref().map(failed_reasons).unwrap_or_default();
+            if reasons.is_empty() {
+                reasons.push(Reason {
+                    code: refusal.code.to_owned(),
+                    message: refusal.message,
+                });
+            }
+            Prepared::Refused {
+                decision: Decision {
+                    argv: argv.to_vec(),
+                    artifact: known.artifact,
+                    policy: known.policy,
+                    signers: known.signers,
+                    verdict: Outcome::Deny,
+                    reasons,
+                },
+                verdict: refusal.verdict,
+            }
+        }
+    }
+}
+
+fn decide(
+    argv: &[String],
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    settings: &RunSettings,
+    known: &mut Known,
+) -> Result<(Launch, Vec<Reason>), Refusal> {
+    let request = grammar::parse(argv).map_err(|r| Refusal {
+        code: r.code.code(),
+        message: r.reason,
+        verdict: None,
+    })?;
+    let policy_path = match locate::find_policy(
+        settings.policy.as_deref(),
+        &settings.dirs,
+        Path::new(locate::SYSTEM_POLICY),
+    ) {
+        PolicyLocation::Found(path) => path,
+        PolicyLocation::Missing { searched } => {
+            let searched: Vec<String> = searched.iter().map(|p| p.display().to_string()).collect();
+            return Err(refuse(
+                "no-policy",
+                format!("no policy file found (looked at {})", searched.join(", ")),
+            ));
+        }
+    };
+    let loaded = gate::load_policy(
+        &policy_path,
+        settings.policy_root_key.as_ref(),
+        &settings.state_dir,
+    )
+    .map_err(|e| refuse("policy-unreadable", e.to_string()))?;
+    let loaded = match loaded {
+        PolicyLoad::Loaded(loaded) => loaded,
+        PolicyLoad::Refused { digest, verdict } => {
+            known.policy = Some(PolicyRef {
+                path: policy_path.display().to_string(),
+                version: None,
+                digest,
+            });
+            return Err(Refusal {
+                code: "policy-refused",
+                message: String::new(),
+                verdict: Some(verdict),
+            });
+        }
+    };
+    known.policy = Some(PolicyRef {
+        path: policy_path.display().to_string(),
+        version: Some(loaded.policy.version.to_string()),
+        digest: loaded.digest.clone(),
+    });
+    let policy = &loaded.policy;
+
+    // Launch rules (launcher, docker flags) and the environment, before any download.
+    let launcher_args = &request.argv[1..];
+    let rules = launch::evaluate_launch(
+        policy,
+        &PolicyLaunch {
+            launcher: request.launcher.name(),
+            args: launcher_args,
+            env: &[],
+        },
+    );
+    if !rules.verdict.is_allowed() {
+        return Err(Refusal {
+            code: "launch-denied",
+            message: String::new(),
+            verdict: Some(rules.verdict),
+        });
+    }
+    let mut env_policy = EnvPolicy::default();
+    env_policy.strip.extend(policy.launch.env_strip.iter().cloned());
+    env_policy.deny.extend(policy.launch.env_deny.iter().cloned());
+    let env = env_policy
+        .sanitize(env)
+        .map_err(|e| refuse("env-denied", e.to_string()))?;
+
+    if request.launcher == Launcher::Docker {
+        return Err(docker_refusal(&request));
+    }
+    if !request.with.is_empty() {
+        return Err(refuse(
+            "launcher-with-unsigned",
+            "uvx --with adds packages outside the signed lock; sign a package that depends on them",
+        ));
+    }
+
+    let fetched = fetch(&request, &settings.registry)?;
+    // identify() reads the kind of archive from its file name; the store names blobs by digest.
+    let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
+    let artifact_path = named.path().join(&fetched.file_name);
+    std::os::unix::fs::symlink(&fetched.path, &artifact_path)
+        .map_err(|e| refuse("install-failed", e.to_string()))?;
+    let identified = mcpin_artifact::identify(&artifact_path)
+        .map_err(|e| refuse("artifact-invalid", e.to_string()))?;
+    known.artifact = Some(ArtifactRef {
+        purl: identified.package.purl.clone(),
+        digests: [
+            ("sha256".to_owned(), identified.digests.sha256.clone()),
+            ("sha512".to_owned(), identified.digests.sha512.clone()),
+        ]
+        .into(),
+    });
+
+    let judged = gate::judge(&loaded, &artifact_path, &identified, &[], Vec::new())
+        .map_err(|e| refuse("verifier-error", e.to_string()))?;
+    if !judged.verdict.is_allowed() {
+        return Err(Refusal {
+            code: "policy-denied",
+            message: String::new(),
+            verdict: Some(judged.verdict),
+        });
+    }
+    let mut signers: Vec<String> = judged
+        .attestations
+        .iter()
+        .map(|a| a.signer.clone())
+        .collect();
+    signers.sort();
+    signers.dedup();
+    known.signers = signers;
+
+    let lock = signed_lock(&judged.attestations, &identified)?;
+    let client = Client::new(settings.registry.clone())
+        .map_err(|e| refuse("install-failed", e.to_string()))?;
+    let installed = install::ensure_installed(
+        &client,
+        &InstallRequest {
+            artifact: &fetched.path,
+            file_name: &fetched.file_name,
+            sha256: &identified.digests.sha256,
+            lock: lock.as_ref(),
+        },
+    )
+    .map_err(|error| match error {
+        install::InstallError::Tree(TreeError::Changed { path, what }) => refuse(
+            "install-tampered",
+            format!(
+                "the installed tree of {} changed since it was installed: `{path}` {what}",
+                identified.package.purl
+            ),
+        ),
+        other => refuse("install-failed", other.to_string()),
+    })?;
+
+    let (program, args) = command_for(&request, &identified.package, &installed, settings)?;
+    let mut reasons: Vec<Reason> = judged
+        .verdict
+        .reasons
+        .iter()
+        .filter(|r| r.outcome == VerdictOutcome::Pass)
+        .map(|r| Reason {
+            code: r.code.as_str().to_owned(),
+            message: r.message.clone(),
+        })
+        .collect();
+    reasons.push(Reason {
+        code: "install-verified".to_owned(),
+        message: format!(
+            "installed tree {} matches {}",
+            installed.root.display(),
+            installed.record.tree.digest
+        ),
+    });
+    Ok((Launch { program, args, env }, reasons))
+}
+
+/// Docker has no daemon to talk to here: the argv is parsed and checked, the image must be
+/// pinned by digest, and the launch stops before pulling or verifying the image.
+fn docker_refusal(request: &LaunchRequest) -> Refusal {
+    let pinned = request
+        .docker
+        .as_ref()
+        .and_then(|d| d.digest.as_ref().map(|digest| format!("{}@{digest}", d.image)));
+    match pinned {
+        None => refuse(
+            "docker-unpinned",
+            "the image is not pinned by digest: run `mcpin wrap` or name image@sha256:…",
+        ),
+        Some(image) => refuse(
+            "docker-unsupported",
+            format!(
+                "docker run --pull=never … {image}: OCI image verification and launch are not implemented in this build"
+            ),
+        ),
+    }
+}
+
+/// Offline first: a warm launch finds its artifact through the store's refs.
+fn fetch(request: &LaunchRequest, settings: &Settings) -> Result<Fetched, Refusal> {
+    let package = &request.package;
+    let spec = match (package.ecosystem, &package.version) {
+        (Ecosystem::Npm, VersionSpec::Exact(v) | VersionSpec::Floating(v)) => Spec::Npm {
+            name: package.name.clone(),
+            requirement: v.clone(),
+        },
+        (Ecosystem::Pypi, VersionSpec::Exact(v)) => Spec::Pypi {
+            name: package.name.clone(),
+            specifiers: format!("=={v}"),
+        },
+        (Ecosystem::Pypi, VersionSpec::Floating(v)) => Spec::Pypi {
+            name: package.name.clone(),
+            specifiers: v.clone(),
+        },
+        (Ecosystem::Oci, _) => unreachable!("docker requests stop before fetching"),
+    };
+    let offline = Settings {
+        http: mcpin_registry_client::HttpSettings {
+            offline: true,
+            ..settings.http.clone()
+        },
+        ..settings.clone()
+    };
+    let client = |s: Settings| Client::new(s).map_err(|e| refuse("fetch-failed", e.to_string()));
+    match client(offline)?.fetch(&spec) {
+        Ok(fetched) => Ok(fetched),
+        Err(RegistryError::Offline { .. }) if !settings.http.offline => client(settings.clone())?
+            .fetch(&spec)
+            .map_err(|e| refuse("fetch-failed", e.to_string())),
+        Err(e) => Err(refuse("fetch-failed", e.to_string())),
+    }
+}
+
+/// The lock every verified package statement signs; they must agree. No lock is accepted
+/// only for a package that declares no dependencies.
+fn signed_lock(
+    attestations: &[mcpin_verifier::evaluate::Attestation],
+    identified: &mcpin_artifact::Identified,
+) -> Result<Option<Lock>, Refusal> {
+    let mut locks: Vec<Lock> = Vec::new();
+    for statement in attestations.iter().filter_map(|a| a.statement.as_ref()) {
+        if statement.predicate_type != PACKAGE_PREDICATE_TYPE {
+            continue;
+        }
+        let predicate: PackagePredicate = serde_json::from_value(statement.predicate.clone())
+            .map_err(|e| refuse("statement-malformed", e.to_string()))?;
+        if let Some(lock) = predicate.lock
+            && !locks.contains(&lock)
+        {
+            locks.push(lock);
+        }
+    }
+    let package = &identified.package;
+    match locks.len() {
+        0 if declares_dependencies(identified) => Err(refuse(
+            "lock-required",
+            format!(
+                "{} declares dependencies but no signed statement carries a lock (sign with `mcpin sign --lock`)",
+                package.purl
+            ),
+        )),
+        0 => Ok(None),
+        1 => {
+            let lock = locks.remove(0);
+            if lock.root.name != package.name || lock.root.version != package.version {
+                return Err(refuse(
+                    "lock-mismatch",
+                    format!(
+                        "the signed lock is for {}@{}, not {}",
+                        lock.root.name, lock.root.version, package.purl
+                    ),
+                ));
+            }
+            Ok(Some(lock))
+        }
+        n => Err(refuse(
+            "lock-conflict",
+            format!("{n} verified statements sign different locks for {}", package.purl),
+        )),
+    }
+}
+
+fn declares_dependencies(identified: &mcpin_artifact::Identified) -> bool {
+    let bytes = &identified.metadata.bytes;
+    if identified.metadata.path.ends_with("package.json") {
+        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        return ["dependencies", "optionalDependencies", "peerDependencies"]
+            .iter()
+            .any(|key| json[key].as_object().is_some_and(|deps| !deps.is_empty()))
+            // Unreadable metadata cannot prove there are none.
+            || !json.is_object();
+    }
+    String::from_utf8_lossy(bytes).lines().any(|line| {
+        line.strip_prefix("Requires-Dist:")
+            .is_some_and(|req| !req.contains("extra =="))
+    })
+}
+
+fn find_on_path(name: &str, path: Option<&OsString>) -> Option<PathBuf> {
+    std::env::split_paths(path?)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The interpreter command: `node <tree>/pkg/<bin> ARGS` or `python -I -c <bootstrap> …`.
+fn command_for(
+    request: &LaunchRequest,
+    package: &mcpin_attestation::PackageInfo,
+    installed: &install::Installed,
+    settings: &RunSettings,
+) -> Result<(PathBuf, Vec<OsString>), Refusal> {
+    let wanted = request.command.clone();
+    let entries = &package.entry_points;
+    let short = package.name.rsplit('/').next().unwrap_or(&package.name);
+    let entry = match &wanted {
+        Some(name) => entries.iter().find(|e| &e.name == name),
+        None if entries.len() == 1 => entries.first(),
+        None => entries.iter().find(|e| e.name == short),
+    }
+    .ok_or_else(|| {
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        refuse(
+            "no-entry-point",
+            format!(
+                "{} has no {} to run (it declares: {})",
+                package.purl,
+                wanted.map_or("single entry point".to_owned(), |n| format!("command `{n}`")),
+                names.join(", ")
+            ),
+        )
+    })?;
+    let server_args = request.server_args.iter().map(OsString::from);
+    match &installed.record.runtime {
+        Runtime::Node => {
+            let node = find_on_path("node", settings.path.as_ref())
+                .ok_or_else(|| refuse("no-interpreter", "`node` is not on PATH"))?;
+            let script = installed.root.join("pkg").join(&entry.target);
+            let mut args = vec![script.into_os_string()];
+            args.extend(server_args);
+            Ok((node, args))
+        }
+        Runtime::Python { python } => {
+            let mut args: Vec<OsString> = ["-I", "-c", PY_BOOTSTRAP]
+                .iter()
+                .map(OsString::from)
+                .collect();
+            args.push(installed.root.join("site").into_os_string());
+            args.push(entry.target.clone().into());
+            args.push(entry.name.clone().into());
+            args.extend(server_args);
+            Ok((python.clone(), args))
+        }
+    }
+}
+
+/// Runs `module:attr.path` from the installed site directory; argv[1..4] are the site
+/// directory, the entry point and the command name, so no path is ever spliced into code.
+const PY_BOOTSTRAP: &str = "import sys,importlib,functools\n\
+a=sys.argv;sys.path.insert(0,a[1]);m,_,f=a[2].partition(':');a[0]=a[3];del a[1:4]\n\
+sys.exit(functools.reduce(getattr,f.split('.'),importlib.import_module(m))())";
