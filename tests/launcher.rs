@@ -462,7 +462,7 @@ fn run_refusals_go_to_stderr_and_leave_stdout_empty() {
         assert!(message.trim_end().ends_with(']'), "no code: {message}");
     }
 
-    // An accepted argv is still refused: no policy, then (with one) no verifier in this build.
+    // An accepted argv is still refused: no policy, then a policy that does not parse.
     let argv = [
         "run",
         "--",
@@ -496,7 +496,7 @@ fn run_refusals_go_to_stderr_and_leave_stdout_empty() {
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
     assert!(
-        stderr(&output).contains("[verifier-unavailable]"),
+        stderr(&output).contains("[policy-invalid]"),
         "{}",
         stderr(&output)
     );

@@ -17,7 +17,12 @@ fn multi_call() -> Option<args::Command> {
     if !["npx", "uvx", "docker"].contains(&name) {
         return None;
     }
-    let mut launcher = vec!["mcpin".to_owned(), "run".to_owned(), "--".to_owned(), name.to_owned()];
+    let mut launcher = vec![
+        "mcpin".to_owned(),
+        "run".to_owned(),
+        "--".to_owned(),
+        name.to_owned(),
+    ];
     // Arguments that are not UTF-8 cannot name a package; keep them lossily so the grammar
     // refuses them with a message rather than mcpin failing silently.
     launcher.extend(argv.map(|arg| arg.to_string_lossy().into_owned()));

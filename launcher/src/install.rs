@@ -127,9 +127,7 @@ pub fn ensure_installed(
     request: &InstallRequest,
 ) -> Result<Installed, InstallError> {
     let base = installs_dir(client.store().root());
-    let lock_digest = request
-        .lock
-        .map_or_else(|| "none".to_owned(), Lock::digest);
+    let lock_digest = request.lock.map_or_else(|| "none".to_owned(), Lock::digest);
     let key = install_key(request.sha256, &lock_digest);
     let root = base.join(&key);
     let record_path = base.join(format!("{key}.json"));
@@ -251,12 +249,13 @@ fn install_npm(
         let what = format!("{}@{} ({})", package.name, package.version, package.path);
         let checksum = sha512_checksum(&package.path, &package.integrity)?;
         let url = url_of(&what, &package.resolved)?;
-        let stored = client
-            .fetch_url(&checksum, &url)
-            .map_err(|source| InstallError::Registry {
-                what: what.clone(),
-                source,
-            })?;
+        let stored =
+            client
+                .fetch_url(&checksum, &url)
+                .map_err(|source| InstallError::Registry {
+                    what: what.clone(),
+                    source,
+                })?;
         // The lock's path is relative to the package directory; `..` never appears in
         // npm's install paths, and a crafted one is refused here.
         let relative = Path::new(&package.path);
@@ -353,9 +352,12 @@ fn install_pypi(
             None => what,
         });
     }
-    let python = PathBuf::from(run_tool(
-        Command::new("uv").args(["python", "find", "--no-project", python_version]),
-    )?);
+    let python = PathBuf::from(run_tool(Command::new("uv").args([
+        "python",
+        "find",
+        "--no-project",
+        python_version,
+    ]))?);
     let site = tree.join("site");
     run_tool(
         Command::new("uv")

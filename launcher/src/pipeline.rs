@@ -13,6 +13,7 @@ use mcpin_verifier::PublicKey;
 use mcpin_verifier::gate::{self, PolicyLoad};
 use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
+use sha2::{Digest, Sha256};
 
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
 use crate::env::EnvPolicy;
@@ -103,7 +104,11 @@ pub fn prepare(
             },
         },
         Err(refusal) => {
-            let mut reasons = refusal.verdict.as_ref().map(failed_reasons).unwrap_or_default();
+            let mut reasons = refusal
+                .verdict
+                .as_ref()
+                .map(failed_reasons)
+                .unwrap_or_default();
             if reasons.is_empty() {
                 reasons.push(Reason {
                     code: refusal.code.to_owned(),
@@ -155,7 +160,20 @@ fn decide(
         settings.policy_root_key.as_ref(),
         &settings.state_dir,
     )
-    .map_err(|e| refuse("policy-unreadable", e.to_string()))?;
+    .map_err(|error| match error {
+        gate::GateError::Io { .. } => refuse("policy-unreadable", error.to_string()),
+        other => {
+            // Record which bytes were refused.
+            if let Ok(bytes) = fs_err::read(&policy_path) {
+                known.policy = Some(PolicyRef {
+                    path: policy_path.display().to_string(),
+                    version: None,
+                    digest: format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
+                });
+            }
+            refuse("policy-invalid", other.to_string())
+        }
+    })?;
     let loaded = match loaded {
         PolicyLoad::Loaded(loaded) => loaded,
         PolicyLoad::Refused { digest, verdict } => {
@@ -196,8 +214,12 @@ fn decide(
         });
     }
     let mut env_policy = EnvPolicy::default();
-    env_policy.strip.extend(policy.launch.env_strip.iter().cloned());
-    env_policy.deny.extend(policy.launch.env_deny.iter().cloned());
+    env_policy
+        .strip
+        .extend(policy.launch.env_strip.iter().cloned());
+    env_policy
+        .deny
+        .extend(policy.launch.env_deny.iter().cloned());
     let env = env_policy
         .sanitize(env)
         .map_err(|e| refuse("env-denied", e.to_string()))?;
@@ -295,10 +317,11 @@ fn decide(
 /// Docker has no daemon to talk to here: the argv is parsed and checked, the image must be
 /// pinned by digest, and the launch stops before pulling or verifying the image.
 fn docker_refusal(request: &LaunchRequest) -> Refusal {
-    let pinned = request
-        .docker
-        .as_ref()
-        .and_then(|d| d.digest.as_ref().map(|digest| format!("{}@{digest}", d.image)));
+    let pinned = request.docker.as_ref().and_then(|d| {
+        d.digest
+            .as_ref()
+            .map(|digest| format!("{}@{digest}", d.image))
+    });
     match pinned {
         None => refuse(
             "docker-unpinned",
@@ -392,7 +415,10 @@ fn signed_lock(
         }
         n => Err(refuse(
             "lock-conflict",
-            format!("{n} verified statements sign different locks for {}", package.purl),
+            format!(
+                "{n} verified statements sign different locks for {}",
+                package.purl
+            ),
         )),
     }
 }
@@ -419,7 +445,8 @@ fn find_on_path(name: &str, path: Option<&OsString>) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The interpreter command: `node <tree>/pkg/<bin> ARGS` or `python -I -c <bootstrap> …`.
+/// The interpreter command: `node <tree>/pkg/<bin> ARGS` or `python -I -B -c <bootstrap> …`
+/// (`-B`: no bytecode caches written into the verified tree; read-only bits do not stop root).
 fn command_for(
     request: &LaunchRequest,
     package: &mcpin_attestation::PackageInfo,
@@ -441,7 +468,9 @@ fn command_for(
             format!(
                 "{} has no {} to run (it declares: {})",
                 package.purl,
-                wanted.map_or("single entry point".to_owned(), |n| format!("command `{n}`")),
+                wanted.map_or("single entry point".to_owned(), |n| format!(
+                    "command `{n}`"
+                )),
                 names.join(", ")
             ),
         )
@@ -457,7 +486,7 @@ fn command_for(
             Ok((node, args))
         }
         Runtime::Python { python } => {
-            let mut args: Vec<OsString> = ["-I", "-c", PY_BOOTSTRAP]
+            let mut args: Vec<OsString> = ["-I", "-B", "-c", PY_BOOTSTRAP]
                 .iter()
                 .map(OsString::from)
                 .collect();
