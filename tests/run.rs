@@ -320,11 +320,16 @@ fn tool_names(payload: &[u8]) -> Vec<String> {
 
 /// `mcpin wrap --config FILE --client CLIENT`, then each wrapped entry's argv from the record.
 fn wrap(sandbox: &Sandbox, config: &Path, client: &str) -> Vec<Vec<String>> {
-    let mut command = mcpin(&["wrap", "--client", client, "--config"]);
+    let mut command = mcpin(&["wrap", "--json", "--client", client, "--config"]);
     command.arg(config);
     sandbox.apply(&mut command);
     let output = command.output().unwrap();
     ok(&output, "mcpin wrap");
+    // The gate fetched and judged every server at wrap time.
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    for server in report[0]["servers"].as_array().unwrap() {
+        assert_eq!(server["verdict"]["outcome"], "allow", "{server}");
+    }
     let record_path = PathBuf::from(format!("{}.mcpin-wrap.json", config.display()));
     let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
     record["entries"]
@@ -394,6 +399,34 @@ fn wrapped_claude_desktop_and_vscode_configs_launch_verified_servers() {
             );
         }
     }
+    // --strict: a config naming a signed package the policy does not allow is not written.
+    let denied = sandbox.path("denied.json");
+    let original = format!(
+        r#"{{"mcpServers": {{"unlisted": {{"command": "npx", "args": ["-y", "{}@1.0.0", "exit", "0"]}}}}}}"#,
+        world().unlisted
+    );
+    std::fs::write(&denied, &original).unwrap();
+    let mut command = mcpin(&[
+        "wrap",
+        "--strict",
+        "--json",
+        "--client",
+        "claude-desktop",
+        "--config",
+    ]);
+    command.arg(&denied);
+    sandbox.apply(&mut command);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&denied).unwrap(), original);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let verdict = &report[0]["servers"][0]["verdict"];
+    assert_eq!(verdict["outcome"], "deny", "{report}");
+    assert!(
+        verdict.to_string().contains("no-matching-rule"),
+        "{verdict}"
+    );
+
     // One install per server, each recorded as an allow with its signer in the audit log.
     assert_eq!(sandbox.installs().len(), 2);
     let allows: Vec<Value> = sandbox

@@ -153,6 +153,13 @@ pub struct WrapArgs {
     /// Refuse to write a config that would contain a refused, unpinned or not-allowed server
     #[arg(long)]
     pub strict: bool,
+    /// Policy file the servers are checked against [default: as `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

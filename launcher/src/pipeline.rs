@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use mcpin_attestation::{Lock, PACKAGE_PREDICATE_TYPE, PackagePredicate};
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
 use mcpin_verifier::PublicKey;
-use mcpin_verifier::gate::{self, PolicyLoad};
+use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
 use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
 use sha2::{Digest, Sha256};
@@ -104,17 +104,7 @@ pub fn prepare(
             },
         },
         Err(refusal) => {
-            let mut reasons = refusal
-                .verdict
-                .as_ref()
-                .map(failed_reasons)
-                .unwrap_or_default();
-            if reasons.is_empty() {
-                reasons.push(Reason {
-                    code: refusal.code.to_owned(),
-                    message: refusal.message,
-                });
-            }
+            let reasons = describe(&refusal);
             Prepared::Refused {
                 decision: Decision {
                     argv: argv.to_vec(),
@@ -130,17 +120,8 @@ pub fn prepare(
     }
 }
 
-fn decide(
-    argv: &[String],
-    env: impl IntoIterator<Item = (OsString, OsString)>,
-    settings: &RunSettings,
-    known: &mut Known,
-) -> Result<(Launch, Vec<Reason>), Refusal> {
-    let request = grammar::parse(argv).map_err(|r| Refusal {
-        code: r.code.code(),
-        message: r.reason,
-        verdict: None,
-    })?;
+/// Finds and loads the policy; `known.policy` names it (also when it is refused).
+fn load(settings: &RunSettings, known: &mut Known) -> Result<Box<LoadedPolicy>, Refusal> {
     let policy_path = match locate::find_policy(
         settings.policy.as_deref(),
         &settings.dirs,
@@ -194,25 +175,25 @@ fn decide(
         version: Some(loaded.policy.version.to_string()),
         digest: loaded.digest.clone(),
     });
+    Ok(loaded)
+}
+
+fn decide(
+    argv: &[String],
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    settings: &RunSettings,
+    known: &mut Known,
+) -> Result<(Launch, Vec<Reason>), Refusal> {
+    let request = grammar::parse(argv).map_err(|r| Refusal {
+        code: r.code.code(),
+        message: r.reason,
+        verdict: None,
+    })?;
+    let loaded = load(settings, known)?;
     let policy = &loaded.policy;
 
     // Launch rules (launcher, docker flags) and the environment, before any download.
-    let launcher_args = &request.argv[1..];
-    let rules = launch::evaluate_launch(
-        policy,
-        &PolicyLaunch {
-            launcher: request.launcher.name(),
-            args: launcher_args,
-            env: &[],
-        },
-    );
-    if !rules.verdict.is_allowed() {
-        return Err(Refusal {
-            code: "launch-denied",
-            message: String::new(),
-            verdict: Some(rules.verdict),
-        });
-    }
+    launch_rules(policy, &request)?;
     let mut env_policy = EnvPolicy::default();
     env_policy
         .strip
@@ -224,52 +205,13 @@ fn decide(
         .sanitize(env)
         .map_err(|e| refuse("env-denied", e.to_string()))?;
 
-    if request.launcher == Launcher::Docker {
-        return Err(docker_refusal(&request));
-    }
-    if !request.with.is_empty() {
-        return Err(refuse(
-            "launcher-with-unsigned",
-            "uvx --with adds packages outside the signed lock; sign a package that depends on them",
-        ));
-    }
-
-    let fetched = fetch(&request, &settings.registry)?;
-    // identify() reads the kind of archive from its file name; the store names blobs by digest.
-    let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
-    let artifact_path = named.path().join(&fetched.file_name);
-    std::os::unix::fs::symlink(&fetched.path, &artifact_path)
-        .map_err(|e| refuse("install-failed", e.to_string()))?;
-    let identified = mcpin_artifact::identify(&artifact_path)
-        .map_err(|e| refuse("artifact-invalid", e.to_string()))?;
-    known.artifact = Some(ArtifactRef {
-        purl: identified.package.purl.clone(),
-        digests: [
-            ("sha256".to_owned(), identified.digests.sha256.clone()),
-            ("sha512".to_owned(), identified.digests.sha512.clone()),
-        ]
-        .into(),
-    });
-
-    let judged = gate::judge(&loaded, &artifact_path, &identified, &[], Vec::new())
-        .map_err(|e| refuse("verifier-error", e.to_string()))?;
-    if !judged.verdict.is_allowed() {
-        return Err(Refusal {
-            code: "policy-denied",
-            message: String::new(),
-            verdict: Some(judged.verdict),
-        });
-    }
-    let mut signers: Vec<String> = judged
-        .attestations
-        .iter()
-        .map(|a| a.signer.clone())
-        .collect();
-    signers.sort();
-    signers.dedup();
-    known.signers = signers;
-
-    let lock = signed_lock(&judged.attestations, &identified)?;
+    let Verified {
+        fetched,
+        identified,
+        judged,
+        lock,
+        _named,
+    } = verify_package(&request, &loaded, &settings.registry, known)?;
     let client = Client::new(settings.registry.clone())
         .map_err(|e| refuse("install-failed", e.to_string()))?;
     let installed = install::ensure_installed(
@@ -312,6 +254,101 @@ fn decide(
         ),
     });
     Ok((Launch { program, args, env }, reasons))
+}
+
+fn launch_rules(
+    policy: &mcpin_verifier::policy::Policy,
+    request: &LaunchRequest,
+) -> Result<(), Refusal> {
+    let launcher_args = &request.argv[1..];
+    let rules = launch::evaluate_launch(
+        policy,
+        &PolicyLaunch {
+            launcher: request.launcher.name(),
+            args: launcher_args,
+            env: &[],
+        },
+    );
+    if !rules.verdict.is_allowed() {
+        return Err(Refusal {
+            code: "launch-denied",
+            message: String::new(),
+            verdict: Some(rules.verdict),
+        });
+    }
+    Ok(())
+}
+
+/// A package verified against the policy, with the lock to install.
+struct Verified {
+    fetched: Fetched,
+    identified: mcpin_artifact::Identified,
+    judged: gate::Judged,
+    lock: Option<Lock>,
+    /// Holds the artifact's name link for as long as the verification is used.
+    _named: tempfile::TempDir,
+}
+
+/// Fetch (offline first), identify, judge, and pick the signed lock.
+fn verify_package(
+    request: &LaunchRequest,
+    loaded: &LoadedPolicy,
+    registry: &Settings,
+    known: &mut Known,
+) -> Result<Verified, Refusal> {
+    if request.launcher == Launcher::Docker {
+        return Err(docker_refusal(request));
+    }
+    if !request.with.is_empty() {
+        return Err(refuse(
+            "launcher-with-unsigned",
+            "uvx --with adds packages outside the signed lock; sign a package that depends on them",
+        ));
+    }
+
+    let fetched = fetch(request, registry)?;
+    // identify() reads the kind of archive from its file name; the store names blobs by digest.
+    let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
+    let artifact_path = named.path().join(&fetched.file_name);
+    std::os::unix::fs::symlink(&fetched.path, &artifact_path)
+        .map_err(|e| refuse("install-failed", e.to_string()))?;
+    let identified = mcpin_artifact::identify(&artifact_path)
+        .map_err(|e| refuse("artifact-invalid", e.to_string()))?;
+    known.artifact = Some(ArtifactRef {
+        purl: identified.package.purl.clone(),
+        digests: [
+            ("sha256".to_owned(), identified.digests.sha256.clone()),
+            ("sha512".to_owned(), identified.digests.sha512.clone()),
+        ]
+        .into(),
+    });
+
+    let judged = gate::judge(loaded, &artifact_path, &identified, &[], Vec::new())
+        .map_err(|e| refuse("verifier-error", e.to_string()))?;
+    if !judged.verdict.is_allowed() {
+        return Err(Refusal {
+            code: "policy-denied",
+            message: String::new(),
+            verdict: Some(judged.verdict),
+        });
+    }
+    let mut signers: Vec<String> = judged
+        .attestations
+        .iter()
+        .map(|a| a.signer.clone())
+        .collect();
+    signers.sort();
+    signers.dedup();
+    known.signers = signers;
+
+    let lock = signed_lock(&judged.attestations, &identified)?;
+    Ok(Verified {
+        fetched,
+        identified,
+        judged,
+        lock,
+        _named: named,
+    })
 }
 
 /// Docker has no daemon to talk to here: the argv is parsed and checked, the image must be
@@ -504,3 +541,79 @@ fn command_for(
 const PY_BOOTSTRAP: &str = "import sys,importlib,functools\n\
 a=sys.argv;sys.path.insert(0,a[1]);m,_,f=a[2].partition(':');a[0]=a[3];del a[1:4]\n\
 sys.exit(functools.reduce(getattr,f.split('.'),importlib.import_module(m))())";
+
+/// `mcpin wrap`'s install-time gate: each server is fetched and judged exactly as `mcpin run`
+/// would judge it (policy, launch rules, signatures, signed lock), without installing it.
+pub struct PolicyGate<'a> {
+    settings: &'a RunSettings,
+    /// The policy, loaded once; or why there is none.
+    loaded: Result<Box<LoadedPolicy>, (String, String)>,
+}
+
+impl<'a> PolicyGate<'a> {
+    pub fn new(settings: &'a RunSettings) -> PolicyGate<'a> {
+        let loaded = load(settings, &mut Known::default())
+            .map_err(|refusal| describe(&refusal).remove(0))
+            .map_err(|reason| (reason.code, reason.message));
+        PolicyGate { settings, loaded }
+    }
+}
+
+/// A refusal's reasons: the verdict's failures, else its own code and message.
+fn describe(refusal: &Refusal) -> Vec<Reason> {
+    let mut reasons = refusal
+        .verdict
+        .as_ref()
+        .map(failed_reasons)
+        .unwrap_or_default();
+    if reasons.is_empty() {
+        reasons.push(Reason {
+            code: refusal.code.to_owned(),
+            message: refusal.message.clone(),
+        });
+    }
+    reasons
+}
+
+impl crate::wrap::Gate for PolicyGate<'_> {
+    fn check(&self, request: &LaunchRequest) -> crate::wrap::GateVerdict {
+        let deny = |reasons| crate::wrap::GateVerdict {
+            outcome: Outcome::Deny,
+            reasons,
+        };
+        let loaded = match &self.loaded {
+            Ok(loaded) => loaded,
+            Err((code, message)) => {
+                return deny(vec![Reason {
+                    code: code.clone(),
+                    message: message.clone(),
+                }]);
+            }
+        };
+        let verified = launch_rules(&loaded.policy, request).and_then(|()| {
+            verify_package(
+                request,
+                loaded,
+                &self.settings.registry,
+                &mut Known::default(),
+            )
+        });
+        match verified {
+            Ok(verified) => crate::wrap::GateVerdict {
+                outcome: Outcome::Allow,
+                reasons: verified
+                    .judged
+                    .verdict
+                    .reasons
+                    .iter()
+                    .filter(|r| r.outcome == VerdictOutcome::Pass)
+                    .map(|r| Reason {
+                        code: r.code.as_str().to_owned(),
+                        message: r.message.clone(),
+                    })
+                    .collect(),
+            },
+            Err(refusal) => deny(describe(&refusal)),
+        }
+    }
+}

@@ -2,15 +2,34 @@
 //! record, then exec. Stdout belongs to the MCP server, so nothing here writes to it; every
 //! decision goes to stderr (refusals) and to the audit log.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 use mcpin_launcher::audit::AuditLog;
 use mcpin_launcher::locate::BaseDirs;
 use mcpin_launcher::pipeline::{self, Prepared, RunSettings};
 
 use super::policy::{policy_root_key, state_dir};
-use crate::args::RunArgs;
+use crate::args::{PolicyTrustArgs, RegistryArgs, RunArgs};
 use crate::exit::ExitStatus;
 use crate::settings;
+
+/// What the pipeline needs, from flags and the environment (shared with `mcpin wrap`'s gate).
+pub fn run_settings(
+    policy: Option<PathBuf>,
+    trust: &PolicyTrustArgs,
+    registry: RegistryArgs,
+    dirs: BaseDirs,
+) -> anyhow::Result<RunSettings> {
+    Ok(RunSettings {
+        policy,
+        policy_root_key: policy_root_key(trust.policy_root_key.as_deref())?,
+        state_dir: state_dir(trust.state_dir.as_deref())?,
+        registry: settings::registry(registry, false)?,
+        path: std::env::var_os("PATH"),
+        dirs,
+    })
+}
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let dirs = BaseDirs::from_env();
@@ -20,14 +39,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
             "cannot record the decision: neither XDG_STATE_HOME nor HOME is set (use --audit-log)",
         )?,
     };
-    let run_settings = RunSettings {
-        policy: args.policy.clone(),
-        policy_root_key: policy_root_key(args.policy_trust.policy_root_key.as_deref())?,
-        state_dir: state_dir(args.policy_trust.state_dir.as_deref())?,
-        registry: settings::registry(args.registry, false)?,
-        path: std::env::var_os("PATH"),
-        dirs,
-    };
+    let run_settings = run_settings(args.policy.clone(), &args.policy_trust, args.registry, dirs)?;
     let prepared = pipeline::prepare(&args.argv, std::env::vars_os(), &run_settings);
     let log = AuditLog::new(log_path);
     match prepared {

@@ -5,6 +5,9 @@ use mcpin_launcher::wrap::{
     self, Action, Client, ClientDirs, FileReport, ToolResolver, WrapOptions,
 };
 
+use mcpin_launcher::locate::BaseDirs;
+use mcpin_launcher::pipeline::PolicyGate;
+
 use crate::args::{TargetArgs, UnwrapArgs, WrapArgs};
 use crate::exit::ExitStatus;
 use crate::output;
@@ -83,7 +86,14 @@ fn describe(report: &FileReport) {
             eprintln!("    refused at launch: {refusal}");
         }
         match (&server.verdict, server.action) {
-            (Some(verdict), _) => eprintln!("    policy: {:?}", verdict.outcome),
+            (Some(verdict), _) => {
+                eprintln!("    policy: {:?}", verdict.outcome);
+                if verdict.outcome != mcpin_launcher::audit::Outcome::Allow {
+                    for reason in &verdict.reasons {
+                        eprintln!("      {} [{}]", reason.message, reason.code);
+                    }
+                }
+            }
             (None, Action::Wrapped) => {
                 eprintln!("    policy: not checked (no policy gate in this build)")
             }
@@ -124,11 +134,17 @@ fn mcpin_path() -> anyhow::Result<PathBuf> {
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
     let mcpin = mcpin_path()?;
     let resolver = ToolResolver;
+    let settings = super::run::run_settings(
+        args.policy.clone(),
+        &args.policy_trust,
+        args.registry,
+        BaseDirs::from_env(),
+    )?;
+    let gate = PolicyGate::new(&settings);
     let options = WrapOptions {
         mcpin,
         resolver: Some(&resolver),
-        // The policy engine plugs in here; until then no verdicts (and --strict writes nothing).
-        gate: None,
+        gate: Some(&gate),
         strict: args.strict,
         dry_run: args.target.dry_run,
     };
