@@ -20,7 +20,7 @@ use base64::Engine as _;
 use fs4::FileExt;
 use mcpin_artifact::Limits;
 use mcpin_attestation::{DistributionKind, Lock, LockedPackages};
-use mcpin_registry_client::{Algorithm, Checksum, Client};
+use mcpin_registry_client::{Algorithm, Checksum, Client, Settings};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -106,9 +106,24 @@ pub struct InstallRecord {
 #[derive(Debug)]
 pub struct Installed {
     pub root: PathBuf,
-    pub record: InstallRecord,
+    pub runtime: Runtime,
+    /// The recorded (and just recomputed) tree digest.
+    pub tree_digest: String,
     /// Whether this call created it.
     pub created: bool,
+}
+
+/// The part of an [`InstallRecord`] a launch needs; the entries are read only to name
+/// what changed when the digest differs.
+#[derive(Deserialize)]
+struct RecordSummary {
+    runtime: Runtime,
+    tree: DigestOnly,
+}
+
+#[derive(Deserialize)]
+struct DigestOnly {
+    digest: String,
 }
 
 /// `<store>/installs/v1`.
@@ -123,10 +138,10 @@ fn install_key(sha256: &str, lock_digest: &str) -> String {
 /// Returns the verified install for `request`, creating it first if needed. The recorded
 /// tree digest is re-checked every time; a change fails with [`TreeError::Changed`].
 pub fn ensure_installed(
-    client: &Client,
+    registry: &Settings,
     request: &InstallRequest,
 ) -> Result<Installed, InstallError> {
-    let base = installs_dir(client.store().root());
+    let base = installs_dir(&registry.store);
     let lock_digest = request.lock.map_or_else(|| "none".to_owned(), Lock::digest);
     let key = install_key(request.sha256, &lock_digest);
     let root = base.join(&key);
@@ -156,6 +171,12 @@ pub fn ensure_installed(
         .tempdir_in(&tmp)
         .map_err(io(&tmp))?;
     let tree = staging.path().join("tree");
+    // Built only here: a warm launch never needs the network (or its TLS roots).
+    let client = Client::new(registry.clone()).map_err(|source| InstallError::Registry {
+        what: "the registry client".to_owned(),
+        source,
+    })?;
+    let client = &client;
     let runtime = match request.lock.map(|lock| &lock.packages) {
         Some(LockedPackages::Pypi { target, packages }) => {
             install_pypi(client, request, &target.python_version, packages, &tree)?
@@ -182,22 +203,34 @@ pub fn ensure_installed(
     drop(lock_file);
     Ok(Installed {
         root,
-        record,
+        runtime: record.runtime,
+        tree_digest: record.tree.digest,
         created: true,
     })
 }
 
 fn check(root: PathBuf, record_path: &Path, created: bool) -> Result<Installed, InstallError> {
     let bytes = fs_err::read(record_path).map_err(io(record_path))?;
-    let record: InstallRecord =
-        serde_json::from_slice(&bytes).map_err(|error| InstallError::Record {
-            path: record_path.to_owned(),
-            reason: error.to_string(),
-        })?;
-    record.tree.verify(&root)?;
+    let unreadable = |error: serde_json::Error| InstallError::Record {
+        path: record_path.to_owned(),
+        reason: error.to_string(),
+    };
+    let summary: RecordSummary = serde_json::from_slice(&bytes).map_err(unreadable)?;
+    // The digest covers every entry, so equal digests mean an identical tree.
+    if TreeManifest::compute(&root)?.digest != summary.tree.digest {
+        let record: InstallRecord = serde_json::from_slice(&bytes).map_err(unreadable)?;
+        record.tree.verify(&root)?;
+        // verify() found no differing entry, so the record's digest and entries disagree.
+        return Err(TreeError::Changed {
+            path: record_path.display().to_string(),
+            what: "the install record's digest does not match its entries".into(),
+        }
+        .into());
+    }
     Ok(Installed {
         root,
-        record,
+        runtime: summary.runtime,
+        tree_digest: summary.tree.digest,
         created,
     })
 }

@@ -212,10 +212,8 @@ fn decide(
         lock,
         _named,
     } = verify_package(&request, &loaded, &settings.registry, known)?;
-    let client = Client::new(settings.registry.clone())
-        .map_err(|e| refuse("install-failed", e.to_string()))?;
     let installed = install::ensure_installed(
-        &client,
+        &settings.registry,
         &InstallRequest {
             artifact: &fetched.path,
             file_name: &fetched.file_name,
@@ -250,7 +248,7 @@ fn decide(
         message: format!(
             "installed tree {} matches {}",
             installed.root.display(),
-            installed.record.tree.digest
+            installed.tree_digest
         ),
     });
     Ok((Launch { program, args, env }, reasons))
@@ -513,7 +511,7 @@ fn command_for(
         )
     })?;
     let server_args = request.server_args.iter().map(OsString::from);
-    match &installed.record.runtime {
+    match &installed.runtime {
         Runtime::Node => {
             let node = find_on_path("node", settings.path.as_ref())
                 .ok_or_else(|| refuse("no-interpreter", "`node` is not on PATH"))?;

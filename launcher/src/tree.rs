@@ -89,6 +89,7 @@ impl TreeManifest {
     pub fn compute(root: &Path) -> Result<TreeManifest, TreeError> {
         let mut entries = Vec::new();
         walk(root, root, &mut entries)?;
+        hash_files(root, &mut entries)?;
         let mut hasher = Sha256::new();
         for (path, entry) in &entries {
             // NUL never occurs in paths or hex, so the fields cannot run into each other.
@@ -196,16 +197,16 @@ fn relative_name(root: &Path, path: &Path) -> Result<String, TreeError> {
 }
 
 fn walk(root: &Path, dir: &Path, entries: &mut Vec<(String, Entry)>) -> Result<(), TreeError> {
-    let mut children: Vec<PathBuf> = fs_err::read_dir(dir)
+    // The directory entry's type comes from readdir (no stat); files are stat'ed through their
+    // open descriptor while they are hashed, which is most of the work on a warm launch.
+    let mut children: Vec<(PathBuf, std::fs::FileType)> = fs_err::read_dir(dir)
         .map_err(io_error(dir))?
-        .map(|entry| entry.map(|e| e.path()))
+        .map(|entry| entry.and_then(|e| Ok((e.path(), e.file_type()?))))
         .collect::<Result<_, _>>()
         .map_err(io_error(dir))?;
-    children.sort();
-    for path in children {
+    children.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
+    for (path, kind) in children {
         let name = relative_name(root, &path)?;
-        let meta = fs_err::symlink_metadata(&path).map_err(io_error(&path))?;
-        let kind = meta.file_type();
         if kind.is_symlink() {
             let target = fs_err::read_link(&path).map_err(io_error(&path))?;
             let target_text = target
@@ -225,6 +226,13 @@ fn walk(root: &Path, dir: &Path, entries: &mut Vec<(String, Entry)>) -> Result<(
                 },
             ));
         } else if kind.is_dir() {
+            let meta = fs_err::symlink_metadata(&path).map_err(io_error(&path))?;
+            if !meta.is_dir() {
+                return Err(TreeError::Changed {
+                    path: name,
+                    what: "replaced while being read".into(),
+                });
+            }
             entries.push((
                 name,
                 Entry::Dir {
@@ -233,24 +241,13 @@ fn walk(root: &Path, dir: &Path, entries: &mut Vec<(String, Entry)>) -> Result<(
             ));
             walk(root, &path, entries)?;
         } else if kind.is_file() {
-            let mut file = fs_err::File::open(&path).map_err(io_error(&path))?;
-            let mut hasher = Sha256::new();
-            let mut buffer = vec![0u8; 64 * 1024];
-            let mut size = 0u64;
-            loop {
-                let n = file.read(&mut buffer).map_err(io_error(&path))?;
-                if n == 0 {
-                    break;
-                }
-                size += n as u64;
-                hasher.update(&buffer[..n]);
-            }
+            // Hashed afterwards, in parallel (see `hash_files`).
             entries.push((
                 name,
                 Entry::File {
-                    mode: mode_of(&meta),
-                    size,
-                    sha256: hex::encode(hasher.finalize()),
+                    mode: 0,
+                    size: 0,
+                    sha256: String::new(),
                 },
             ));
         } else {
@@ -259,6 +256,89 @@ fn walk(root: &Path, dir: &Path, entries: &mut Vec<(String, Entry)>) -> Result<(
     }
     Ok(())
 }
+
+/// Fills in size and sha256 of every file entry, on all cores: the re-check runs before
+/// every launch, so it is on the warm path.
+fn hash_files(root: &Path, entries: &mut [(String, Entry)]) -> Result<(), TreeError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let files: Vec<(usize, &str)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, entry))| matches!(entry, Entry::File { .. }))
+        .map(|(index, (name, _))| (index, name.as_str()))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(files.len()));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut buffer = vec![0u8; 64 * 1024];
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(index, name)) = files.get(i) else {
+                        break;
+                    };
+                    done.push((index, hash_file(&root.join(name), name, &mut buffer)));
+                }
+                results
+                    .lock()
+                    .expect("no thread panics holding it")
+                    .extend(done);
+            });
+        }
+    });
+    for (index, result) in results.into_inner().expect("no thread panicked") {
+        let (mode, size, sha256) = result?;
+        if let Entry::File {
+            mode: m,
+            size: s,
+            sha256: h,
+        } = &mut entries[index].1
+        {
+            *m = mode;
+            *s = size;
+            *h = sha256;
+        }
+    }
+    Ok(())
+}
+
+fn hash_file(path: &Path, name: &str, buffer: &mut [u8]) -> Result<FileFacts, TreeError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A file swapped for a symlink after readdir is not followed.
+        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    let mut file = options.open(path).map_err(io_error(path))?;
+    let meta = file.metadata().map_err(io_error(path))?;
+    if !meta.is_file() {
+        return Err(TreeError::Unsupported {
+            path: name.to_owned(),
+        });
+    }
+    let mode = mode_of(&meta);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let n = file.read(buffer).map_err(io_error(path))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    Ok((mode, size, hex::encode(hasher.finalize())))
+}
+
+/// Mode, size and sha256 hex of one file.
+type FileFacts = (u32, u64, String);
 
 /// True when a relative symlink at `link` (tree-relative) resolves lexically inside the tree.
 fn stays_inside(link: &str, target: &Path) -> bool {

@@ -45,7 +45,8 @@ impl Default for HttpSettings {
 }
 
 pub(crate) struct Http {
-    client: Client,
+    /// Not built in offline mode: loading TLS roots is the slowest part of a warm launch.
+    client: Option<Client>,
     settings: HttpSettings,
 }
 
@@ -62,6 +63,12 @@ fn load_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
 
 impl Http {
     pub(crate) fn new(settings: HttpSettings) -> Result<Http, Error> {
+        if settings.offline {
+            return Ok(Http {
+                client: None,
+                settings,
+            });
+        }
         // The blocking client's timeout bounds the wait for the response head and
         // then each read of the body (the deadline restarts per read): a large
         // download may take long, a stalled one fails after `read_timeout`.
@@ -77,7 +84,10 @@ impl Http {
             path: PathBuf::from("<http client>"),
             reason: error.without_url().to_string(),
         })?;
-        Ok(Http { client, settings })
+        Ok(Http {
+            client: Some(client),
+            settings,
+        })
     }
 
     pub(crate) fn offline(&self) -> bool {
@@ -99,7 +109,8 @@ impl Http {
         }
         let mut attempt = 0;
         loop {
-            let result = build(&self.client).send();
+            let client = self.client.as_ref().expect("an online Http has a client");
+            let result = build(client).send();
             let retryable = match &result {
                 Ok(response) => response.status().is_server_error(),
                 Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
