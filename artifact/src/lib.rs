@@ -37,6 +37,18 @@ pub use tarball::unpack_npm_tarball;
 pub struct Identified {
     pub package: PackageInfo,
     pub digests: Digests,
+    /// The package's own metadata file as read (bounded): its path inside the
+    /// archive and its bytes. Callers that need more than [`PackageInfo`]
+    /// (dependencies, license) parse it themselves.
+    pub metadata: Metadata,
+}
+
+/// A metadata file read from inside an artifact: `package/package.json`,
+/// `*.dist-info/METADATA`, `PKG-INFO` or `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub path: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Identifies the artifact at `path` with the default [`Limits`].

@@ -10,7 +10,7 @@ use flate2::read::GzDecoder;
 use tar::EntryType;
 
 use crate::zipfile::{checked_entry_path, read_bounded};
-use crate::{ArtifactError, Digests, HashingReader, Identified, Limits, npm, python};
+use crate::{ArtifactError, Digests, HashingReader, Identified, Limits, Metadata, npm, python};
 
 pub(crate) fn identify(
     path: &Path,
@@ -34,10 +34,20 @@ pub(crate) fn identify(
 
     if let Some((path, bytes)) = package_json {
         let package = npm::package_info(&path, &bytes, file_name, digests.size)?;
-        Ok(Identified { package, digests })
+        let metadata = Metadata { path, bytes };
+        Ok(Identified {
+            package,
+            digests,
+            metadata,
+        })
     } else if let Some((path, bytes)) = pkg_info {
         let package = python::sdist_info(&path, &bytes, file_name, digests.size)?;
-        Ok(Identified { package, digests })
+        let metadata = Metadata { path, bytes };
+        Ok(Identified {
+            package,
+            digests,
+            metadata,
+        })
     } else {
         Err(ArtifactError::NotAPackage(format!(
             "`{file_name}` has neither package/package.json (npm) nor <name>-<version>/PKG-INFO (sdist)"

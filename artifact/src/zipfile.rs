@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::{ArtifactError, Identified, Limits, digest_reader, mcpb, python};
+use crate::{ArtifactError, Identified, Limits, Metadata, digest_reader, mcpb, python};
 
 pub(crate) fn identify(
     path: &Path,
@@ -40,12 +40,26 @@ pub(crate) fn identify(
                 file_name,
                 digests.size,
             )?;
-            Ok(Identified { package, digests })
+            Ok(Identified {
+                package,
+                digests,
+                metadata: Metadata {
+                    path: metadata_path,
+                    bytes: metadata,
+                },
+            })
         }
         [] if names.contains("manifest.json") => {
             let manifest = read_zip_entry(&mut archive, "manifest.json", limits)?;
             let package = mcpb::manifest_info(&manifest, file_name, digests.size)?;
-            Ok(Identified { package, digests })
+            Ok(Identified {
+                package,
+                digests,
+                metadata: Metadata {
+                    path: "manifest.json".to_owned(),
+                    bytes: manifest,
+                },
+            })
         }
         [] => Err(ArtifactError::NotAPackage(format!(
             "`{file_name}` is a zip with neither *.dist-info/METADATA (wheel) nor manifest.json (MCPB)"

@@ -10,6 +10,7 @@
 //! `mcpin-verifier`, which depends on this crate and never the reverse.
 
 mod bundle;
+mod lock;
 mod predicate;
 mod statement;
 mod tools;
@@ -18,9 +19,13 @@ pub use bundle::{
     BUNDLE_MEDIA_TYPE_V03, Bundle, BundleError, Envelope, EnvelopeSignature, PublicKeyHint,
     VerificationMaterial, pae,
 };
+pub use lock::{
+    DistributionKind, LOCK_VERSION, Lock, LockError, LockRoot, LockedPackages, NpmPackage,
+    PypiFile, PypiPackage, PythonTarget,
+};
 pub use predicate::{
-    APPROVAL_PREDICATE_TYPE, ApprovalPredicate, Ecosystem, EntryPoint, PACKAGE_PREDICATE_TYPE,
-    PackageInfo, PackagePredicate, SbomRef,
+    APPROVAL_PREDICATE_TYPE, ApprovalPredicate, CYCLONEDX_JSON_MEDIA_TYPE, Ecosystem, EntryPoint,
+    PACKAGE_PREDICATE_TYPE, PackageInfo, PackagePredicate, SbomRef,
 };
 pub use statement::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE_V1, Statement, Subject};
 pub use tools::{Tool, ToolsPayload, ToolsSection};

@@ -48,9 +48,9 @@ pub struct PackagePredicate {
     /// The canonical tools payload (`mcpin tools capture`), with its digests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<ToolsSection>,
-    /// The locked run-time dependency tree (`mcpin lock`).
+    /// The locked run-time dependency tree (`mcpin lock`), inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock: Option<serde_json::Value>,
+    pub lock: Option<crate::Lock>,
     /// The CycloneDX SBOM, by digest; the document travels beside the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom: Option<SbomRef>,
@@ -84,10 +84,14 @@ pub struct EntryPoint {
     pub target: String,
 }
 
+/// Media type of the CycloneDX JSON documents mcpin writes and references.
+pub const CYCLONEDX_JSON_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json; version=1.5";
+
 /// A reference to the CycloneDX document that describes the same package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SbomRef {
+    /// [`CYCLONEDX_JSON_MEDIA_TYPE`] for documents mcpin writes.
     pub media_type: String,
     /// `sha256` of the exact SBOM bytes, lowercase hex.
     pub sha256: String,

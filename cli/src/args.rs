@@ -35,6 +35,10 @@ pub enum Command {
     Fetch(FetchArgs),
     /// List, check and clean the content-addressed store
     Store(StoreArgs),
+    /// Resolve every run-time dependency of an npm or PyPI artifact into a lock
+    Lock(LockArgs),
+    /// Write a CycloneDX 1.5 SBOM of an artifact, or check one (`mcpin sbom check`)
+    Sbom(SbomArgs),
     /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
     Run(RunArgs),
     /// Rewrite agent configs so npx/uvx/docker servers launch through `mcpin run`
@@ -205,6 +209,13 @@ pub struct SignArgs {
     /// Where to write the bundle [default: ARTIFACT.sigstore.json]
     #[arg(long, value_name = "BUNDLE")]
     pub out: Option<PathBuf>,
+    /// Put this lock (`mcpin lock`) inline in the signed statement
+    #[arg(long, value_name = "LOCK")]
+    pub lock: Option<PathBuf>,
+    /// Bind this CycloneDX SBOM (`mcpin sbom`) by digest; a copy is written
+    /// beside the bundle as BUNDLE-without-.sigstore.json + .cdx.json
+    #[arg(long, value_name = "SBOM")]
+    pub sbom: Option<PathBuf>,
     /// Print a JSON summary to stdout
     #[arg(long)]
     pub json: bool,
@@ -241,11 +252,15 @@ pub struct VerifyArgs {
     /// Decide with this policy: allow (exit 0) or deny (exit 1), with every reason
     #[arg(long, value_name = "POLICY")]
     pub policy: Option<PathBuf>,
-    /// CycloneDX SBOM file(s) to consider besides those beside the bundles
-    #[arg(long, value_name = "SBOM", requires = "policy")]
+    /// CycloneDX SBOM file(s): with --key, the file the statement must name (sbom-mismatch
+    /// otherwise); with --policy, SBOMs to consider besides those beside the bundles
+    #[arg(long, value_name = "SBOM")]
     pub sbom: Vec<PathBuf>,
     #[command(flatten)]
     pub policy_trust: PolicyTrustArgs,
+    /// With --key: also check that this lock file equals the signed lock (lock-mismatch otherwise)
+    #[arg(long, value_name = "LOCK", requires = "key")]
+    pub lock: Option<PathBuf>,
     /// With --key: also require this captured tools payload to equal the signed one
     #[arg(long, value_name = "FILE", requires = "key")]
     pub tools: Option<PathBuf>,
@@ -338,6 +353,63 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The artifact: npm tarball or wheel
+    pub artifact: PathBuf,
+    /// Where to write the lock [default: stdout]
+    #[arg(long, value_name = "LOCK")]
+    pub out: Option<PathBuf>,
+    /// npm registry or PyPI index URL [default: npm's configured registry / uv's index]
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    /// PyPI: target Python `major.minor` [default: the Python uv finds]
+    #[arg(long, value_name = "X.Y")]
+    pub python_version: Option<String>,
+    /// PyPI: target platform as uv's --python-platform [default: this machine]
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// PyPI: accept dependencies that publish only an sdist (building one runs its code)
+    #[arg(long)]
+    pub allow_sdist: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SbomArgs {
+    #[command(subcommand)]
+    pub command: Option<SbomCommand>,
+    /// The artifact: npm tarball, wheel, sdist or MCPB bundle
+    #[arg(required = true)]
+    pub artifact: Option<PathBuf>,
+    /// The lock (`mcpin lock`): one component per dependency, and the graph
+    #[arg(long, value_name = "LOCK")]
+    pub lock: Option<PathBuf>,
+    /// The tools payload (`mcpin tools capture`): the server and its tools as services
+    #[arg(long, value_name = "TOOLS")]
+    pub tools: Option<PathBuf>,
+    /// Where to write the SBOM
+    #[arg(long, value_name = "BOM", required = true)]
+    pub out: Option<PathBuf>,
+    /// Content-derived serialNumber; timestamp from SOURCE_DATE_EPOCH, else none
+    #[arg(long)]
+    pub reproducible: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SbomCommand {
+    /// Read an untrusted CycloneDX JSON SBOM and list its components, licenses and tools
+    Check(SbomCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomCheckArgs {
+    /// The CycloneDX JSON document
+    pub sbom: PathBuf,
+    /// Print the facts as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
     /// Start an MCP server over stdio and write its canonical tools payload

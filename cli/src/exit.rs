@@ -1,10 +1,11 @@
 //! The documented exit codes, and the one place errors are mapped onto them.
 
 use mcpin_artifact::ArtifactError;
-use mcpin_attestation::BundleError;
+use mcpin_attestation::{BundleError, LockError};
 use mcpin_launcher::audit::AuditError;
 use mcpin_launcher::wrap::WrapError;
 use mcpin_registry_client::Error as RegistryError;
+use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::keyless::KeylessError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
@@ -87,6 +88,23 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 KeyError::Io(_) => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
+        }
+        if cause.is::<BindingError>() {
+            return ExitStatus::Denied;
+        }
+        if let Some(error) = cause.downcast_ref::<ResolveError>() {
+            return match error {
+                ResolveError::Io(_)
+                | ResolveError::Spawn { .. }
+                | ResolveError::Resolver { .. } => ExitStatus::Io,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(FactsError::Io(_)) = cause.downcast_ref::<FactsError>() {
+            return ExitStatus::Io;
+        }
+        if cause.is::<SbomError>() || cause.is::<FactsError>() || cause.is::<LockError>() {
+            return ExitStatus::InvalidInput;
         }
         if let Some(error) = cause.downcast_ref::<AuditError>() {
             return match error {

@@ -576,16 +576,6 @@ fn evaluate_rule(
     evaluate_sbom(policy, predicate.as_ref(), evidence, attestations, reasons);
 }
 
-fn sha256_jcs(value: &Value) -> String {
-    let canonical = serde_json_canonicalizer::to_vec(value).expect("JSON values canonicalize");
-    format!("sha256:{}", hex::encode(Sha256::digest(canonical)))
-}
-
-/// The lock digest an approval names: sha256 over the RFC 8785 form of the lock.
-pub fn lock_digest(lock: &Value) -> String {
-    sha256_jcs(lock)
-}
-
 fn evaluate_tools(
     rule: &PackageRule,
     rules: &ToolRules,
@@ -1016,7 +1006,9 @@ fn evaluate_approvals(
         let expected_tools = predicate
             .and_then(|p| p.tools.as_ref())
             .map(|tools| tools.digest.clone());
-        let expected_lock = predicate.and_then(|p| p.lock.as_ref()).map(lock_digest);
+        let expected_lock = predicate
+            .and_then(|p| p.lock.as_ref())
+            .map(mcpin_attestation::Lock::digest);
         let expected_sbom = predicate
             .and_then(|p| p.sbom.as_ref())
             .map(|s| s.sha256.to_ascii_lowercase());

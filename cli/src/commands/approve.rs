@@ -6,7 +6,6 @@ use mcpin_attestation::{
     STATEMENT_TYPE_V1, Statement, Subject,
 };
 use mcpin_verifier::SecretKey;
-use mcpin_verifier::evaluate::lock_digest;
 
 use super::{beside, passphrase_from_env, write_atomic};
 use crate::args::ApproveArgs;
@@ -57,7 +56,7 @@ pub fn run(args: ApproveArgs) -> anyhow::Result<ExitStatus> {
         approved_at: now.to_string(),
         expires: expires.to_string(),
         tools_digest: predicate.tools.as_ref().map(|tools| tools.digest.clone()),
-        lock_digest: predicate.lock.as_ref().map(lock_digest),
+        lock_digest: predicate.lock.as_ref().map(mcpin_attestation::Lock::digest),
         sbom_sha256: predicate.sbom.as_ref().map(|sbom| sbom.sha256.clone()),
     };
     let approval_statement = Statement {

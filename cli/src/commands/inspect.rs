@@ -59,6 +59,21 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
         for entry in &package.entry_points {
             writeln!(text, "  entry:     {} -> {}", entry.name, entry.target)?;
         }
+        if let Some(lock) = &predicate.lock {
+            writeln!(
+                text,
+                "lock:       {} dependencies, {}",
+                lock.package_count(),
+                lock.digest()
+            )?;
+        }
+        if let Some(sbom) = &predicate.sbom {
+            writeln!(
+                text,
+                "sbom:       sha256:{} ({})",
+                sbom.sha256, sbom.media_type
+            )?;
+        }
         if let Some(tools) = &predicate.tools {
             writeln!(text, "tools:      {}", tools.digest)?;
             writeln!(

@@ -6,8 +6,10 @@ mod audit;
 mod fetch;
 mod inspect;
 mod keygen;
+mod lock;
 mod policy;
 mod run;
+mod sbom;
 mod sign;
 mod sigstore;
 mod store;
@@ -34,6 +36,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
         Command::Sigstore(command) => sigstore::run(command),
+        Command::Lock(args) => lock::run(args),
+        Command::Sbom(args) => sbom::run(args),
         Command::Run(args) => run::run(args),
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
@@ -61,7 +65,7 @@ fn beside(artifact: &Path, suffix: &str) -> std::path::PathBuf {
 }
 
 /// Replaces `path` atomically: readers see the old file or the new one, never half of either.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

@@ -1,12 +1,12 @@
 use std::path::Path;
 
-use anyhow::Context;
-use mcpin_attestation::{Bundle, PackagePredicate};
-use mcpin_verifier::PublicKey;
+use anyhow::{Context, bail};
+use mcpin_attestation::{Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate};
 use mcpin_verifier::evaluate::{self, Evidence};
 use mcpin_verifier::policy::{self, Policy, PolicyState};
 use mcpin_verifier::sigstore::TrustedRoot;
 use mcpin_verifier::verdict::{Check, Code, Outcome, Reason, Verdict};
+use mcpin_verifier::{PublicKey, VerifiedStatement};
 use serde_json::json;
 
 use super::beside;
@@ -50,29 +50,19 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
         .context("verification failed")?
         .name
         .clone();
-    // Tools drift: the payload a server gives now must be the one that was signed.
-    let tools_digest = match &args.tools {
-        Some(path) => {
-            let observed = mcpin_tools::read_section(path)
-                .with_context(|| format!("reading tools payload `{}`", path.display()))?;
-            let predicate: PackagePredicate =
-                serde_json::from_value(verified.statement().predicate.clone())
-                    .context("the signed predicate is not an mcp-package predicate")?;
-            mcpin_tools::check_pinned(predicate.tools.as_ref(), &observed)
-                .context("verification failed")?;
-            Some(observed.digest)
-        }
-        None => None,
+    let sbom = match args.sbom.as_slice() {
+        [] => None,
+        [one] => Some(one.as_path()),
+        _ => bail!("--key checks one --sbom; use --policy to weigh several"),
     };
+    let tools_digest =
+        check_bindings(&verified, sbom, args.lock.as_deref(), args.tools.as_deref())?;
     eprintln!(
         "verified: {} (sha256:{}) signed by key {}",
         subject,
         digests.sha256,
         verified.signer()
     );
-    if let Some(digest) = &tools_digest {
-        eprintln!("tools match the signed tools: {digest}");
-    }
     if args.json {
         output::json(&json!({
             "verified": true,
@@ -80,6 +70,8 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
             "sha256": digests.sha256,
             "keyId": verified.signer().as_str(),
             "predicateType": verified.statement().predicate_type,
+            "sbomChecked": sbom.is_some(),
+            "lockChecked": args.lock.is_some(),
             "toolsDigest": tools_digest,
         }))?;
     }
@@ -172,4 +164,50 @@ fn report(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Denied
     })
+}
+
+/// `--sbom`, `--lock` and `--tools`: the files must be the ones the verified
+/// statement names. Returns the tools digest when tools were checked.
+fn check_bindings(
+    verified: &VerifiedStatement,
+    sbom: Option<&Path>,
+    lock: Option<&Path>,
+    tools: Option<&Path>,
+) -> anyhow::Result<Option<String>> {
+    if sbom.is_none() && lock.is_none() && tools.is_none() {
+        return Ok(None);
+    }
+    let statement = verified.statement();
+    if statement.predicate_type != PACKAGE_PREDICATE_TYPE {
+        bail!(
+            "--sbom/--lock/--tools need an {PACKAGE_PREDICATE_TYPE} statement, this one is {}",
+            statement.predicate_type
+        );
+    }
+    let predicate: PackagePredicate = serde_json::from_value(statement.predicate.clone())
+        .context("the signed mcp-package predicate is malformed")?;
+    if let Some(path) = sbom {
+        let bytes = fs_err::read(path)?;
+        mcpin_sbom::check_sbom(&predicate, &path.display().to_string(), &bytes)
+            .context("verification failed")?;
+        eprintln!("sbom: {} matches the signed digest", path.display());
+    }
+    if let Some(path) = lock {
+        let lock = super::sbom::read_lock(path)?;
+        mcpin_sbom::check_lock(&predicate, &path.display().to_string(), &lock)
+            .context("verification failed")?;
+        eprintln!(
+            "lock: {} equals the signed lock ({})",
+            path.display(),
+            lock.digest()
+        );
+    }
+    // Tools drift: the payload a server gives now must be the one that was signed.
+    let Some(path) = tools else { return Ok(None) };
+    let observed = mcpin_tools::read_section(path)
+        .with_context(|| format!("reading tools payload `{}`", path.display()))?;
+    mcpin_tools::check_pinned(predicate.tools.as_ref(), &observed)
+        .context("verification failed")?;
+    eprintln!("tools match the signed tools: {}", observed.digest);
+    Ok(Some(observed.digest))
 }
