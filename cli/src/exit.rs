@@ -4,6 +4,7 @@ use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
 use mcpin_launcher::audit::AuditError;
 use mcpin_launcher::wrap::WrapError;
+use mcpin_registry_client::Error as RegistryError;
 use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::keyless::KeylessError;
@@ -143,6 +144,9 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 | ScratchError::InstallFailed { .. } => ExitStatus::Io,
             };
         }
+        if let Some(error) = cause.downcast_ref::<RegistryError>() {
+            return registry_status(error);
+        }
         if cause.is::<BundleError>() || cause.is::<serde_json::Error>() {
             return ExitStatus::InvalidInput;
         }
@@ -168,5 +172,29 @@ fn client_status(error: &ClientError) -> ExitStatus {
         | ClientError::Malformed { .. }
         | ClientError::UnsupportedProtocol(_)
         | ClientError::TooManyPages(..) => ExitStatus::InvalidInput,
+    }
+}
+
+/// Registry and store errors: bytes that do not match what was promised (or a
+/// checksum too weak to check) fail verification (1); a malformed SPEC is a
+/// usage error (2); a missing package or a malformed registry answer is invalid
+/// input (3); unreachable or refusing registries, offline misses and store I/O are 4.
+fn registry_status(error: &RegistryError) -> ExitStatus {
+    match error {
+        RegistryError::IntegrityMismatch { .. } | RegistryError::WeakIntegrity { .. } => {
+            ExitStatus::Denied
+        }
+        RegistryError::Spec { .. } => ExitStatus::Usage,
+        RegistryError::NotFound { .. }
+        | RegistryError::NoMatchingVersion { .. }
+        | RegistryError::Metadata { .. }
+        | RegistryError::Config { .. }
+        | RegistryError::Unsupported(_) => ExitStatus::InvalidInput,
+        RegistryError::Auth { .. }
+        | RegistryError::Network { .. }
+        | RegistryError::Interrupted { .. }
+        | RegistryError::Http { .. }
+        | RegistryError::Offline { .. }
+        | RegistryError::Store { .. } => ExitStatus::Io,
     }
 }

@@ -3,6 +3,7 @@
 
 mod approve;
 mod audit;
+mod fetch;
 mod inspect;
 mod keygen;
 mod lock;
@@ -11,6 +12,7 @@ mod run;
 mod sbom;
 mod sign;
 mod sigstore;
+mod store;
 mod tools;
 mod verify;
 mod wrap;
@@ -29,6 +31,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => sign::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Store(args) => store::run(args),
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
         Command::Sigstore(command) => sigstore::run(command),

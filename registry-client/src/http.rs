@@ -1,0 +1,204 @@
+//! One blocking HTTP client for every registry: rustls (aws-lc-rs) with the
+//! platform's roots plus `SSL_CERT_FILE`, proxies from the environment
+//! (`HTTPS_PROXY`, `NO_PROXY`), timeouts, and retries with backoff on
+//! connection errors and 5xx answers. Offline mode refuses every request.
+
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use url::Url;
+
+use crate::Error;
+use crate::redact::{redact, registry_name};
+
+/// How the client talks to the network.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Never touch the network.
+    pub offline: bool,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// How long a response may go without a byte arriving.
+    pub read_timeout: Duration,
+    /// Retries after the first attempt on connection errors and 5xx.
+    pub retries: u32,
+    /// Extra trusted roots (PEM bundle), in addition to the platform's. Defaults
+    /// to `SSL_CERT_FILE` when set.
+    pub extra_roots: Option<PathBuf>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            offline: false,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            retries: 3,
+            extra_roots: std::env::var_os("SSL_CERT_FILE")
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+pub(crate) struct Http {
+    client: Client,
+    settings: HttpSettings,
+}
+
+fn load_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let pem = fs_err::read(path).map_err(|error| Error::Config {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| Error::Config {
+        path: path.to_owned(),
+        reason: format!("not a PEM certificate bundle: {}", error.without_url()),
+    })
+}
+
+impl Http {
+    pub(crate) fn new(settings: HttpSettings) -> Result<Http, Error> {
+        // The blocking client's timeout bounds the wait for the response head and
+        // then each read of the body (the deadline restarts per read): a large
+        // download may take long, a stalled one fails after `read_timeout`.
+        let mut builder = Client::builder()
+            .user_agent(concat!("mcpin/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.read_timeout)
+            .pool_max_idle_per_host(4);
+        if let Some(path) = &settings.extra_roots {
+            builder = builder.tls_certs_merge(load_roots(path)?);
+        }
+        let client = builder.build().map_err(|error| Error::Config {
+            path: PathBuf::from("<http client>"),
+            reason: error.without_url().to_string(),
+        })?;
+        Ok(Http { client, settings })
+    }
+
+    pub(crate) fn offline(&self) -> bool {
+        self.settings.offline
+    }
+
+    /// Sends the request `build` makes, retrying connection errors and 5xx
+    /// with exponential backoff. Any other status is returned to the caller.
+    pub(crate) fn send(
+        &self,
+        url: &Url,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, Error> {
+        if self.settings.offline {
+            return Err(Error::Offline {
+                what: format!("a request to {}", redact(url)),
+                store: PathBuf::from("(offline mode never touches the network)"),
+            });
+        }
+        let mut attempt = 0;
+        loop {
+            let result = build(&self.client).send();
+            let retryable = match &result {
+                Ok(response) => response.status().is_server_error(),
+                Err(error) => error.is_connect() || error.is_timeout() || error.is_request(),
+            };
+            if !retryable || attempt >= self.settings.retries {
+                return result.map_err(|source| Error::Network {
+                    registry: registry_name(url),
+                    url: redact(url),
+                    source: source.without_url(),
+                });
+            }
+            sleep(Duration::from_millis(200 << attempt));
+            attempt += 1;
+        }
+    }
+
+    /// `send`, then map 401/403, 404 and other failures onto typed errors.
+    pub(crate) fn get_ok(
+        &self,
+        url: &Url,
+        what: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, Error> {
+        let response = self.send(url, build)?;
+        check_status(response, url, what)
+    }
+}
+
+/// Maps a non-success status onto the matching error.
+pub(crate) fn check_status(response: Response, url: &Url, what: &str) -> Result<Response, Error> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let registry = registry_name(url);
+    let shown = redact(url);
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Auth {
+            registry,
+            url: shown,
+            status: status.as_u16(),
+        },
+        StatusCode::NOT_FOUND => Error::NotFound {
+            registry,
+            what: what.to_owned(),
+            url: shown,
+        },
+        _ => Error::Http {
+            registry,
+            url: shown,
+            status: status.as_u16(),
+        },
+    })
+}
+
+/// Reads a metadata body, refusing anything larger than `limit` bytes.
+pub(crate) fn read_limited(response: Response, url: &Url, limit: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let mut body = Vec::new();
+    response
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|error| Error::Metadata {
+            url: redact(url),
+            reason: format!("reading the body: {error}"),
+        })?;
+    if body.len() as u64 > limit {
+        return Err(Error::Metadata {
+            url: redact(url),
+            reason: format!("larger than {limit} bytes"),
+        });
+    }
+    Ok(body)
+}
+
+/// Parses a JSON metadata body.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    url: &Url,
+) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|error| Error::Metadata {
+        url: redact(url),
+        reason: error.to_string(),
+    })
+}
+
+/// Splits user-info credentials off `url`: the URL to request and (user, password).
+pub(crate) fn split_credentials(url: &Url) -> (Url, Option<(String, Option<String>)>) {
+    if url.username().is_empty() && url.password().is_none() {
+        return (url.clone(), None);
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = (decode(url.username()), url.password().map(decode));
+    let mut bare = url.clone();
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    (bare, Some(credentials))
+}

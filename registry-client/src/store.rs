@@ -1,0 +1,601 @@
+//! The content-addressed store shared by every mcpin command.
+//!
+//! Layout under the store root (versioned so a future layout can live beside it):
+//!
+//! ```text
+//! v1/sha256/<hex>           artifact bytes, read-only, named by their sha256
+//! v1/alias/<alg>/<hex>      sha512 / sha1 digest -> sha256 hex of a stored blob
+//! v1/refs/<hex>.json        what a resolved spec (registry, name, version) pinned
+//! v1/locks/<alg>-<hex>.lock one lock file per digest being downloaded
+//! v1/tmp/                   downloads in progress (deleted on success or failure)
+//! ```
+//!
+//! A download streams into a temporary file in `v1/tmp`, is hashed while
+//! streaming, and is renamed into `v1/sha256/` only when the digest matches.
+//! Concurrent processes take the digest's lock first, so one downloads and the
+//! others find the finished blob. A crash leaves at most a file in `v1/tmp`,
+//! which nothing reads (`mcpin store gc` removes it). A blob found in the store
+//! is hashed again before it is handed out.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use fs4::FileExt;
+use mcpin_artifact::HashingReader;
+use serde::{Deserialize, Serialize};
+use sha1::Digest as _;
+
+use crate::Error;
+
+/// A digest algorithm a registry publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Sha256,
+    Sha512,
+    /// Legacy npm `shasum`; accepted only when explicitly allowed.
+    Sha1,
+}
+
+impl Algorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+            Algorithm::Sha1 => "sha1",
+        }
+    }
+}
+
+/// An expected digest: the algorithm and lowercase hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    pub algorithm: Algorithm,
+    pub hex: String,
+}
+
+impl Checksum {
+    /// A checksum from hex, rejecting anything that is not hex of the right length.
+    pub fn new(algorithm: Algorithm, hex: &str) -> Option<Checksum> {
+        let len = match algorithm {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+            Algorithm::Sha1 => 40,
+        };
+        let hex = hex.to_ascii_lowercase();
+        (hex.len() == len && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(Checksum { algorithm, hex })
+    }
+
+    fn matches(&self, digests: &Digests) -> Option<String> {
+        let actual = match self.algorithm {
+            Algorithm::Sha256 => &digests.sha256,
+            Algorithm::Sha512 => &digests.sha512,
+            Algorithm::Sha1 => &digests.sha1,
+        };
+        (actual != &self.hex).then(|| actual.clone())
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.algorithm.as_str(), self.hex)
+    }
+}
+
+/// The digests of a blob's exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Digests {
+    pub size: u64,
+    pub sha256: String,
+    pub sha512: String,
+    #[serde(skip)]
+    sha1: String,
+}
+
+/// A blob in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stored {
+    /// `v1/sha256/<hex>` under the store root.
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub digests: Digests,
+    /// Whether this call downloaded the bytes (false: they were in the store).
+    pub downloaded: bool,
+}
+
+/// What a resolved spec pinned, kept so offline mode and `store ls` can name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefRecord {
+    /// `<ecosystem> <registry> <name> <version-or-tag>`: what was asked.
+    pub key: String,
+    pub ecosystem: String,
+    pub registry: String,
+    pub name: String,
+    pub version: String,
+    pub file_name: String,
+    /// Where the bytes came from (redacted).
+    pub url: String,
+    pub sha256: String,
+    pub sha512: String,
+    pub size: u64,
+    /// OCI: the digest of the image index the pinned manifest was chosen from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
+    /// OCI: the config and layer blobs (sha256 hex) the manifest needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<String>,
+}
+
+/// One problem `Store::verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Corrupt {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// What `Store::gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    pub temp_files: usize,
+    pub refs: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+/// A content-addressed store rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+const LAYOUT: &str = "v1";
+
+impl Store {
+    /// `$XDG_DATA_HOME/mcpin/store`, else `~/.local/share/mcpin/store`.
+    pub fn default_root() -> Option<PathBuf> {
+        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(data).join("mcpin/store"));
+        }
+        std::env::var_os("HOME")
+            .filter(|v| !v.is_empty())
+            .map(|home| PathBuf::from(home).join(".local/share/mcpin/store"))
+    }
+
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        let store = Store {
+            root: root.to_owned(),
+        };
+        for dir in [
+            "sha256",
+            "alias/sha512",
+            "alias/sha1",
+            "refs",
+            "locks",
+            "tmp",
+        ] {
+            let path = store.layout().join(dir);
+            fs_err::create_dir_all(&path).map_err(|e| Error::store(&path, e))?;
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn layout(&self) -> PathBuf {
+        self.root.join(LAYOUT)
+    }
+
+    /// Where the blob with this sha256 lives (whether or not it is there).
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.layout().join("sha256").join(sha256)
+    }
+
+    fn alias_path(&self, checksum: &Checksum) -> PathBuf {
+        self.layout()
+            .join("alias")
+            .join(checksum.algorithm.as_str())
+            .join(&checksum.hex)
+    }
+
+    /// The stored blob with this digest, hashed again to prove it; `None` when
+    /// absent or when its bytes no longer match (a corrupt blob is never served).
+    pub fn find(&self, checksum: &Checksum) -> Result<Option<Stored>, Error> {
+        let sha256 = match checksum.algorithm {
+            Algorithm::Sha256 => checksum.hex.clone(),
+            _ => match fs_err::read_to_string(self.alias_path(checksum)) {
+                Ok(sha256) => sha256.trim().to_owned(),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(Error::store(self.alias_path(checksum), error)),
+            },
+        };
+        let path = self.blob_path(&sha256);
+        let file = match fs_err::File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(Error::store(&path, error)),
+        };
+        let digests = hash(file).map_err(|e| Error::store(&path, e))?;
+        if digests.sha256 != sha256 || checksum.matches(&digests).is_some() {
+            return Ok(None);
+        }
+        Ok(Some(Stored {
+            path,
+            digests,
+            downloaded: false,
+        }))
+    }
+
+    /// Returns the blob with digest `expected`, downloading it with `open` when
+    /// the store lacks it. Holds the digest's lock while downloading so
+    /// concurrent callers download once. `url` names the source in errors.
+    pub fn fetch(
+        &self,
+        expected: &Checksum,
+        url: &str,
+        open: impl FnOnce() -> Result<Box<dyn Read>, Error>,
+    ) -> Result<Stored, Error> {
+        if let Some(stored) = self.find(expected)? {
+            return Ok(stored);
+        }
+        let lock_path = self.layout().join("locks").join(format!(
+            "{}-{}.lock",
+            expected.algorithm.as_str(),
+            expected.hex
+        ));
+        let lock = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::store(&lock_path, e))?;
+        FileExt::lock(lock.file()).map_err(|e| Error::store(&lock_path, e))?;
+        // Someone else may have finished while we waited for the lock.
+        if let Some(stored) = self.find(expected)? {
+            return Ok(stored);
+        }
+        let reader = open()?;
+        let stored = self.commit(expected, url, reader);
+        // The lock is released when `lock` is closed (also if the process dies).
+        drop(lock);
+        stored
+    }
+
+    /// Streams `reader` into a temporary file, hashing as it goes, and moves it
+    /// into place only if it matches `expected`.
+    fn commit(
+        &self,
+        expected: &Checksum,
+        url: &str,
+        reader: Box<dyn Read>,
+    ) -> Result<Stored, Error> {
+        let tmp_dir = self.layout().join("tmp");
+        let mut tmp = tempfile::Builder::new()
+            .prefix("download-")
+            .tempfile_in(&tmp_dir)
+            .map_err(|e| Error::store(&tmp_dir, e))?;
+        let mut hashing = Sha1Reader::new(HashingReader::new(reader));
+        // Copy by hand to tell a failing source (network) from a failing store (disk).
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let n = match hashing.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Interrupted {
+                        url: url.to_owned(),
+                        source,
+                    });
+                }
+            };
+            tmp.as_file_mut()
+                .write_all(&buffer[..n])
+                .map_err(|e| Error::store(tmp.path(), e))?;
+        }
+        let (inner, sha1) = hashing.finish();
+        let inner = inner.finish().map_err(|e| Error::store(tmp.path(), e))?;
+        let digests = Digests {
+            size: inner.size,
+            sha256: inner.sha256,
+            sha512: inner.sha512,
+            sha1,
+        };
+        if let Some(actual) = expected.matches(&digests) {
+            // `tmp` is deleted on drop: nothing of the bad download stays.
+            return Err(Error::IntegrityMismatch {
+                url: url.to_owned(),
+                algorithm: expected.algorithm.as_str(),
+                expected: expected.hex.clone(),
+                actual,
+            });
+        }
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::store(tmp.path(), e))?;
+        set_read_only(tmp.as_file()).map_err(|e| Error::store(tmp.path(), e))?;
+        let path = self.blob_path(&digests.sha256);
+        tmp.persist(&path)
+            .map_err(|e| Error::store(&path, e.error))?;
+        for alias in [
+            Checksum {
+                algorithm: Algorithm::Sha512,
+                hex: digests.sha512.clone(),
+            },
+            Checksum {
+                algorithm: Algorithm::Sha1,
+                hex: digests.sha1.clone(),
+            },
+        ] {
+            self.write_atomic(&self.alias_path(&alias), digests.sha256.as_bytes())?;
+        }
+        Ok(Stored {
+            path,
+            digests,
+            downloaded: true,
+        })
+    }
+
+    /// Stores bytes already in memory (e.g. an OCI manifest) under `expected`.
+    pub fn insert(&self, expected: &Checksum, url: &str, bytes: Vec<u8>) -> Result<Stored, Error> {
+        self.fetch(expected, url, || Ok(Box::new(io::Cursor::new(bytes))))
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let dir = path.parent().unwrap_or(&self.root);
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::store(dir, e))?;
+        tmp.write_all(bytes)
+            .map_err(|e| Error::store(tmp.path(), e))?;
+        tmp.persist(path).map_err(|e| Error::store(path, e.error))?;
+        Ok(())
+    }
+
+    fn ref_path(&self, key: &str) -> PathBuf {
+        let name = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+        self.layout().join("refs").join(format!("{name}.json"))
+    }
+
+    /// Records what a spec resolved to.
+    pub fn put_ref(&self, record: &RefRecord) -> Result<(), Error> {
+        let path = self.ref_path(&record.key);
+        let json = serde_json::to_vec_pretty(record).expect("a RefRecord serializes");
+        self.write_atomic(&path, &json)
+    }
+
+    /// What `key` resolved to when last fetched, if recorded.
+    pub fn get_ref(&self, key: &str) -> Result<Option<RefRecord>, Error> {
+        read_ref(&self.ref_path(key))
+    }
+
+    /// Every recorded ref, sorted by key.
+    pub fn refs(&self) -> Result<Vec<RefRecord>, Error> {
+        let dir = self.layout().join("refs");
+        let mut refs = Vec::new();
+        for entry in fs_err::read_dir(&dir).map_err(|e| Error::store(&dir, e))? {
+            let path = entry.map_err(|e| Error::store(&dir, e))?.path();
+            if path.extension().is_some_and(|ext| ext == "json")
+                && let Some(record) = read_ref(&path)?
+            {
+                refs.push(record);
+            }
+        }
+        refs.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(refs)
+    }
+
+    fn blobs(&self) -> Result<Vec<(String, PathBuf)>, Error> {
+        let dir = self.layout().join("sha256");
+        let mut blobs = Vec::new();
+        for entry in fs_err::read_dir(&dir).map_err(|e| Error::store(&dir, e))? {
+            let entry = entry.map_err(|e| Error::store(&dir, e))?;
+            blobs.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            ));
+        }
+        blobs.sort();
+        Ok(blobs)
+    }
+
+    /// Hashes every blob again and checks every alias and ref. Returns what is wrong.
+    pub fn verify(&self) -> Result<Vec<Corrupt>, Error> {
+        let mut corrupt = Vec::new();
+        for (name, path) in self.blobs()? {
+            let file = fs_err::File::open(&path).map_err(|e| Error::store(&path, e))?;
+            let digests = hash(file).map_err(|e| Error::store(&path, e))?;
+            if digests.sha256 != name {
+                corrupt.push(Corrupt {
+                    path,
+                    reason: format!("content hashes to sha256:{}", digests.sha256),
+                });
+            }
+        }
+        for record in self.refs()? {
+            for sha256 in std::iter::once(&record.sha256).chain(&record.blobs) {
+                if !self.blob_path(sha256).exists() {
+                    corrupt.push(Corrupt {
+                        path: self.ref_path(&record.key),
+                        reason: format!("{} names sha256:{sha256}, which is missing", record.key),
+                    });
+                }
+            }
+        }
+        Ok(corrupt)
+    }
+
+    /// Removes leftovers of interrupted downloads and refs whose blobs are gone;
+    /// with `unreferenced`, also blobs no ref names. Skips downloads in progress.
+    pub fn gc(&self, unreferenced: bool) -> Result<GcReport, Error> {
+        let mut report = GcReport::default();
+        let tmp_dir = self.layout().join("tmp");
+        // A temp file is in use only while its digest's lock is held; take every
+        // lock we can, and remove temp files only when no download holds one.
+        let locks_dir = self.layout().join("locks");
+        let mut held = Vec::new();
+        let mut busy = false;
+        for entry in fs_err::read_dir(&locks_dir).map_err(|e| Error::store(&locks_dir, e))? {
+            let path = entry.map_err(|e| Error::store(&locks_dir, e))?.path();
+            let file = fs_err::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::store(&path, e))?;
+            match FileExt::try_lock(file.file()) {
+                Ok(()) => held.push(file),
+                Err(_) => busy = true,
+            }
+        }
+        if !busy {
+            for entry in fs_err::read_dir(&tmp_dir).map_err(|e| Error::store(&tmp_dir, e))? {
+                let path = entry.map_err(|e| Error::store(&tmp_dir, e))?.path();
+                report.bytes += fs_err::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                fs_err::remove_file(&path).map_err(|e| Error::store(&path, e))?;
+                report.temp_files += 1;
+            }
+        }
+        let mut named = std::collections::BTreeSet::new();
+        for record in self.refs()? {
+            let blobs: Vec<&String> = std::iter::once(&record.sha256)
+                .chain(&record.blobs)
+                .collect();
+            if blobs.iter().all(|sha256| self.blob_path(sha256).exists()) {
+                named.extend(blobs.into_iter().cloned());
+            } else {
+                let path = self.ref_path(&record.key);
+                fs_err::remove_file(&path).map_err(|e| Error::store(&path, e))?;
+                report.refs += 1;
+            }
+        }
+        if unreferenced && !busy {
+            for (name, path) in self.blobs()? {
+                if !named.contains(&name) {
+                    report.bytes += fs_err::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    fs_err::remove_file(&path).map_err(|e| Error::store(&path, e))?;
+                    report.blobs += 1;
+                }
+            }
+        }
+        drop(held);
+        Ok(report)
+    }
+}
+
+fn read_ref(path: &Path) -> Result<Option<RefRecord>, Error> {
+    match fs_err::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::store(path, io::Error::new(io::ErrorKind::InvalidData, e))),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Error::store(path, error)),
+    }
+}
+
+fn hash(reader: impl Read) -> io::Result<Digests> {
+    let mut hashing = Sha1Reader::new(HashingReader::new(reader));
+    io::copy(&mut hashing, &mut io::sink())?;
+    let (inner, sha1) = hashing.finish();
+    let inner = inner.finish()?;
+    Ok(Digests {
+        size: inner.size,
+        sha256: inner.sha256,
+        sha512: inner.sha512,
+        sha1,
+    })
+}
+
+#[cfg(unix)]
+fn set_read_only(file: &std::fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o444))
+}
+
+#[cfg(not(unix))]
+fn set_read_only(file: &std::fs::File) -> io::Result<()> {
+    let mut permissions = file.metadata()?.permissions();
+    permissions.set_readonly(true);
+    file.set_permissions(permissions)
+}
+
+/// Adds sha1 (for legacy npm `shasum` checks) to the sha256/sha512 hashing reader.
+struct Sha1Reader<R> {
+    inner: R,
+    sha1: sha1::Sha1,
+}
+
+impl<R: Read> Sha1Reader<R> {
+    fn new(inner: R) -> Self {
+        Sha1Reader {
+            inner,
+            sha1: sha1::Sha1::new(),
+        }
+    }
+
+    fn finish(self) -> (R, String) {
+        (self.inner, hex::encode(self.sha1.finalize()))
+    }
+}
+
+impl<R: Read> Read for Sha1Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha1.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha256_of(bytes: &[u8]) -> Checksum {
+        Checksum::new(Algorithm::Sha256, &hex::encode(sha2::Sha256::digest(bytes))).unwrap()
+    }
+
+    #[test]
+    fn stores_matching_bytes_and_refuses_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let expected = sha256_of(b"hello");
+        let stored = store
+            .insert(&expected, "test://hello", b"hello".to_vec())
+            .unwrap();
+        assert!(stored.downloaded);
+        assert_eq!(fs_err::read(&stored.path).unwrap(), b"hello");
+        let again = store
+            .insert(&expected, "test://hello", b"ignored".to_vec())
+            .unwrap();
+        assert!(!again.downloaded);
+
+        let other = sha256_of(b"other");
+        let error = store
+            .insert(&other, "test://other", b"lies".to_vec())
+            .unwrap_err();
+        assert!(matches!(error, Error::IntegrityMismatch { .. }), "{error}");
+        assert!(!store.blob_path(&other.hex).exists());
+        assert_eq!(
+            fs_err::read_dir(dir.path().join("v1/tmp")).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn finds_by_sha512_alias_and_never_serves_a_corrupted_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let stored = store
+            .insert(&sha256_of(b"abc"), "test://abc", b"abc".to_vec())
+            .unwrap();
+        let by_sha512 = Checksum::new(Algorithm::Sha512, &stored.digests.sha512).unwrap();
+        assert_eq!(store.find(&by_sha512).unwrap().unwrap().path, stored.path);
+
+        let mut permissions = fs_err::metadata(&stored.path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        permissions.set_readonly(false);
+        fs_err::set_permissions(&stored.path, permissions).unwrap();
+        fs_err::write(&stored.path, b"abd").unwrap();
+        assert_eq!(store.find(&by_sha512).unwrap(), None);
+        assert_eq!(store.verify().unwrap().len(), 1);
+    }
+}
