@@ -30,6 +30,7 @@ pub use error::ArtifactError;
 pub use hash::{Digests, HashingReader, digest_reader};
 pub use limits::Limits;
 use mcpin_attestation::PackageInfo;
+pub use python::core_metadata_field;
 pub use tarball::unpack_npm_tarball;
 
 /// What [`identify`] learned about an artifact.

@@ -27,7 +27,18 @@ pub(crate) fn sdist_info(
     core_metadata(path, pkg_info, file_name, size)
 }
 
-/// Reads `Name` and `Version` from the RFC 822-style header block of core metadata.
+/// The first non-empty value of header `key` in the RFC 822-style header block of
+/// Python core metadata (`METADATA`, `PKG-INFO`); names compare case-insensitively.
+pub fn core_metadata_field(text: &str, key: &str) -> Option<String> {
+    text.lines()
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case(key))
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Reads `Name` and `Version` from the header block of core metadata.
 fn core_metadata(
     path: &str,
     bytes: &[u8],
@@ -39,18 +50,16 @@ fn core_metadata(
         why,
     };
     let text = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".into()))?;
-    let header = |key: &str| {
-        text.lines()
-            .take_while(|line| !line.is_empty())
-            .filter_map(|line| line.split_once(':'))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case(key))
-            .map(|(_, value)| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    };
+    let header = |key: &str| core_metadata_field(text, key);
     let name = header("Name").ok_or_else(|| invalid("no `Name` header".into()))?;
     let version = header("Version").ok_or_else(|| invalid("no `Version` header".into()))?;
-    let purl = crate::purl("pypi", None, &normalize_name(&name), &version)
-        .map_err(|error| invalid(error.to_string()))?;
+    let purl = crate::purl(
+        "pypi",
+        None,
+        &mcpin_attestation::normalize_pypi_name(&name),
+        &version,
+    )
+    .map_err(|error| invalid(error.to_string()))?;
     Ok(PackageInfo {
         ecosystem: Ecosystem::Pypi,
         name,
@@ -85,32 +94,9 @@ fn console_scripts(bytes: &[u8]) -> Vec<EntryPoint> {
     scripts
 }
 
-/// PEP 503 name normalization, as the pypi purl type requires.
-pub(crate) fn normalize_name(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut last_was_separator = false;
-    for ch in name.chars() {
-        if matches!(ch, '-' | '_' | '.') {
-            if !last_was_separator {
-                normalized.push('-');
-            }
-            last_was_separator = true;
-        } else {
-            normalized.push(ch.to_ascii_lowercase());
-            last_was_separator = false;
-        }
-    }
-    normalized
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_normalize_per_pep_503() {
-        assert_eq!(normalize_name("MCP_Server..Time"), "mcp-server-time");
-    }
 
     #[test]
     fn console_scripts_are_read_from_their_section_only() {

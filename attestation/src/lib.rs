@@ -29,3 +29,36 @@ pub use predicate::{
 };
 pub use statement::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE_V1, Statement, Subject};
 pub use tools::{Tool, ToolsPayload, ToolsSection};
+
+/// PEP 503 name normalization (lowercase; every run of `-`, `_`, `.` becomes one
+/// `-`): how PyPI names are compared, and how the pypi purl type spells them.
+pub fn normalize_pypi_name(name: &str) -> String {
+    let mut normalized = String::with_capacity(name.len());
+    for part in name
+        .trim()
+        .split(['-', '_', '.'])
+        .filter(|part| !part.is_empty())
+    {
+        if !normalized.is_empty() {
+            normalized.push('-');
+        }
+        normalized.push_str(&part.to_ascii_lowercase());
+    }
+    normalized
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pypi_names_normalize_per_pep_503() {
+        assert_eq!(
+            super::normalize_pypi_name("MCP_Server..Time"),
+            "mcp-server-time"
+        );
+        assert_eq!(
+            super::normalize_pypi_name("Typing_Extensions"),
+            "typing-extensions"
+        );
+        assert_eq!(super::normalize_pypi_name("_a-"), "a");
+    }
+}

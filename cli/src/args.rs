@@ -31,14 +31,14 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
-    /// Resolve every run-time dependency of an npm or PyPI artifact into a lock
-    Lock(LockArgs),
-    /// Write a CycloneDX 1.5 SBOM of an artifact, or check one (`mcpin sbom check`)
-    Sbom(SbomArgs),
     /// Resolve a package and fetch it into the content-addressed store
     Fetch(FetchArgs),
     /// List, check and clean the content-addressed store
     Store(StoreArgs),
+    /// Resolve every run-time dependency of an npm or PyPI artifact into a lock
+    Lock(LockArgs),
+    /// Write a CycloneDX 1.5 SBOM of an artifact, or check one (`mcpin sbom check`)
+    Sbom(SbomArgs),
     /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
     Run(RunArgs),
     /// Rewrite agent configs so npx/uvx/docker servers launch through `mcpin run`

@@ -1105,7 +1105,7 @@ fn pypi_requirement(spec: &str) -> Result<PackageRef, Refusal> {
                     format!("`{spec}`: `{extra}` is not a valid extra name"),
                 );
             }
-            extras.push(normalize_pypi(extra));
+            extras.push(mcpin_attestation::normalize_pypi_name(extra));
         }
         extras.sort();
         extras.dedup();
@@ -1158,7 +1158,7 @@ fn pypi_requirement(spec: &str) -> Result<PackageRef, Refusal> {
     };
     Ok(PackageRef {
         ecosystem: Ecosystem::Pypi,
-        name: normalize_pypi(name),
+        name: mcpin_attestation::normalize_pypi_name(name),
         extras,
         version,
     })
@@ -1172,24 +1172,6 @@ fn valid_pypi_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
-/// PEP 503 normalization: lowercase, runs of `-_.` become one `-`.
-fn normalize_pypi(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            separator = true;
-        } else {
-            if separator && !out.is_empty() {
-                out.push('-');
-            }
-            separator = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 // ---- docker ------------------------------------------------------------------------------

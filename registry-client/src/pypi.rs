@@ -3,6 +3,7 @@
 //! yanked files skipped unless pinned exactly (PEP 592), the best wheel for the
 //! target platform (else the sdist), and basic auth from the index URL.
 
+use mcpin_attestation::normalize_pypi_name;
 use std::str::FromStr;
 
 use pep440_rs::{Operator, Version, VersionSpecifiers};
@@ -107,21 +108,6 @@ impl WheelTarget {
         }
         Some(if platforms.contains(&"any") { 1 } else { 2 })
     }
-}
-
-/// PEP 503 name normalization.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// One file offered by the index.
@@ -245,7 +231,8 @@ fn version_of(file_name: &str, project: &str) -> Option<Version> {
             .or_else(|| file_name.strip_suffix(".zip"))?;
         stem.rsplit_once('-')?
     };
-    (normalize(name) == normalize(project)).then(|| Version::from_str(version).ok())?
+    (normalize_pypi_name(name) == normalize_pypi_name(project))
+        .then(|| Version::from_str(version).ok())?
 }
 
 fn exact_pin(specifiers: &VersionSpecifiers) -> Option<&Version> {
@@ -292,7 +279,7 @@ impl Client {
             split_credentials(&crate::npm::with_trailing_slash(index.clone()));
         let auth = credentials.map(|(user, password)| Auth::basic(&user, password.as_deref()));
         let shown_index = redact(&index);
-        let project = normalize(name);
+        let project = normalize_pypi_name(name);
         let asked_key = format!("pypi {shown_index} {project} {specifiers}");
         if self.http.offline() {
             return self.offline_ref(

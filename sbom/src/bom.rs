@@ -213,14 +213,7 @@ fn root_license(identified: &Identified) -> Option<String> {
         }
         Ecosystem::Pypi => {
             let text = std::str::from_utf8(&identified.metadata.bytes).ok()?;
-            let header = |key: &str| {
-                text.lines()
-                    .take_while(|line| !line.is_empty())
-                    .filter_map(|line| line.split_once(':'))
-                    .find(|(name, _)| name.trim().eq_ignore_ascii_case(key))
-                    .map(|(_, value)| value.trim().to_owned())
-                    .filter(|value| !value.is_empty())
-            };
+            let header = |key: &str| mcpin_artifact::core_metadata_field(text, key);
             header("License-Expression").or_else(|| {
                 header("License")
                     .filter(|license| SpdxExpression::try_from(license.clone()).is_ok())

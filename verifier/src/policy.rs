@@ -443,23 +443,10 @@ impl PackageRule {
 
 /// PyPI names compare after PEP 503 normalization; others as they are.
 fn normalize_name(ecosystem: Ecosystem, name: &str) -> String {
-    if ecosystem != Ecosystem::Pypi {
-        return name.to_owned();
+    match ecosystem {
+        Ecosystem::Pypi => mcpin_attestation::normalize_pypi_name(name),
+        _ => name.to_owned(),
     }
-    let mut out = String::with_capacity(name.len());
-    let mut separator = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            separator = true;
-        } else {
-            if separator && !out.is_empty() {
-                out.push('-');
-            }
-            separator = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// Parses `YYYY-MM-DD` (UTC midnight) or an RFC 3339 timestamp.

@@ -5,6 +5,7 @@
 //! sha256) and as `requirements.txt`, whose `# via` annotations give the
 //! dependency edges that pylock.toml does not record.
 
+use mcpin_attestation::normalize_pypi_name;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -175,7 +176,7 @@ fn parse_via(text: &str) -> BTreeMap<String, BTreeSet<String>> {
                 .split(['=', ' ', '@', ';', '['])
                 .next()
                 .unwrap_or_default();
-            current = Some(normalize(name));
+            current = Some(normalize_pypi_name(name));
             in_via = false;
             continue;
         }
@@ -194,26 +195,10 @@ fn parse_via(text: &str) -> BTreeMap<String, BTreeSet<String>> {
             parents
                 .entry(current.clone())
                 .or_default()
-                .insert(normalize(parent));
+                .insert(normalize_pypi_name(parent));
         }
     }
     parents
-}
-
-/// PEP 503 normalization.
-fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for part in name
-        .trim()
-        .split(['-', '_', '.'])
-        .filter(|part| !part.is_empty())
-    {
-        if !out.is_empty() {
-            out.push('-');
-        }
-        out.push_str(&part.to_ascii_lowercase());
-    }
-    out
 }
 
 fn from_pylock(
@@ -222,7 +207,7 @@ fn from_pylock(
     pylock: &Pylock,
     parents: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Lock, ResolveError> {
-    let root_name = normalize(&identified.package.name);
+    let root_name = normalize_pypi_name(&identified.package.name);
     let mut children: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (child, parents) in parents {
         for parent in parents {
@@ -231,7 +216,7 @@ fn from_pylock(
     }
     let mut packages = Vec::new();
     for package in &pylock.packages {
-        let name = normalize(&package.name);
+        let name = normalize_pypi_name(&package.name);
         if name == root_name {
             continue;
         }
@@ -315,11 +300,5 @@ mod tests {
         let stderr = "  cause: Because docopt==0.6.2 has no usable wheels and x==1 depends on docopt==0.6.2, we can conclude…\n  and `pkg-b` has no usable wheels";
         assert_eq!(sdist_only(stderr), vec!["docopt==0.6.2", "pkg-b"]);
         assert!(sdist_only("error: network unreachable").is_empty());
-    }
-
-    #[test]
-    fn names_normalize() {
-        assert_eq!(normalize("Typing_Extensions"), "typing-extensions");
-        assert_eq!(normalize("a..b"), "a-b");
     }
 }
