@@ -804,3 +804,46 @@ fn twenty_concurrent_first_launches_all_succeed() {
         .count();
     assert_eq!(allows, 20);
 }
+
+#[test]
+fn the_policy_must_be_signed_current_and_not_rolled_back() {
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let policy_path = sandbox.path("config/mcpin/policy.toml");
+    let root_key = w.dir.join("publisher.pub");
+    let launch = || {
+        sandbox
+            .run_command(&["npx", "-y", &fixture, "exit", "0"])
+            .env("MCPIN_POLICY_ROOT_KEY", &root_key)
+            .output()
+            .unwrap()
+    };
+    // A policy-root key is configured: an unsigned policy allows nothing.
+    refused(&launch(), "policy-unsigned");
+    let sign = |what: &str| {
+        let mut command = mcpin(&["policy", "sign", "--key"]);
+        command.arg(w.dir.join("publisher.key")).arg(&policy_path);
+        ok(&command.output().unwrap(), what);
+    };
+    sign("mcpin policy sign");
+    ok(&launch(), "launch under the signed policy");
+    // Edited after signing.
+    let text = std::fs::read_to_string(&policy_path).unwrap();
+    std::fs::write(&policy_path, text.replacen("version = 1", "version = 2", 1)).unwrap();
+    refused(&launch(), "policy-signature-invalid");
+    sign("re-sign version 2");
+    ok(&launch(), "launch under version 2");
+    // Rolled back to version 1 (validly signed): refused.
+    std::fs::write(&policy_path, &text).unwrap();
+    sign("re-sign version 1");
+    refused(&launch(), "policy-rollback");
+    // Expired.
+    std::fs::write(
+        &policy_path,
+        text.replacen("version = 1", "version = 3\nexpires = \"2020-01-01\"", 1),
+    )
+    .unwrap();
+    sign("sign an expired policy");
+    refused(&launch(), "policy-expired");
+}
