@@ -51,7 +51,7 @@ pub enum InstallError {
         #[source]
         source: mcpin_artifact::ArtifactError,
     },
-    #[error("lock entry `{what}`: the unpacked tarball's sha512 differs from the lock's integrity")]
+    #[error("`{what}`: the bytes read differ from the verified digest")]
     Integrity { what: String },
     #[error("lock entry `{what}` has no wheel file (sdists are never built at launch)")]
     NoWheel { what: String },
@@ -277,7 +277,12 @@ fn install_npm(
         })
     };
     let pkg = tree.join("pkg");
-    unpack(request.artifact, &pkg, request.file_name)?;
+    // The bytes unpacked must be the bytes that were verified.
+    if unpack(request.artifact, &pkg, request.file_name)?.sha256 != request.sha256 {
+        return Err(InstallError::Integrity {
+            what: request.file_name.to_owned(),
+        });
+    }
     for package in packages {
         let what = format!("{}@{} ({})", package.name, package.version, package.path);
         let checksum = sha512_checksum(&package.path, &package.integrity)?;
@@ -341,6 +346,14 @@ fn install_pypi(
             .map_err(io(&dest))
     };
     link(request.artifact, request.file_name)?;
+    let root_wheel = wheels.join(request.file_name);
+    let file = fs_err::File::open(&root_wheel).map_err(io(&root_wheel))?;
+    let digests = mcpin_artifact::digest_reader(file).map_err(io(&root_wheel))?;
+    if digests.sha256 != request.sha256 {
+        return Err(InstallError::Integrity {
+            what: request.file_name.to_owned(),
+        });
+    }
     let mut requirements = Vec::new();
     for package in packages {
         let what = format!("{}=={}", package.name, package.version);
