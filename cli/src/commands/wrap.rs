@@ -95,7 +95,7 @@ fn describe(report: &FileReport) {
                 }
             }
             (None, Action::Wrapped) => {
-                eprintln!("    policy: not checked (no policy gate in this build)")
+                eprintln!("    policy: not checked")
             }
             _ => {}
         }
