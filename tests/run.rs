@@ -847,3 +847,31 @@ fn the_policy_must_be_signed_current_and_not_rolled_back() {
     sign("sign an expired policy");
     refused(&launch(), "policy-expired");
 }
+
+/// No Docker daemon here: a docker launch is parsed, checked against the launch rules, must be
+/// pinned by digest, and then stops, refused, before anything is pulled or started.
+#[test]
+fn docker_launches_stop_at_the_documented_boundary() {
+    let sandbox = Sandbox::new("[launch]\nlaunchers = [\"docker\"]\n");
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let pinned = format!("mcp/time@{digest}");
+    let message = refused(
+        &sandbox.run(&["docker", "run", "-i", "--rm", &pinned], ""),
+        "docker-unsupported",
+    );
+    assert!(message.contains(&pinned), "{message}");
+    refused(
+        &sandbox.run(&["docker", "run", "-i", "--rm", "mcp/time:latest"], ""),
+        "docker-unpinned",
+    );
+    refused(
+        &sandbox.run(&["docker", "run", "-i", "--privileged", &pinned], ""),
+        "docker-privileged",
+    );
+    // The launch rules come first: a policy without docker in `launchers` refuses it.
+    let npx_only = Sandbox::new(LAUNCH_NPX_UVX);
+    refused(
+        &npx_only.run(&["docker", "run", "-i", "--rm", &pinned], ""),
+        "launcher-not-allowed",
+    );
+}
