@@ -1483,6 +1483,233 @@ fn bundles_and_sbom_come_from_an_http_store_on_loopback() {
     );
 }
 
+/// Attaches to the artifact's digest in the docker-registry `tests/run` starts
+/// (distribution 2.8: no referrers API, so the `sha256-<hex>` tag index is used).
+fn oci_registry() -> String {
+    std::env::var("MCPIN_TEST_OCI_REGISTRY").unwrap_or_else(|_| {
+        panic!("MCPIN_TEST_OCI_REGISTRY is not set: run the suite with `tests/run`, which starts the registry")
+    })
+}
+
+/// A repository name no other run uses.
+fn fresh_repository(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}/{prefix}-{}-{nanos}", oci_registry(), std::process::id())
+}
+
+/// The npm tarball gunzipped and gzipped again: the same package, other bytes.
+fn regzipped(from: &Path, to: &Path) {
+    use std::io::{Read, Write};
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(from).unwrap())
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    std::fs::write(to, gz.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn bundles_approval_and_sbom_come_from_an_oci_store() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let publish = dir.path().join("publish");
+    std::fs::create_dir_all(&publish).unwrap();
+    let ctx = Ctx {
+        keys: &keys,
+        dir: publish.clone(),
+    };
+    let signed = ctx.artifact(NPM);
+    let sbom_sha = ctx.sbom(vec![component("pkg:npm/a@1.0.0", license_id("MIT"), true)]);
+    let bundle = ctx.sign_with(&signed, None, Some(sbom_sha));
+    // The SBOM copy beside the bundle, as `mcpin sign --sbom` leaves it.
+    let mut sbom_copy = signed.as_os_str().to_owned();
+    sbom_copy.push(".cdx.json");
+    std::fs::rename(publish.join("package.cdx.json"), &sbom_copy).unwrap();
+    let approval = ctx.approve(&signed, "approver", "2099-12-31");
+    let sha = sha256_hex(&std::fs::read(&signed).unwrap());
+
+    // `attest push` with no files named pushes the bundles and SBOM copy beside the artifact.
+    let store = fresh_repository("attest");
+    let pushed: Value = serde_json::from_slice(
+        &run_ok(&[
+            "attest",
+            "push",
+            signed.to_str().unwrap(),
+            "--oci",
+            &store,
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(pushed["subject"], format!("sha256:{sha}"));
+    let mut types: Vec<&str> = pushed["pushed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["media_type"].as_str().unwrap())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "application/vnd.cyclonedx+json",
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "application/vnd.dev.sigstore.bundle.v0.3+json"
+        ]
+    );
+    let listed: Value = serde_json::from_slice(
+        &run_ok(&[
+            "attest",
+            "ls",
+            signed.to_str().unwrap(),
+            "--oci",
+            &store,
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let mut titles: Vec<&str> = listed["attached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    titles.sort_unstable();
+    let name = |path: &Path| path.file_name().unwrap().to_str().unwrap().to_owned();
+    let mut expected = vec![name(&bundle), name(&approval), name(Path::new(&sbom_copy))];
+    expected.sort_unstable();
+    assert_eq!(titles, expected);
+
+    // The artifact alone in a fresh directory: everything comes from the store.
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let alone = fresh.join(NPM);
+    std::fs::copy(&signed, &alone).unwrap();
+    let verifier = Ctx {
+        keys: &keys,
+        dir: fresh.clone(),
+    };
+    let policy_with = |store: &str| {
+        verifier.policy(
+            "policy.toml",
+            &format!(
+                "{}\n[sbom]\nrequire = true\n\n[store]\noci = \"{store}\"\n",
+                approval_rule()
+            ),
+        )
+    };
+    let output = verifier.verify(&alone, &policy_with(&store), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "allow", "{}", stderr(&output));
+    for code in [
+        "store-fetched",
+        "signature-verified",
+        "sbom-allowed",
+        "approval-valid",
+    ] {
+        assert!(found.iter().any(|c| c == code), "{code} missing: {found:?}");
+    }
+
+    // A repository with nothing attached: unsigned.
+    let output = verifier.verify(&alone, &policy_with(&fresh_repository("empty")), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "deny");
+    assert!(found.iter().any(|c| c == "store-fetched"), "{found:?}");
+    assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
+
+    // No registry listening: the store contributes nothing and says so.
+    let output = verifier.verify(&alone, &policy_with("127.0.0.1:9/attest"), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let (_, found) = codes(&output);
+    assert!(found.iter().any(|c| c == "store-unavailable"), "{found:?}");
+    assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
+
+    // The same package with other bytes: the store holds nothing for its digest.
+    let other = fresh.join(format!("other-{NPM}"));
+    regzipped(&signed, &other);
+    let other_sha = sha256_hex(&std::fs::read(&other).unwrap());
+    assert_ne!(other_sha, sha);
+    let output = verifier.verify(&other, &policy_with(&store), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "deny");
+    assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
+
+    // A bundle for the first artifact attached to the other one: fetched, not accepted.
+    let misattached = fresh_repository("misattached");
+    run_ok(&[
+        "attest",
+        "push",
+        other.to_str().unwrap(),
+        "--oci",
+        &misattached,
+        "--bundle",
+        bundle.to_str().unwrap(),
+    ]);
+    let output = verifier.verify(&other, &policy_with(&misattached), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "deny", "{}", stderr(&output));
+    assert!(found.iter().any(|c| c == "store-fetched"), "{found:?}");
+    assert!(found.iter().any(|c| c == "digest-mismatch"), "{found:?}");
+    assert!(
+        !found.iter().any(|c| c == "signature-verified"),
+        "{found:?}"
+    );
+
+    // A tag index listing another subject's attachment: skipped by the subject check.
+    let location = mcpin_registry_client::oci::Reference::parse(&store).unwrap();
+    let client = mcpin_registry_client::Client::new(mcpin_registry_client::Settings {
+        store: dir.path().join("client-store"),
+        http: Default::default(),
+        npm: Default::default(),
+        pypi_index: url::Url::parse(mcpin_registry_client::pypi::DEFAULT_INDEX).unwrap(),
+        mcp_registry: url::Url::parse(mcpin_registry_client::mcp::DEFAULT_REGISTRY).unwrap(),
+        progress: false,
+        wheel_target: mcpin_registry_client::pypi::WheelTarget::current(),
+    })
+    .unwrap();
+    let theirs = client
+        .oci_referrers(&location, &format!("sha256:{sha}"))
+        .unwrap();
+    let index = mcpin_registry_client::oci::Manifest {
+        schema_version: 2,
+        media_type: Some(mcpin_registry_client::oci::OCI_INDEX.into()),
+        manifests: theirs,
+        ..Default::default()
+    };
+    let mut tagged = location.clone();
+    tagged.tag = Some(format!("sha256-{other_sha}"));
+    client
+        .oci_push_manifest(
+            &tagged,
+            mcpin_registry_client::oci::OCI_INDEX,
+            &serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+    let output = verifier.verify(&other, &policy_with(&store), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "deny", "{}", stderr(&output));
+    assert!(found.iter().any(|c| c == "store-skipped"), "{found:?}");
+    assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
+
+    // A store without a host is refused when the policy is read.
+    let policy = policy_with("attestations");
+    let output = mcpin(&["policy", "check", policy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("HOST/REPOSITORY"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// Compares `actual` with `testdata/snapshots/<name>`; `MCPIN_UPDATE_SNAPSHOTS=1` rewrites it.
 fn assert_snapshot(name: &str, actual: &str) {
     let path = mcpin_tests::testdata(&format!("snapshots/{name}"));

@@ -54,6 +54,9 @@ pub enum Command {
     /// Sigstore bundles from other signers (npm provenance, cosign, sigstore-python)
     #[command(subcommand)]
     Sigstore(SigstoreCommand),
+    /// Attach bundles and SBOMs to an artifact's digest in an OCI attestation store
+    #[command(subcommand)]
+    Attest(AttestCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -540,6 +543,37 @@ pub enum StoreCommand {
     },
     /// Hash every blob again; exit 1 if any is corrupt or missing
     Verify {
+        /// Print JSON to stdout
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Push bundles and SBOMs as OCI artifacts whose subject is the artifact's sha256
+    Push {
+        /// The artifact the files are about (npm tarball, wheel, any file)
+        artifact: PathBuf,
+        /// The OCI attestation store, HOST/REPOSITORY (loopback hosts over plain HTTP)
+        #[arg(long, value_name = "HOST/REPO")]
+        oci: String,
+        /// A Sigstore bundle to push [default: ARTIFACT.sigstore.json, ARTIFACT.*.sigstore.json]
+        #[arg(long, value_name = "B")]
+        bundle: Vec<PathBuf>,
+        /// A CycloneDX JSON SBOM to push [default: each default bundle's X.cdx.json copy]
+        #[arg(long, value_name = "F")]
+        sbom: Vec<PathBuf>,
+        /// Print JSON to stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// List what is attached to the artifact's sha256 in the store
+    Ls {
+        artifact: PathBuf,
+        /// The OCI attestation store, HOST/REPOSITORY
+        #[arg(long, value_name = "HOST/REPO")]
+        oci: String,
         /// Print JSON to stdout
         #[arg(long)]
         json: bool,

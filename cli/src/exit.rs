@@ -9,6 +9,7 @@ use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::gate::GateError;
 use mcpin_verifier::keyless::KeylessError;
+use mcpin_verifier::oci_store::OciStoreError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
@@ -136,6 +137,18 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 PayloadError::Io { .. } => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
+        }
+        if let Some(error) = cause.downcast_ref::<OciStoreError>() {
+            match error {
+                OciStoreError::Location { .. } | OciStoreError::NotJson { .. } => {
+                    return ExitStatus::InvalidInput;
+                }
+                OciStoreError::Read { .. }
+                | OciStoreError::Write { .. }
+                | OciStoreError::Scratch(_) => return ExitStatus::Io,
+                // The registry client's error, next in the chain, decides.
+                OciStoreError::Registry { .. } => {}
+            }
         }
         if let Some(error) = cause.downcast_ref::<ClientError>() {
             return client_status(error);

@@ -413,6 +413,56 @@ impl Client {
         Ok((bytes, digest, media_type))
     }
 
+    /// Fetches the image manifest `digest` (a `sha256:` digest its bytes must hash to).
+    pub fn oci_get_manifest(&self, reference: &Reference, digest: &str) -> Result<Manifest, Error> {
+        let (bytes, _, _) = self.oci_manifest(reference, digest)?;
+        crate::http::parse_json(
+            &bytes,
+            &Self::oci_url(reference, &format!("manifests/{digest}")),
+        )
+    }
+
+    /// Reads the blob `descriptor` names into memory: refused when its size is
+    /// over `limit`, and kept only when its bytes hash to its digest.
+    pub fn oci_get_blob(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+        limit: u64,
+    ) -> Result<Vec<u8>, Error> {
+        let url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest));
+        let checksum = sha256_checksum(&descriptor.digest, &url)?;
+        if descriptor.size > limit {
+            return Err(Error::Metadata {
+                url: redact(&url),
+                reason: format!("blob of {} bytes (at most {limit})", descriptor.size),
+            });
+        }
+        let request = OciRequest {
+            method: Method::GET,
+            url: url.clone(),
+            accept: None,
+            content_type: None,
+            body: None,
+        };
+        let response = check_status(
+            self.oci_send(reference, false, &request)?,
+            &url,
+            &format!("blob {}", descriptor.digest),
+        )?;
+        let bytes = read_limited(response, &url, descriptor.size)?;
+        let actual = hex::encode(sha2::Sha256::digest(&bytes));
+        if actual != checksum.hex {
+            return Err(Error::IntegrityMismatch {
+                url: redact(&url),
+                algorithm: "sha256",
+                expected: checksum.hex,
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
     /// Pulls `reference`: the manifest (from the index for this platform if it
     /// names an index), its config and layers, all into the store.
     pub fn fetch_oci(&self, reference: &Reference) -> Result<Fetched, Error> {

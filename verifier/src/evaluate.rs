@@ -80,31 +80,63 @@ fn read_dir_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Fetches the files the policy's HTTPS store lists for `sha256` into `dest`.
-/// Returns them (bundles and SBOMs) and a reason saying what happened; a store
-/// that cannot be read contributes nothing, which can only lead to a deny.
-pub fn fetch_store(policy: &Policy, sha256: &str, dest: &Path) -> Option<(Vec<PathBuf>, Reason)> {
-    let url = policy.store_url.as_ref()?;
-    Some(match crate::store::fetch(url, sha256, dest) {
-        Ok(files) => {
-            let reason = Reason {
-                check: Check::Signature,
-                code: Code::StoreFetched,
-                outcome: Outcome::Info,
-                message: format!("fetched {} file(s) from {url}/{sha256}/", files.len()),
-            };
-            (files, reason)
+/// Fetches the files the policy's HTTPS and OCI stores hold for `sha256` into
+/// `dest`. Returns them (bundles `*.sigstore.json` and SBOMs) and reasons saying
+/// what happened; a store that cannot be read contributes nothing, which can
+/// only lead to a deny, and a referrer that cannot be used is skipped and named.
+pub fn fetch_store(policy: &Policy, sha256: &str, dest: &Path) -> (Vec<PathBuf>, Vec<Reason>) {
+    let info = |code, message| Reason {
+        check: Check::Signature,
+        code,
+        outcome: Outcome::Info,
+        message,
+    };
+    let mut files = Vec::new();
+    let mut reasons = Vec::new();
+    if let Some(url) = &policy.store_url {
+        match crate::store::fetch(url, sha256, &dest.join("https")) {
+            Ok(fetched) => {
+                reasons.push(info(
+                    Code::StoreFetched,
+                    format!("fetched {} file(s) from {url}/{sha256}/", fetched.len()),
+                ));
+                files.extend(fetched);
+            }
+            Err(error) => reasons.push(info(Code::StoreUnavailable, error.to_string())),
         }
-        Err(error) => (
-            Vec::new(),
-            Reason {
-                check: Check::Signature,
-                code: Code::StoreUnavailable,
-                outcome: Outcome::Info,
-                message: error.to_string(),
-            },
-        ),
-    })
+    }
+    if let Some(location) = &policy.store_oci {
+        let fetched =
+            crate::oci_store::OciStore::open(location, Default::default()).and_then(|store| {
+                let dir = dest.join("oci");
+                fs_err::create_dir_all(&dir).map_err(|source| {
+                    crate::oci_store::OciStoreError::Write {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?;
+                store.fetch(sha256, &dir)
+            });
+        match fetched {
+            Ok(fetched) => {
+                reasons.push(info(
+                    Code::StoreFetched,
+                    format!(
+                        "fetched {} file(s) attached to sha256:{sha256} in OCI store {location}",
+                        fetched.files.len()
+                    ),
+                ));
+                reasons.extend(
+                    fetched.skipped.into_iter().map(|why| {
+                        info(Code::StoreSkipped, format!("OCI store {location}: {why}"))
+                    }),
+                );
+                files.extend(fetched.files);
+            }
+            Err(error) => reasons.push(info(Code::StoreUnavailable, error.to_string())),
+        }
+    }
+    (files, reasons)
 }
 
 /// A statement verified for this artifact, with the policy signer that made it.
@@ -241,7 +273,10 @@ fn verify_bundles(
             format!(
                 "no bundle found for `{}` (looked for ARTIFACT.sigstore.json, ARTIFACT.*.sigstore.json{})",
                 evidence.artifact_path.display(),
-                if policy.store_dir.is_some() || policy.store_url.is_some() {
+                if policy.store_dir.is_some()
+                    || policy.store_url.is_some()
+                    || policy.store_oci.is_some()
+                {
                     " and the policy's store"
                 } else {
                     ""

@@ -1,7 +1,7 @@
 //! The whole policy check of one artifact, shared by `mcpin verify --policy` and
 //! `mcpin run`: load the policy (its signature under a policy-root key, rollback
-//! state), find the bundles (beside the artifact, the policy's store directory and
-//! HTTPS store) and evaluate.
+//! state), find the bundles (beside the artifact, the policy's store directory,
+//! HTTPS store and OCI store) and evaluate.
 
 use std::path::{Path, PathBuf};
 
@@ -127,16 +127,15 @@ pub fn judge(
         bundles.to_vec()
     };
     let fetched_dir = tempfile::tempdir().map_err(GateError::Temp)?;
-    let mut store_reason = None;
-    if bundles.is_empty()
-        && let Some((files, reason)) = evaluate::fetch_store(policy, sha256, fetched_dir.path())
-    {
+    let mut store_reasons = Vec::new();
+    if bundles.is_empty() {
+        let (files, reasons) = evaluate::fetch_store(policy, sha256, fetched_dir.path());
         let (fetched, others): (Vec<_>, Vec<_>) = files
             .into_iter()
             .partition(|file| file.to_string_lossy().ends_with(".sigstore.json"));
         found.extend(fetched);
         sboms.extend(others);
-        store_reason = Some(reason);
+        store_reasons = reasons;
     }
     let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
     let evidence = Evidence {
@@ -151,7 +150,7 @@ pub fn judge(
     let (mut verdict, attestations) =
         evaluate::evaluate_with_attestations(policy, &root, &evidence);
     verdict.reasons.insert(0, loaded.signature.clone());
-    verdict.reasons.extend(store_reason);
+    verdict.reasons.extend(store_reasons);
     Ok(Judged {
         verdict,
         attestations,

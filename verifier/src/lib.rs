@@ -14,7 +14,8 @@
 //!   and rollback protection); [`evaluate`] judges an artifact and its bundles
 //!   against it; [`verdict`] is the result, every reason with a stable code;
 //!   [`launch`] applies the policy's launch rules for `mcpin run`; [`gate`]
-//!   is the whole check (policy load, bundle discovery, verdict) both use.
+//!   is the whole check (policy load, bundle discovery, verdict) both use;
+//!   [`store`] and [`oci_store`] read the policy's HTTPS and OCI attestation stores.
 //!
 //! Verification returns a [`dsse::VerifiedStatement`], which only this crate
 //! can construct: holding one is proof the checks ran. Every failure is a
@@ -26,6 +27,7 @@ pub mod gate;
 pub mod keyless;
 pub mod keys;
 pub mod launch;
+pub mod oci_store;
 pub mod policy;
 pub mod sigstore;
 mod state;

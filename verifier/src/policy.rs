@@ -304,6 +304,12 @@ pub struct StoreFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
+    /// An OCI attestation store `HOST/REPOSITORY`: bundles and SBOMs attached to
+    /// the artifact's digest (`subject` sha256:<hex>), found by the referrers API
+    /// or the `sha256-<hex>` tag index.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub oci: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -329,6 +335,7 @@ pub struct Policy {
     pub approvers: Vec<String>,
     pub store_dir: Option<PathBuf>,
     pub store_url: Option<String>,
+    pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
 }
 
@@ -665,6 +672,11 @@ impl Policy {
         {
             check.error(url.span(), error.to_string());
         }
+        let store_oci = file.store.oci.as_ref().and_then(|location| {
+            crate::oci_store::parse_location(location.get_ref())
+                .map_err(|error| check.error(location.span(), error.to_string()))
+                .ok()
+        });
         if !check.diagnostics.is_empty() {
             return Err(PolicyError::Invalid {
                 path: path.to_owned(),
@@ -689,6 +701,7 @@ impl Policy {
             approvers,
             store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
             store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
+            store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
         })
     }

@@ -2,6 +2,7 @@
 //! and prints the result; the logic lives in the library crates.
 
 mod approve;
+mod attest;
 mod audit;
 mod fetch;
 mod inspect;
@@ -43,6 +44,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
         Command::Tools(command) => tools::run(command),
+        Command::Attest(command) => attest::run(command),
     }
 }
 
