@@ -1697,6 +1697,33 @@ fn bundles_approval_and_sbom_come_from_an_oci_store() {
     assert!(found.iter().any(|c| c == "store-skipped"), "{found:?}");
     assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
 
+    // `attest` itself: nothing beside the artifact to push is invalid input (3), an
+    // unreachable registry an I/O failure (4).
+    let nothing = mcpin(&["attest", "push", other.to_str().unwrap(), "--oci", &store])
+        .output()
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(3), "{}", stderr(&nothing));
+    assert!(
+        stderr(&nothing).contains("nothing to push"),
+        "{}",
+        stderr(&nothing)
+    );
+    let unreachable = mcpin(&[
+        "attest",
+        "ls",
+        other.to_str().unwrap(),
+        "--oci",
+        "127.0.0.1:9/attest",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(
+        unreachable.status.code(),
+        Some(4),
+        "{}",
+        stderr(&unreachable)
+    );
+
     // A store without a host is refused when the policy is read.
     let policy = policy_with("attestations");
     let output = mcpin(&["policy", "check", policy.to_str().unwrap()])
