@@ -429,3 +429,57 @@ fn unsigned_mismatched_and_unlisted_images_are_refused_with_stdout_empty() {
     assert_eq!(records[0]["artifact"]["digests"]["sha256"], unsigned.hex());
     assert_eq!(records[1]["artifact"]["digests"]["sha256"], swapped.hex());
 }
+
+/// `mcpin wrap` pins a tag to the manifest digest through the registry client, the gate
+/// allows the pinned image, and the rewritten command reaches the docker client.
+#[test]
+fn wrap_pins_a_tag_to_the_manifest_digest_and_the_wrapped_command_launches() {
+    let world = World::new();
+    let image = world.push("wrap", &["/usr/local/bin/server"]);
+    world.sign_into_store(&image);
+    let policy = world.write_policy(&[&image]);
+    let tagged = format!("{}/{}:v1", world.host, image.repository);
+    let config = world.path("claude_desktop_config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({ "mcpServers": { "img": {
+            "command": "docker", "args": ["run", "-i", "--rm", tagged]
+        } } })
+        .to_string(),
+    )
+    .unwrap();
+    let report = json_of(&world.mcpin(&[
+        "wrap",
+        "--json",
+        "--client",
+        "claude-desktop",
+        "--config",
+        config.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--strict",
+    ]));
+    let server = &report[0]["servers"][0];
+    assert_eq!(server["verdict"]["outcome"], "allow", "{server}");
+    let wrapped: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    let args: Vec<String> = wrapped["mcpServers"]["img"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let pinned = format!("{tagged}@{}", image.pushed.manifest_desc.digest);
+    assert_eq!(
+        args,
+        ["run", "--", "docker", "run", "-i", "--rm", pinned.as_str()]
+    );
+
+    let mut launch: Vec<&str> = vec!["run", "--policy", policy.to_str().unwrap()];
+    launch.extend(args[1..].iter().map(String::as_str));
+    let output = world.mcpin(&launch);
+    assert!(output.stdout.is_empty(), "{}", stdout(&output));
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let allow = world.audit().pop().unwrap();
+    assert_eq!(allow["verdict"], "allow", "{allow}");
+    assert_eq!(allow["artifact"]["digests"]["sha256"], image.hex());
+}
