@@ -483,3 +483,63 @@ fn wrap_pins_a_tag_to_the_manifest_digest_and_the_wrapped_command_launches() {
     assert_eq!(allow["verdict"], "allow", "{allow}");
     assert_eq!(allow["artifact"]["digests"]["sha256"], image.hex());
 }
+
+/// An image pinned by its image index: the linux/<this arch> manifest is what is signed,
+/// verified and handed to docker (`HOST/REPO@sha256:<manifest>`), never the index digest.
+#[test]
+fn an_image_index_pin_runs_the_platform_manifest_that_was_verified() {
+    use mcpin_registry_client::oci::{Manifest, OCI_INDEX, Platform};
+    let world = World::new();
+    let image = world.push("index", &["/usr/local/bin/server"]);
+    let mut platform = image.pushed.manifest_desc.clone();
+    platform.platform = Some(Platform {
+        architecture: mcpin_tests::oci::goarch().into(),
+        os: "linux".into(),
+        variant: None,
+    });
+    let index = Manifest {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.into()),
+        manifests: vec![platform],
+        ..Manifest::default()
+    };
+    let multi = Reference::parse(&format!("{}/{}:multi", world.host, image.repository)).unwrap();
+    let (index_desc, _) = oci_client(world.dir.path())
+        .oci_push_manifest(&multi, OCI_INDEX, &serde_json::to_vec(&index).unwrap())
+        .unwrap();
+    let by_index = format!("{}/{}@{}", world.host, image.repository, index_desc.digest);
+
+    let key = world.path("publisher.key");
+    let signed = json_of(&world.mcpin(&[
+        "sign",
+        &format!("oci:{by_index}"),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        world.path("index.sigstore.json").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(signed["sha256"], image.hex());
+    assert_eq!(signed["indexDigest"], index_desc.digest);
+
+    world.sign_into_store(&image);
+    let policy = world.write_policy(&[&image]);
+    let output = world.run(&policy, &by_index);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let allow = world.audit().pop().unwrap();
+    assert_eq!(allow["verdict"], "allow", "{allow}");
+    let exec = allow["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "docker-exec")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        exec.contains(&format!(" {} --server-flag", world.image(&image))),
+        "{exec}"
+    );
+    assert!(!exec.contains(&index_desc.digest), "{exec}");
+}
