@@ -99,7 +99,7 @@ pub(crate) struct OciSubject {
 /// store with the registry settings from the environment (`MCPIN_STORE`, `MCPIN_OFFLINE`),
 /// identified from the stored bytes.
 pub(crate) fn oci_subject(artifact: &Path) -> anyhow::Result<Option<OciSubject>> {
-    let Some(reference) = artifact.to_str().and_then(|a| a.strip_prefix("oci:")) else {
+    let Some(reference) = oci_reference(artifact) else {
         return Ok(None);
     };
     let reference = mcpin_registry_client::oci::Reference::parse(reference)
@@ -132,6 +132,11 @@ pub(crate) fn oci_subject(artifact: &Path) -> anyhow::Result<Option<OciSubject>>
         identified,
         tag: reference.tag,
     }))
+}
+
+/// The reference after `oci:`, when `artifact` names an image rather than a file.
+pub(crate) fn oci_reference(artifact: &Path) -> Option<&str> {
+    artifact.to_str().and_then(|a| a.strip_prefix("oci:"))
 }
 
 /// Where an OCI image's bundle goes by default: `<last repository segment>@sha256-<hex>.sigstore.json`

@@ -30,12 +30,12 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         }
         None => None,
     };
-    let oci = super::oci_subject(&args.artifact)?;
-    if oci.is_some()
+    if super::oci_reference(&args.artifact).is_some()
         && (args.lock.is_some() || args.sbom.is_some() || args.tools.is_some() || args.capture)
     {
         bail!("--lock, --sbom, --tools and --capture are not supported for an OCI image yet");
     }
+    let oci = super::oci_subject(&args.artifact)?;
     let identified = match &oci {
         Some(image) => image.identified.clone(),
         None => mcpin_artifact::identify(&args.artifact)

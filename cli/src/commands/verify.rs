@@ -22,6 +22,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> {
+    let key =
+        PublicKey::load(key).with_context(|| format!("loading public key `{}`", key.display()))?;
     let oci = super::oci_subject(&args.artifact)?;
     let bundle_path = match args.bundle.as_slice() {
         [] => match &oci {
@@ -31,8 +33,6 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
         [one] => one.clone(),
         _ => anyhow::bail!("--key verifies one bundle; use --policy to weigh several"),
     };
-    let key =
-        PublicKey::load(key).with_context(|| format!("loading public key `{}`", key.display()))?;
     let bundle_bytes = fs_err::read(&bundle_path)?;
     let bundle = Bundle::from_json(&bundle_bytes)
         .with_context(|| format!("reading bundle `{}`", bundle_path.display()))?;
