@@ -2,8 +2,9 @@
 //! rollback, expiry) → launch rules and environment → fetch into the store (offline first)
 //! → bundles and verdict → the signed lock installed and its tree re-checked → the exact
 //! interpreter command. A docker image is verified by its manifest digest and run by the real
-//! docker client with `--pull=never` and the image pinned to that digest. Every failure on the way is a refusal with a stable code; nothing
-//! here returns a launch that did not pass every step.
+//! docker client with `--pull=never` and the image pinned to that digest. Every failure on the
+//! way is a refusal with a stable code; nothing here returns a launch that did not pass every
+//! step.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
