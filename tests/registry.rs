@@ -13,7 +13,7 @@ use base64::Engine as _;
 use mcpin_registry_client::oci::{
     Descriptor, Manifest, OCI_INDEX, OCI_MANIFEST, Platform, Reference,
 };
-use mcpin_registry_client::{Client, Settings};
+use mcpin_tests::oci::{goarch, oci_client, push_image, unique_repository};
 use mcpin_tests::{artifact, mcpin, stderr, stdout};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -555,90 +555,6 @@ fn a_stopped_registry_is_a_network_error_while_offline_mode_serves_the_store() {
         "{}",
         stderr(&missing)
     );
-}
-
-fn layer_tgz() -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    let body = b"#!/bin/sh\necho mcp\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(body.len() as u64);
-    header.set_mode(0o755);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "usr/local/bin/server", &body[..])
-        .unwrap();
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
-fn oci_client(dir: &Path) -> Client {
-    Client::new(Settings {
-        store: dir.join("client-store"),
-        http: Default::default(),
-        npm: Default::default(),
-        pypi_index: url::Url::parse("http://127.0.0.1:9/simple/").unwrap(),
-        mcp_registry: url::Url::parse("http://127.0.0.1:9/").unwrap(),
-        progress: false,
-        wheel_target: mcpin_registry_client::pypi::WheelTarget::current(),
-    })
-    .unwrap()
-}
-
-fn goarch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
-
-/// A repository of its own, so a rerun against the same registry starts empty.
-fn unique_repository(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("mcpin/{prefix}-{nanos}")
-}
-
-struct PushedImage {
-    config: Vec<u8>,
-    layer: Vec<u8>,
-    config_desc: Descriptor,
-    layer_desc: Descriptor,
-    manifest_desc: Descriptor,
-    manifest_bytes: Vec<u8>,
-}
-
-/// An OCI image built here (config, one layer, manifest) and pushed under `repo`'s tag.
-fn push_image(client: &Client, repo: &Reference) -> PushedImage {
-    let config = serde_json::to_vec(&json!({ "architecture": goarch(), "os": "linux", "config": { "Cmd": ["/usr/local/bin/server"] }, "rootfs": { "type": "layers", "diff_ids": [] } })).unwrap();
-    let layer = layer_tgz();
-    let mut config_desc = client.oci_push_blob(repo, &config).unwrap();
-    config_desc.media_type = "application/vnd.oci.image.config.v1+json".into();
-    let mut layer_desc = client.oci_push_blob(repo, &layer).unwrap();
-    layer_desc.media_type = "application/vnd.oci.image.layer.v1.tar+gzip".into();
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(OCI_MANIFEST.into()),
-        config: Some(config_desc.clone()),
-        layers: vec![layer_desc.clone()],
-        ..Manifest::default()
-    };
-    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
-    let (manifest_desc, _) = client
-        .oci_push_manifest(repo, OCI_MANIFEST, &manifest_bytes)
-        .unwrap();
-    PushedImage {
-        config,
-        layer,
-        config_desc,
-        layer_desc,
-        manifest_desc,
-        manifest_bytes,
-    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Identify an MCP server artifact from its bytes.
 //!
 //! [`identify`] reads a local npm tarball, Python wheel or sdist, or MCPB
-//! bundle once, as a stream: it hashes every byte (sha256 and sha512 together)
+//! bundle once, as a stream (and an OCI image from its manifest bytes, see
+//! [`identify_image`]): it hashes every byte (sha256 and sha512 together)
 //! while it walks the archive, and reads only the package's own metadata
 //! (`package/package.json`, `*.dist-info/METADATA` and `entry_points.txt`,
 //! `PKG-INFO`, `manifest.json`) into memory, each under a size cap.
@@ -19,6 +20,7 @@ mod hash;
 mod limits;
 mod mcpb;
 mod npm;
+mod oci;
 mod python;
 mod tarball;
 mod zipfile;
@@ -30,6 +32,7 @@ pub use error::ArtifactError;
 pub use hash::{Digests, HashingReader, digest_reader};
 pub use limits::Limits;
 use mcpin_attestation::PackageInfo;
+pub use oci::identify_image;
 pub use python::core_metadata_field;
 pub use tarball::unpack_npm_tarball;
 

@@ -140,6 +140,10 @@ pub struct DockerRun {
     pub remove: bool,
     /// Other accepted options, verbatim (`--init`, `--read-only`, `--name x`, …).
     pub other_options: Vec<String>,
+    /// Where `run` and the image are in [`LaunchRequest::argv`]: the options between them
+    /// are passed on as written, the image is replaced by the verified reference.
+    pub run_index: usize,
+    pub image_index: usize,
 }
 
 /// An accepted launcher argv.
@@ -649,6 +653,7 @@ impl<'a> Parser<'a> {
     // ---- docker -------------------------------------------------------------------------
 
     fn docker(&mut self) -> Result<LaunchRequest, Refusal> {
+        let run_index = self.pos;
         match self.peek() {
             Some("run") => self.pos += 1,
             Some(token) if token.starts_with('-') => {
@@ -797,6 +802,8 @@ impl<'a> Parser<'a> {
             network,
             remove,
             other_options,
+            run_index,
+            image_index,
         });
         request.server_args = self.rest();
         Ok(request)

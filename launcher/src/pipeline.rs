@@ -1,13 +1,16 @@
 //! `mcpin run` from argv to a ready [`Launch`] or a refusal: grammar → policy (signature,
 //! rollback, expiry) → launch rules and environment → fetch into the store (offline first)
 //! → bundles and verdict → the signed lock installed and its tree re-checked → the exact
-//! interpreter command. Every failure on the way is a refusal with a stable code; nothing
-//! here returns a launch that did not pass every step.
+//! interpreter command. A docker image is verified by its manifest digest and run by the real
+//! docker client with `--pull=never` and the image pinned to that digest. Every failure on the
+//! way is a refusal with a stable code; nothing here returns a launch that did not pass every
+//! step.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use mcpin_attestation::{Lock, PACKAGE_PREDICATE_TYPE, PackagePredicate};
+use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
 use mcpin_verifier::PublicKey;
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
@@ -18,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
 use crate::env::EnvPolicy;
 use crate::exec::Launch;
-use crate::grammar::{self, Ecosystem, LaunchRequest, Launcher, VersionSpec};
+use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
 use crate::locate::{self, BaseDirs, PolicyLocation};
 use crate::tree::TreeError;
@@ -212,6 +215,19 @@ fn decide(
         lock,
         _named,
     } = verify_package(&request, &loaded, &settings.registry, known)?;
+    let mut reasons = passed_reasons(&judged.verdict);
+    if let Some(docker) = &request.docker {
+        let launch = docker_launch(&request, docker, &identified, env, settings)?;
+        reasons.push(Reason {
+            code: "docker-exec".to_owned(),
+            message: std::iter::once(launch.program.as_os_str())
+                .chain(launch.args.iter().map(OsString::as_os_str))
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
+        });
+        return Ok((launch, reasons));
+    }
     let installed = install::ensure_installed(
         &settings.registry,
         &InstallRequest {
@@ -233,16 +249,6 @@ fn decide(
     })?;
 
     let (program, args) = command_for(&request, &identified.package, &installed, settings)?;
-    let mut reasons: Vec<Reason> = judged
-        .verdict
-        .reasons
-        .iter()
-        .filter(|r| r.outcome == VerdictOutcome::Pass)
-        .map(|r| Reason {
-            code: r.code.as_str().to_owned(),
-            message: r.message.clone(),
-        })
-        .collect();
     reasons.push(Reason {
         code: "install-verified".to_owned(),
         message: format!(
@@ -252,6 +258,55 @@ fn decide(
         ),
     });
     Ok((Launch { program, args, env }, reasons))
+}
+
+/// The verdict's passing reasons, for the audit record of an allowed launch.
+fn passed_reasons(verdict: &Verdict) -> Vec<Reason> {
+    verdict
+        .reasons
+        .iter()
+        .filter(|r| r.outcome == VerdictOutcome::Pass)
+        .map(|r| Reason {
+            code: r.code.as_str().to_owned(),
+            message: r.message.clone(),
+        })
+        .collect()
+}
+
+/// The real docker client (on `PATH`, never mcpin itself) running exactly the verified image:
+/// `docker run --pull=never <options as written> <registry>/<repository>@sha256:<manifest>
+/// ARGS`, with the sanitized environment.
+fn docker_launch(
+    request: &LaunchRequest,
+    docker: &grammar::DockerRun,
+    identified: &mcpin_artifact::Identified,
+    env: crate::env::SanitizedEnv,
+    settings: &RunSettings,
+) -> Result<Launch, Refusal> {
+    let self_exe = std::env::current_exe().map_err(|e| refuse("no-interpreter", e.to_string()))?;
+    let program = settings
+        .path
+        .as_deref()
+        .and_then(|path| crate::exec::find_real_tool("docker", path, &self_exe))
+        .ok_or_else(|| {
+            refuse(
+                "no-interpreter",
+                "no `docker` client on PATH (besides mcpin)",
+            )
+        })?;
+    // The package name is `<registry>/<repository>` and the version `sha256:<hex>` of the
+    // manifest bytes that were verified.
+    let image = format!("{}@{}", identified.package.name, identified.package.version);
+    let argv = &request.argv;
+    let mut args: Vec<OsString> = vec!["run".into(), "--pull=never".into()];
+    args.extend(
+        argv[docker.run_index + 1..docker.image_index]
+            .iter()
+            .map(OsString::from),
+    );
+    args.push(image.into());
+    args.extend(argv[docker.image_index + 1..].iter().map(OsString::from));
+    Ok(Launch { program, args, env })
 }
 
 fn launch_rules(
@@ -284,7 +339,7 @@ struct Verified {
     judged: gate::Judged,
     lock: Option<Lock>,
     /// Holds the artifact's name link for as long as the verification is used.
-    _named: tempfile::TempDir,
+    _named: Option<tempfile::TempDir>,
 }
 
 /// Fetch (offline first), identify, judge, and pick the signed lock.
@@ -294,8 +349,8 @@ fn verify_package(
     registry: &Settings,
     known: &mut Known,
 ) -> Result<Verified, Refusal> {
-    if request.launcher == Launcher::Docker {
-        return Err(docker_refusal(request));
+    if let Some(docker) = &request.docker {
+        return verify_image(docker, loaded, registry, known);
     }
     if !request.with.is_empty() {
         return Err(refuse(
@@ -304,7 +359,7 @@ fn verify_package(
         ));
     }
 
-    let fetched = fetch(request, registry)?;
+    let fetched = fetch(&package_spec(request), registry)?;
     // identify() reads the kind of archive from its file name; the store names blobs by digest.
     let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
     let artifact_path = named.path().join(&fetched.file_name);
@@ -321,7 +376,25 @@ fn verify_package(
         .into(),
     });
 
-    let judged = gate::judge(loaded, &artifact_path, &identified, &[], Vec::new())
+    let judged = judge(loaded, &artifact_path, &identified, known)?;
+    let lock = signed_lock(&judged.attestations, &identified)?;
+    Ok(Verified {
+        fetched,
+        identified,
+        judged,
+        lock,
+        _named: Some(named),
+    })
+}
+
+/// The verdict on an identified artifact; anything but allow is a refusal.
+fn judge(
+    loaded: &LoadedPolicy,
+    artifact_path: &Path,
+    identified: &mcpin_artifact::Identified,
+    known: &mut Known,
+) -> Result<gate::Judged, Refusal> {
+    let judged = gate::judge(loaded, artifact_path, identified, &[], Vec::new())
         .map_err(|e| refuse("verifier-error", e.to_string()))?;
     if !judged.verdict.is_allowed() {
         return Err(Refusal {
@@ -338,43 +411,63 @@ fn verify_package(
     signers.sort();
     signers.dedup();
     known.signers = signers;
+    Ok(judged)
+}
 
-    let lock = signed_lock(&judged.attestations, &identified)?;
+/// A docker image: pinned by digest in the argv (a tag is refused: `mcpin wrap` pins),
+/// its manifest fetched into the store (offline first) and identified from the stored
+/// bytes, its bundles found by the manifest's sha256 and judged. An image index resolves to
+/// the linux/<this arch> manifest, and that manifest's digest is what gets verified and run.
+fn verify_image(
+    docker: &grammar::DockerRun,
+    loaded: &LoadedPolicy,
+    registry: &Settings,
+    known: &mut Known,
+) -> Result<Verified, Refusal> {
+    let Some(digest) = &docker.digest else {
+        return Err(refuse(
+            "docker-unpinned",
+            "the image is not pinned by digest: run `mcpin wrap` or name image@sha256:…",
+        ));
+    };
+    if let Some(pull) = docker
+        .other_options
+        .iter()
+        .find(|o| o.starts_with("--pull=") && *o != "--pull=never")
+    {
+        return Err(refuse(
+            "docker-pull",
+            format!("`{pull}`: mcpin runs the verified image with `--pull=never`"),
+        ));
+    }
+    let reference = Reference::parse(&format!("{}@{digest}", docker.image))
+        .map_err(|why| refuse("docker-invalid-image", format!("`{}`: {why}", docker.image)))?;
+    let (client, fetched) = fetch_with_client(&Spec::Oci(reference.clone()), registry)?;
+    let identified = client
+        .identify_image(&reference, &fetched)
+        .map_err(|e| refuse("artifact-invalid", e.to_string()))?;
+    known.artifact = Some(ArtifactRef {
+        purl: identified.package.purl.clone(),
+        digests: [
+            ("sha256".to_owned(), identified.digests.sha256.clone()),
+            ("sha512".to_owned(), identified.digests.sha512.clone()),
+        ]
+        .into(),
+    });
+    let judged = judge(loaded, &fetched.path, &identified, known)?;
     Ok(Verified {
         fetched,
         identified,
         judged,
-        lock,
-        _named: named,
+        lock: None,
+        _named: None,
     })
 }
 
-/// Docker has no daemon to talk to here: the argv is parsed and checked, the image must be
-/// pinned by digest, and the launch stops before pulling or verifying the image.
-fn docker_refusal(request: &LaunchRequest) -> Refusal {
-    let pinned = request.docker.as_ref().and_then(|d| {
-        d.digest
-            .as_ref()
-            .map(|digest| format!("{}@{digest}", d.image))
-    });
-    match pinned {
-        None => refuse(
-            "docker-unpinned",
-            "the image is not pinned by digest: run `mcpin wrap` or name image@sha256:…",
-        ),
-        Some(image) => refuse(
-            "docker-unsupported",
-            format!(
-                "docker run --pull=never … {image}: OCI image verification and launch are not implemented in this build"
-            ),
-        ),
-    }
-}
-
-/// Offline first: a warm launch finds its artifact through the store's refs.
-fn fetch(request: &LaunchRequest, settings: &Settings) -> Result<Fetched, Refusal> {
+/// The registry spec of an npm or PyPI launch.
+fn package_spec(request: &LaunchRequest) -> Spec {
     let package = &request.package;
-    let spec = match (package.ecosystem, &package.version) {
+    match (package.ecosystem, &package.version) {
         (Ecosystem::Npm, VersionSpec::Exact(v) | VersionSpec::Floating(v)) => Spec::Npm {
             name: package.name.clone(),
             requirement: v.clone(),
@@ -387,8 +480,17 @@ fn fetch(request: &LaunchRequest, settings: &Settings) -> Result<Fetched, Refusa
             name: package.name.clone(),
             specifiers: v.clone(),
         },
-        (Ecosystem::Oci, _) => unreachable!("docker requests stop before fetching"),
-    };
+        (Ecosystem::Oci, _) => unreachable!("docker requests are verified by verify_image"),
+    }
+}
+
+/// Offline first: a warm launch finds its artifact through the store's refs.
+fn fetch(spec: &Spec, settings: &Settings) -> Result<Fetched, Refusal> {
+    fetch_with_client(spec, settings).map(|(_, fetched)| fetched)
+}
+
+/// [`fetch`], also returning the client that answered (its store holds the bytes).
+fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetched), Refusal> {
     let offline = Settings {
         http: mcpin_registry_client::HttpSettings {
             offline: true,
@@ -397,11 +499,16 @@ fn fetch(request: &LaunchRequest, settings: &Settings) -> Result<Fetched, Refusa
         ..settings.clone()
     };
     let client = |s: Settings| Client::new(s).map_err(|e| refuse("fetch-failed", e.to_string()));
-    match client(offline)?.fetch(&spec) {
-        Ok(fetched) => Ok(fetched),
-        Err(RegistryError::Offline { .. }) if !settings.http.offline => client(settings.clone())?
-            .fetch(&spec)
-            .map_err(|e| refuse("fetch-failed", e.to_string())),
+    let warm = client(offline)?;
+    match warm.fetch(spec) {
+        Ok(fetched) => Ok((warm, fetched)),
+        Err(RegistryError::Offline { .. }) if !settings.http.offline => {
+            let online = client(settings.clone())?;
+            let fetched = online
+                .fetch(spec)
+                .map_err(|e| refuse("fetch-failed", e.to_string()))?;
+            Ok((online, fetched))
+        }
         Err(e) => Err(refuse("fetch-failed", e.to_string())),
     }
 }

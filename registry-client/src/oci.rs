@@ -551,6 +551,59 @@ impl Client {
         )
     }
 
+    /// Identifies the image `fetch_oci` brought into the store: the manifest's bytes and
+    /// the config's are read back from the store and hashed again, so the identity (and
+    /// the digest a launch pins) is that of bytes in hand, never of a registry's claim.
+    pub fn identify_image(
+        &self,
+        reference: &Reference,
+        fetched: &Fetched,
+    ) -> Result<mcpin_artifact::Identified, Error> {
+        let manifest = self.stored_bytes(&fetched.sha256)?;
+        let parsed: Manifest = serde_json::from_slice(&manifest).map_err(|e| Error::Metadata {
+            url: fetched.url.clone(),
+            reason: format!("the stored manifest is not an image manifest: {e}"),
+        })?;
+        let config = match &parsed.config {
+            Some(descriptor) => {
+                let hex = descriptor.digest.strip_prefix("sha256:").ok_or_else(|| {
+                    Error::Unsupported(format!("config digest `{}`", descriptor.digest))
+                })?;
+                Some(self.stored_bytes(hex)?)
+            }
+            None => None,
+        };
+        mcpin_artifact::identify_image(
+            &reference.registry,
+            &reference.repository,
+            &manifest,
+            config.as_deref(),
+        )
+        .map_err(|e| Error::Metadata {
+            url: fetched.url.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// A blob's bytes from the store, refused unless they still hash to `sha256`.
+    fn stored_bytes(&self, sha256: &str) -> Result<Vec<u8>, Error> {
+        let path = self.store.blob_path(sha256);
+        let bytes = fs_err::read(&path).map_err(|source| Error::Store {
+            path: path.clone(),
+            source,
+        })?;
+        let actual = hex::encode(sha2::Sha256::digest(&bytes));
+        if actual != sha256 {
+            return Err(Error::Store {
+                path,
+                source: std::io::Error::other(format!(
+                    "the stored blob hashes to sha256 {actual}, not to its name (corrupt store)"
+                )),
+            });
+        }
+        Ok(bytes)
+    }
+
     /// Uploads a blob unless the registry has it (monolithic upload).
     pub fn oci_push_blob(&self, reference: &Reference, bytes: &[u8]) -> Result<Descriptor, Error> {
         let descriptor = Descriptor::of("application/octet-stream", bytes);

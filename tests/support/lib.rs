@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod oci;
+
 /// The `mcpin` binary built alongside this test (`target/<profile>/mcpin`).
 pub fn mcpin_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("MCPIN_BIN") {

@@ -87,3 +87,64 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing `{}`", path.display()))?;
     Ok(())
 }
+
+/// An OCI image named as `oci:HOST/REPO@sha256:…` or `oci:HOST/REPO:TAG` in place of an
+/// artifact path (sign, verify).
+pub(crate) struct OciSubject {
+    pub fetched: mcpin_registry_client::Fetched,
+    pub identified: mcpin_artifact::Identified,
+    /// The tag asked for, resolved to `identified`'s manifest digest.
+    pub tag: Option<String>,
+}
+
+/// `Some` when `artifact` is an `oci:` reference: its manifest (and config) fetched into the
+/// store with the registry settings from the environment (`MCPIN_STORE`, `MCPIN_OFFLINE`),
+/// identified from the stored bytes.
+pub(crate) fn oci_subject(artifact: &Path) -> anyhow::Result<Option<OciSubject>> {
+    let Some(reference) = oci_reference(artifact) else {
+        return Ok(None);
+    };
+    let reference = mcpin_registry_client::oci::Reference::parse(reference)
+        .map_err(|why| anyhow::anyhow!("`{}`: {why}", artifact.display()))?;
+    let settings = crate::settings::registry(
+        crate::args::RegistryArgs {
+            store: None,
+            offline: false,
+            npm_registry: None,
+            npmrc: Vec::new(),
+            allow_sha1: false,
+            pypi_index: None,
+            mcp_registry: None,
+            retries: 3,
+            timeout: 60,
+        },
+        false,
+    )?;
+    let client = mcpin_registry_client::Client::new(settings)?;
+    let fetched = client.fetch_oci(&reference)?;
+    let identified = client.identify_image(&reference, &fetched)?;
+    if let Some(tag) = &reference.tag {
+        eprintln!(
+            "resolved {}:{tag} to {}",
+            identified.package.name, identified.package.version
+        );
+    }
+    Ok(Some(OciSubject {
+        fetched,
+        identified,
+        tag: reference.tag,
+    }))
+}
+
+/// The reference after `oci:`, when `artifact` names an image rather than a file.
+pub(crate) fn oci_reference(artifact: &Path) -> Option<&str> {
+    artifact.to_str().and_then(|a| a.strip_prefix("oci:"))
+}
+
+/// Where an OCI image's bundle goes by default: `<last repository segment>@sha256-<hex>.sigstore.json`
+/// in the current directory.
+pub(crate) fn oci_bundle_name(identified: &mcpin_artifact::Identified) -> std::path::PathBuf {
+    let name = &identified.package.name;
+    let last = name.rsplit('/').next().unwrap_or(name);
+    format!("{last}@sha256-{}.sigstore.json", identified.digests.sha256).into()
+}

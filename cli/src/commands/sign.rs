@@ -30,8 +30,17 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         }
         None => None,
     };
-    let identified = mcpin_artifact::identify(&args.artifact)
-        .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
+    if super::oci_reference(&args.artifact).is_some()
+        && (args.lock.is_some() || args.sbom.is_some() || args.tools.is_some() || args.capture)
+    {
+        bail!("--lock, --sbom, --tools and --capture are not supported for an OCI image yet");
+    }
+    let oci = super::oci_subject(&args.artifact)?;
+    let identified = match &oci {
+        Some(image) => image.identified.clone(),
+        None => mcpin_artifact::identify(&args.artifact)
+            .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?,
+    };
 
     let lock = match &args.lock {
         Some(path) => {
@@ -121,10 +130,10 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         predicate_type: PACKAGE_PREDICATE_TYPE.to_owned(),
         predicate: serde_json::to_value(&predicate)?,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| beside(&args.artifact, ".sigstore.json"));
+    let out = args.out.clone().unwrap_or_else(|| match &oci {
+        Some(image) => super::oci_bundle_name(&image.identified),
+        None => beside(&args.artifact, ".sigstore.json"),
+    });
     let sbom_copy = match &sbom {
         Some((_, bytes)) => {
             let copy = sbom_beside(&out);
@@ -163,6 +172,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             "sha512": identified.digests.sha512,
             "sbom": sbom_copy,
             "toolsDigest": tools_digest,
+            "tag": oci.as_ref().and_then(|image| image.tag.clone()),
+            "indexDigest": oci.as_ref().and_then(|image| image.fetched.index_digest.clone()),
         });
         summary
             .as_object_mut()

@@ -22,19 +22,27 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
 }
 
 fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> {
+    let key =
+        PublicKey::load(key).with_context(|| format!("loading public key `{}`", key.display()))?;
+    let oci = super::oci_subject(&args.artifact)?;
     let bundle_path = match args.bundle.as_slice() {
-        [] => beside(&args.artifact, ".sigstore.json"),
+        [] => match &oci {
+            Some(image) => super::oci_bundle_name(&image.identified),
+            None => beside(&args.artifact, ".sigstore.json"),
+        },
         [one] => one.clone(),
         _ => anyhow::bail!("--key verifies one bundle; use --policy to weigh several"),
     };
-    let key =
-        PublicKey::load(key).with_context(|| format!("loading public key `{}`", key.display()))?;
     let bundle_bytes = fs_err::read(&bundle_path)?;
     let bundle = Bundle::from_json(&bundle_bytes)
         .with_context(|| format!("reading bundle `{}`", bundle_path.display()))?;
     // The bytes decide; the package identity, when the artifact is a package we
     // can read, only sharpens the reason for a mismatch.
-    let (digests, purl) = match mcpin_artifact::identify(&args.artifact) {
+    let identified = match oci {
+        Some(image) => Ok(image.identified),
+        None => mcpin_artifact::identify(&args.artifact),
+    };
+    let (digests, purl) = match identified {
         Ok(identified) => (identified.digests, Some(identified.package.purl)),
         Err(_) => (
             mcpin_artifact::digest_reader(fs_err::File::open(&args.artifact)?)?,
@@ -83,11 +91,19 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         PolicyLoad::Loaded(loaded) => loaded,
         PolicyLoad::Refused { verdict, .. } => return report(args, &verdict),
     };
-    let identified = mcpin_artifact::identify(&args.artifact)
-        .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?;
+    // An OCI image is judged by its manifest blob in the store (bundles: --bundle or the
+    // policy's store, keyed by the manifest's sha256).
+    let (identified, artifact_path) = match super::oci_subject(&args.artifact)? {
+        Some(image) => (image.identified, image.fetched.path),
+        None => (
+            mcpin_artifact::identify(&args.artifact)
+                .with_context(|| format!("reading artifact `{}`", args.artifact.display()))?,
+            args.artifact.clone(),
+        ),
+    };
     let judged = gate::judge(
         &loaded,
-        &args.artifact,
+        &artifact_path,
         &identified,
         &args.bundle,
         args.sbom.clone(),

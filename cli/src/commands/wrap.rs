@@ -133,13 +133,15 @@ fn mcpin_path() -> anyhow::Result<PathBuf> {
 
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
     let mcpin = mcpin_path()?;
-    let resolver = ToolResolver;
     let settings = super::run::run_settings(
         args.policy.clone(),
         &args.policy_trust,
         args.registry,
         BaseDirs::from_env(),
     )?;
+    let resolver = ToolResolver {
+        registry: settings.registry.clone(),
+    };
     let gate = PolicyGate::new(&settings);
     let options = WrapOptions {
         mcpin,

@@ -726,3 +726,16 @@ fn refusal_message_names_the_token_and_code() {
     assert!(message.contains("github:evil/payload"), "{message}");
     assert!(message.ends_with("[launcher-git-spec]"), "{message}");
 }
+
+#[test]
+fn docker_run_and_image_positions_survive_cmd_c_and_double_dash() {
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let image = format!("127.0.0.1:5000/mcp/time@{digest}");
+    let request = ok(&[
+        "cmd", "/c", "docker", "run", "-i", "--rm", "--", &image, "x",
+    ]);
+    let docker = request.docker.unwrap();
+    assert_eq!((docker.run_index, docker.image_index), (3, 7));
+    assert_eq!(request.argv[docker.image_index], image);
+    assert_eq!(docker.image, "127.0.0.1:5000/mcp/time");
+}

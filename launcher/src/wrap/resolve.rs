@@ -1,6 +1,6 @@
 //! A [`Resolver`] that asks the ecosystems' own clients: `npm view` for npm, `uv pip compile`
-//! for PyPI. It honours their configuration (registry mirrors, proxies, CA files). The lead's
-//! registry client can replace it behind the same trait.
+//! for PyPI (honouring their configuration: registry mirrors, proxies, CA files), and mcpin's
+//! registry client for OCI tags.
 
 use std::process::{Command, Stdio};
 
@@ -8,10 +8,14 @@ use crate::grammar::{Ecosystem, FloatingSpec, VersionSpec};
 
 use super::{ResolveError, Resolver};
 
-/// Resolves npm specs with `npm view NAME@SPEC version --json` and PyPI specs with
-/// `uv pip compile --no-deps`. OCI tags are not resolved (no registry client here yet).
-#[derive(Debug, Clone, Default)]
-pub struct ToolResolver;
+/// Resolves npm specs with `npm view NAME@SPEC version --json`, PyPI specs with
+/// `uv pip compile --no-deps`, and an OCI tag by fetching the image into the store with the
+/// registry client: the pin is the digest of the manifest's bytes (for an image index, of the
+/// linux/<this arch> manifest, which is what `mcpin run` verifies and runs).
+#[derive(Debug, Clone)]
+pub struct ToolResolver {
+    pub registry: mcpin_registry_client::Settings,
+}
 
 fn spec_text(spec: &FloatingSpec) -> &str {
     match &spec.package.version {
@@ -125,9 +129,21 @@ impl Resolver for ToolResolver {
                     .map(|(_, version)| version.trim().to_owned())
                     .ok_or(ResolveError::NoMatch { spec: requirement })
             }
-            Ecosystem::Oci => Err(ResolveError::Unsupported {
-                ecosystem: Ecosystem::Oci,
-            }),
+            Ecosystem::Oci => {
+                let image = spec.image.as_deref().unwrap_or(&package.name);
+                let failed = |message: String| ResolveError::Failed {
+                    spec: image.to_owned(),
+                    message,
+                };
+                let reference =
+                    mcpin_registry_client::oci::Reference::parse(image).map_err(failed)?;
+                let client = mcpin_registry_client::Client::new(self.registry.clone())
+                    .map_err(|e| failed(e.to_string()))?;
+                let fetched = client
+                    .fetch_oci(&reference)
+                    .map_err(|e| failed(e.to_string()))?;
+                Ok(format!("sha256:{}", fetched.sha256))
+            }
         }
     }
 }
