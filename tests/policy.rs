@@ -1697,6 +1697,36 @@ fn bundles_approval_and_sbom_come_from_an_oci_store() {
     assert!(found.iter().any(|c| c == "store-skipped"), "{found:?}");
     assert!(found.iter().any(|c| c == "unsigned"), "{found:?}");
 
+    // The registry serves other bytes under the bundle's digest (its storage altered on
+    // disk): the blob is hashed, the referrer skipped, and the verdict is a deny.
+    let bundle_blob = pushed["pushed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["file"].as_str() == bundle.to_str())
+        .unwrap()["blob"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let stored = PathBuf::from(std::env::var("MCPIN_TEST_RUN").unwrap()).join(format!(
+        "oci/storage/docker/registry/v2/blobs/sha256/{}/{bundle_blob}/data",
+        &bundle_blob[..2]
+    ));
+    let mut altered = std::fs::read(&stored).unwrap();
+    let last = altered.len() - 2;
+    altered[last] ^= 0x20;
+    std::fs::write(&stored, altered).unwrap();
+    let output = verifier.verify(&alone, &policy_with(&store), &[]);
+    let (verdict, found) = codes(&output);
+    assert_eq!(verdict["decision"], "deny", "{}", stderr(&output));
+    assert!(found.iter().any(|c| c == "store-skipped"), "{found:?}");
+    // Only the approval verifies; the publisher's signature is missing.
+    assert!(
+        found.iter().any(|c| c == "required-signer-missing"),
+        "{found:?}"
+    );
+
     // `attest` itself: nothing beside the artifact to push is invalid input (3), an
     // unreachable registry an I/O failure (4).
     let nothing = mcpin(&["attest", "push", other.to_str().unwrap(), "--oci", &store])
