@@ -415,11 +415,11 @@ impl Client {
 
     /// Fetches the image manifest `digest` (a `sha256:` digest its bytes must hash to).
     pub fn oci_get_manifest(&self, reference: &Reference, digest: &str) -> Result<Manifest, Error> {
+        let url = Self::oci_url(reference, &format!("manifests/{digest}"));
+        // Only a digest: a tag (or anything else) would be fetched without a hash to check.
+        sha256_checksum(digest, &url)?;
         let (bytes, _, _) = self.oci_manifest(reference, digest)?;
-        crate::http::parse_json(
-            &bytes,
-            &Self::oci_url(reference, &format!("manifests/{digest}")),
-        )
+        crate::http::parse_json(&bytes, &url)
     }
 
     /// Reads the blob `descriptor` names into memory: refused when its size is
