@@ -1,0 +1,264 @@
+//! The policy file as written: the serde shape, with spans, and its JSON Schema.
+
+use mcpin_attestation::Ecosystem;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+/// The policy file as written, for serde and JSON Schema. Keys are kebab-case;
+/// unknown keys are errors.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(title = "mcpin policy")]
+pub struct PolicyFile {
+    /// Revision number. It must grow with every published revision: a policy
+    /// older than the last one seen on a machine is refused.
+    #[schemars(with = "u64")]
+    pub version: Spanned<u64>,
+    /// Names this policy for rollback protection (one last-seen version per name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The policy stops allowing anything after this date (`YYYY-MM-DD`, UTC
+    /// midnight) or RFC 3339 time.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub expires: Option<Spanned<String>>,
+    /// Who may sign: ed25519 keys and Sigstore identities.
+    #[serde(default)]
+    pub signers: Vec<SignerFile>,
+    /// What may run. A package matching no rule is denied.
+    #[serde(default)]
+    pub packages: Vec<PackageRuleFile>,
+    /// Tool rules for every package (a package rule's `tools` replaces them).
+    #[serde(default)]
+    pub tools: ToolRulesFile,
+    #[serde(default)]
+    pub sbom: SbomRulesFile,
+    #[serde(default)]
+    pub launch: LaunchRulesFile,
+    #[serde(default)]
+    pub approval: ApprovalRulesFile,
+    /// Where bundles are looked up besides next to the artifact.
+    #[serde(default)]
+    pub store: StoreFile,
+    #[serde(default)]
+    pub sigstore: SigstoreFile,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SignerFile {
+    /// The name package rules use to require this signer.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// An ed25519 public key (SPKI PEM file, relative to the policy file).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub public_key: Option<Spanned<String>>,
+    /// The expected key id (hex sha256 of the SPKI DER); checked against `public-key`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key_id: Option<Spanned<String>>,
+    /// Sigstore: the OIDC issuer of the signing certificate.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub issuer: Option<Spanned<String>>,
+    /// Sigstore: the exact certificate SAN.
+    #[serde(default)]
+    pub san: Option<String>,
+    /// Sigstore: a regular expression the whole SAN must match.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub san_regex: Option<Spanned<String>>,
+    /// Sigstore (GitHub Actions): the source repository URL the build ran in.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Sigstore (GitHub Actions): the git ref the build ran on, e.g. `refs/heads/main`.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PackageRuleFile {
+    #[schemars(with = "EcosystemName")]
+    pub ecosystem: Ecosystem,
+    /// Package name or glob (`@scope/*`, `mcp-server-*`).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Version requirement in the ecosystem's syntax: npm semver ranges, PEP 440 specifiers.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub version: Option<Spanned<String>>,
+    /// If set, the artifact's digest must be one of these (`sha256:<hex>` or `sha512:<hex>`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub digests: Vec<Spanned<String>>,
+    /// At least one of these signers must have signed the package statement.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub require_any: Vec<Spanned<String>>,
+    /// Every one of these signers must have signed (a package statement or an approval).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub require_all: Vec<Spanned<String>>,
+    /// A valid approval by one of `[approval] signers` is required.
+    #[serde(default)]
+    pub require_approval: bool,
+    /// The signed tools digest must equal this (`sha256:<hex>`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub tools_digest: Option<Spanned<String>>,
+    /// Tool rules for this package, replacing the top-level `[tools]`.
+    #[serde(default)]
+    pub tools: Option<ToolRulesFile>,
+}
+
+/// The schema of [`Ecosystem`] (which lives in the schema-free attestation crate).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum EcosystemName {
+    Npm,
+    Pypi,
+    Oci,
+    Mcpb,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ToolRulesFile {
+    /// The signed statement must carry the tools payload.
+    #[serde(default)]
+    pub require: bool,
+    /// If set, only these tool names may be present.
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+    /// These tool names may not be present.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Deny tools that may be destructive (MCP `destructiveHint`, which
+    /// defaults to true unless `readOnlyHint` is true), unless in `allow-destructive`.
+    #[serde(default)]
+    pub deny_destructive: bool,
+    #[serde(default)]
+    pub allow_destructive: Vec<String>,
+    /// Deny tools that reach an open world (MCP `openWorldHint`, default true),
+    /// unless in `allow-open-world`.
+    #[serde(default)]
+    pub deny_open_world: bool,
+    #[serde(default)]
+    pub allow_open_world: Vec<String>,
+    /// The worst finding of `mcpin tools lint` allowed over the signed tools
+    /// (low, medium, high, critical).
+    #[serde(default)]
+    #[schemars(with = "Option<SeverityName>")]
+    pub max_lint_severity: Option<LintSeverity>,
+}
+
+/// The schema of [`LintSeverity`] (the lint crate's type has none).
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SeverityName {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Severity of a lint finding over the tools: `low < medium < high < critical`.
+pub use mcpin_tools::Severity as LintSeverity;
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SbomRulesFile {
+    /// The signed statement must reference an SBOM, and the SBOM must be found.
+    #[serde(default)]
+    pub require: bool,
+    /// Components that may not appear.
+    #[serde(default)]
+    pub deny: Vec<DeniedComponentFile>,
+    /// If set, every component's license expression must be satisfiable with these SPDX ids.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub licenses_allow: Option<Vec<Spanned<String>>>,
+    /// A component whose license expression cannot be satisfied without these is denied.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub licenses_deny: Vec<Spanned<String>>,
+    /// Every component must carry at least one hash.
+    #[serde(default)]
+    pub require_hashes: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DeniedComponentFile {
+    /// A purl without version (`pkg:npm/lodash`, `pkg:pypi/requests`).
+    #[schemars(with = "String")]
+    pub purl: Spanned<String>,
+    /// Versions denied, in the ecosystem's syntax; all versions if absent.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub versions: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LaunchRulesFile {
+    /// Launchers agent configs may use (`npx`, `uvx`, `docker`); empty allows none.
+    #[serde(default)]
+    pub launchers: Vec<String>,
+    /// docker flags that cause a deny, in addition to the built-in list.
+    #[serde(default)]
+    pub docker_deny_flags: Vec<String>,
+    /// Environment variables removed before launch.
+    #[serde(default)]
+    pub env_strip: Vec<String>,
+    /// Environment variables whose presence denies the launch.
+    #[serde(default)]
+    pub env_deny: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApprovalRulesFile {
+    /// Signer ids whose approvals count.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub signers: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StoreFile {
+    /// A directory of bundles: `<dir>/<sha256 of artifact>/*.sigstore.json`
+    /// (relative to the policy file).
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// An HTTPS store: `<url>/<sha256 of artifact>/index.json` lists the files
+    /// (bundles and SBOMs) to fetch from `<url>/<sha256>/<name>`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// An OCI attestation store `HOST/REPOSITORY`: bundles and SBOMs attached to
+    /// the artifact's digest (`subject` sha256:<hex>), found by the referrers API
+    /// or the `sha256-<hex>` tag index.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub oci: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SigstoreFile {
+    /// A trusted root JSON file; default: the embedded Sigstore production root.
+    #[serde(default)]
+    pub trusted_root: Option<String>,
+}
+
+/// The JSON Schema of the policy file, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PolicyFile)).expect("a schema serializes")
+}

@@ -1,0 +1,134 @@
+//! Signing a policy file with a policy-root key, and checking that signature.
+
+use std::path::{Path, PathBuf};
+
+use crate::keys::{KeyId, PublicKey};
+
+/// predicateType of the statement that signs a policy file.
+pub const POLICY_PREDICATE_TYPE: &str = "https://mcpin.dev/attestation/policy/v1";
+
+/// Why a policy's signature is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicySignatureError {
+    #[error(
+        "policy-unsigned: a policy-root key is configured ({root}) but `{signature}` does not exist; sign the policy with `mcpin policy sign`"
+    )]
+    Unsigned { root: KeyId, signature: PathBuf },
+    #[error(
+        "policy-signature-invalid: `{signature}` does not verify with the policy-root key: {source}"
+    )]
+    Invalid {
+        signature: PathBuf,
+        source: crate::dsse::VerifyError,
+    },
+    #[error("policy-signature-invalid: `{signature}` signs a {found} statement, not a policy")]
+    WrongType { signature: PathBuf, found: String },
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("policy-signature-invalid: `{path}`: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: mcpin_attestation::BundleError,
+    },
+}
+
+impl PolicySignatureError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicySignatureError::Unsigned { .. } => "policy-unsigned",
+            PolicySignatureError::Io { .. } => "policy-io",
+            _ => "policy-signature-invalid",
+        }
+    }
+}
+
+/// Where the signature of the policy at `path` lives: `PATH.sigstore.json`.
+pub fn signature_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sigstore.json");
+    PathBuf::from(name)
+}
+
+/// Signs the exact bytes of a policy file: a DSSE in-toto statement whose
+/// subject is the file (by sha256 and sha512), in a Sigstore bundle.
+pub fn sign_policy(
+    policy_bytes: &[u8],
+    file_name: &str,
+    version: u64,
+    key: &crate::keys::SecretKey,
+) -> mcpin_attestation::Bundle {
+    use sha2::Digest;
+    let statement = mcpin_attestation::Statement {
+        statement_type: mcpin_attestation::STATEMENT_TYPE_V1.to_owned(),
+        subject: vec![mcpin_attestation::Subject {
+            name: file_name.to_owned(),
+            digest: [
+                (
+                    "sha256".to_owned(),
+                    hex::encode(sha2::Sha256::digest(policy_bytes)),
+                ),
+                (
+                    "sha512".to_owned(),
+                    hex::encode(sha2::Sha512::digest(policy_bytes)),
+                ),
+            ]
+            .into(),
+        }],
+        predicate_type: POLICY_PREDICATE_TYPE.to_owned(),
+        predicate: serde_json::json!({ "version": version }),
+    };
+    crate::dsse::sign_statement(&statement, key)
+}
+
+/// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed
+/// by `root` in `PATH.sigstore.json`.
+pub fn verify_policy_signature(
+    path: &Path,
+    policy_bytes: &[u8],
+    root: &PublicKey,
+) -> Result<(), PolicySignatureError> {
+    use sha2::Digest;
+    let signature = signature_path(path);
+    let bytes = match fs_err::read(&signature) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PolicySignatureError::Unsigned {
+                root: root.id().clone(),
+                signature,
+            });
+        }
+        Err(source) => {
+            return Err(PolicySignatureError::Io {
+                path: signature,
+                source,
+            });
+        }
+    };
+    let bundle = mcpin_attestation::Bundle::from_json(&bytes).map_err(|source| {
+        PolicySignatureError::Bundle {
+            path: signature.clone(),
+            source,
+        }
+    })?;
+    let invalid = |source| PolicySignatureError::Invalid {
+        signature: signature.clone(),
+        source,
+    };
+    let verified = crate::dsse::verify_bundle(&bundle, root).map_err(invalid)?;
+    if verified.statement().predicate_type != POLICY_PREDICATE_TYPE {
+        return Err(PolicySignatureError::WrongType {
+            signature,
+            found: verified.statement().predicate_type.clone(),
+        });
+    }
+    let digests = mcpin_artifact::Digests {
+        size: policy_bytes.len() as u64,
+        sha256: hex::encode(sha2::Sha256::digest(policy_bytes)),
+        sha512: hex::encode(sha2::Sha512::digest(policy_bytes)),
+    };
+    verified.subject_matching(&digests, None).map_err(invalid)?;
+    Ok(())
+}
