@@ -12,10 +12,13 @@
 //! component, a link or device type, or a duplicate path, if it has too many
 //! entries, or if it decompresses out of proportion to its size. See [`Limits`].
 //!
+//! It also holds [`write_atomic`], the one way every mcpin crate replaces a file.
+//!
 //! This crate does not fetch (that is `mcpin-registry-client`) and does not
 //! judge signatures (that is `mcpin-verifier`).
 
 mod error;
+mod fs;
 mod hash;
 mod limits;
 mod mcpb;
@@ -29,6 +32,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use error::ArtifactError;
+pub use fs::write_atomic;
 pub use hash::{Digests, HashingReader, digest_reader};
 pub use limits::Limits;
 use mcpin_attestation::PackageInfo;

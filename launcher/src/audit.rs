@@ -191,7 +191,8 @@ impl AuditLog {
         file.write_all(&line).map_err(self.io("writing a record"))?;
         file.sync_data().map_err(self.io("syncing"))?;
         let head = serde_json::to_vec(&Head { seq, hash }).expect("heads serialize");
-        write_atomic(&head_path(&self.path), &head).map_err(self.io("writing the head file"))?;
+        mcpin_artifact::write_atomic(&head_path(&self.path), &head, 0o600)
+            .map_err(self.io("writing the head file"))?;
         // Dropping the file releases the lock.
         Ok(record)
     }
@@ -211,18 +212,6 @@ fn last_line(file: &mut std::fs::File) -> std::io::Result<(u64, Option<Vec<u8>>)
     let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
     let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     Ok((lines, Some(bytes[start..].to_vec())))
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_data()?;
-    temp.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }
 
 fn current_user() -> String {

@@ -345,12 +345,7 @@ impl Store {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-        let dir = path.parent().unwrap_or(&self.root);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::store(dir, e))?;
-        tmp.write_all(bytes)
-            .map_err(|e| Error::store(tmp.path(), e))?;
-        tmp.persist(path).map_err(|e| Error::store(path, e.error))?;
-        Ok(())
+        mcpin_artifact::write_atomic(path, bytes, 0o600).map_err(|e| Error::store(path, e))
     }
 
     fn ref_path(&self, key: &str) -> PathBuf {

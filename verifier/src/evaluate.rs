@@ -20,7 +20,7 @@ mod tools;
 
 use approval::evaluate_approvals;
 use bundles::verify_bundles;
-pub use bundles::{discover_bundles, fetch_store};
+pub use bundles::{discover_bundles, fetch_store, sbom_beside};
 use sbom::evaluate_sbom;
 use tools::evaluate_tools;
 

@@ -131,11 +131,7 @@ pub fn subject_of(artifact: &Path) -> Result<mcpin_artifact::Digests, OciStoreEr
 pub fn default_files(artifact: &Path) -> Vec<(PathBuf, &'static str)> {
     let mut files = Vec::new();
     for bundle in crate::evaluate::discover_bundles(artifact, "", None) {
-        let name = bundle.to_string_lossy().into_owned();
-        let sbom = PathBuf::from(format!(
-            "{}.cdx.json",
-            name.strip_suffix(".sigstore.json").unwrap_or(&name)
-        ));
+        let sbom = crate::evaluate::sbom_beside(&bundle);
         files.push((bundle, BUNDLE_MEDIA_TYPE));
         if sbom.is_file() {
             files.push((sbom, SBOM_MEDIA_TYPE));

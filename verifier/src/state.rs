@@ -2,7 +2,6 @@
 //! per policy name, in `<state dir>/policy-versions.json`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -87,16 +86,10 @@ impl PolicyState {
                 return Ok(check);
             }
             versions.insert(name.to_owned(), version);
-            let mut file =
-                tempfile::NamedTempFile::new_in(dir).map_err(|source| self.io(source))?;
-            serde_json::to_writer_pretty(&mut file, &versions)
-                .map_err(|e| self.io(std::io::Error::other(e)))?;
-            file.write_all(b"\n").map_err(|source| self.io(source))?;
-            file.as_file()
-                .sync_all()
+            let mut json = serde_json::to_vec_pretty(&versions).expect("versions serialize");
+            json.push(b'\n');
+            mcpin_artifact::write_atomic(&self.file, &json, 0o600)
                 .map_err(|source| self.io(source))?;
-            file.persist(&self.file)
-                .map_err(|error| self.io(error.error))?;
         }
         Ok(VersionCheck {
             version,

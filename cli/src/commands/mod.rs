@@ -18,7 +18,6 @@ mod tools;
 mod verify;
 mod wrap;
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -66,26 +65,10 @@ fn beside(artifact: &Path, suffix: &str) -> std::path::PathBuf {
     name.into()
 }
 
-/// Replaces `path` atomically: readers see the old file or the new one, never half of either.
+/// Replaces `path` atomically (new files 0644), naming it in errors.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in `{}`", dir.display()))?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    file.persist(path)
-        .map_err(|error| error.error)
-        .with_context(|| format!("writing `{}`", path.display()))?;
-    Ok(())
+    mcpin_artifact::write_atomic(path, bytes, 0o644)
+        .with_context(|| format!("writing `{}`", path.display()))
 }
 
 /// An OCI image named as `oci:HOST/REPO@sha256:…` or `oci:HOST/REPO:TAG` in place of an

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -136,7 +136,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
     });
     let sbom_copy = match &sbom {
         Some((_, bytes)) => {
-            let copy = sbom_beside(&out);
+            let copy = mcpin_verifier::evaluate::sbom_beside(&out);
             write_atomic(&copy, bytes)?;
             Some(copy)
         }
@@ -249,13 +249,4 @@ fn sbom_ref(
         media_type: CYCLONEDX_JSON_MEDIA_TYPE.to_owned(),
         sha256: hex::encode(Sha256::digest(bytes)),
     })
-}
-
-/// `X.sigstore.json` → `X.cdx.json`; any other bundle name gets `.cdx.json` appended.
-pub fn sbom_beside(bundle: &Path) -> PathBuf {
-    let name = bundle.as_os_str().to_string_lossy();
-    match name.strip_suffix(".sigstore.json") {
-        Some(stem) => PathBuf::from(format!("{stem}.cdx.json")),
-        None => PathBuf::from(format!("{name}.cdx.json")),
-    }
 }

@@ -180,15 +180,7 @@ impl Document for JsonDocument {
 /// a leading element leaves a stray space).
 fn edit_array(array: &CstArray, new: &[String]) -> Result<(), String> {
     let old = string_elements(array).ok_or("args holds a non-string")?;
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-    let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(max_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let (prefix, suffix) = super::common_ends(&old, new);
     let old_middle = prefix..old.len() - suffix;
     let new_middle = &new[prefix..new.len() - suffix];
     let elements = array.elements();

@@ -272,27 +272,13 @@ fn ensure_unchanged(path: &Path, expected: &str) -> Result<(), WrapError> {
     })
 }
 
-/// Replaces `path` atomically, keeping its permission bits.
+/// Replaces `path` atomically, keeping its permission bits (configs may hold
+/// secrets: new files, the backup and the record, are 0600).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WrapError> {
-    use std::io::Write;
-    let io = |source| WrapError::Io {
+    mcpin_artifact::write_atomic(path, bytes, 0o600).map_err(|source| WrapError::Io {
         path: path.to_owned(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    temp.write_all(bytes).map_err(io)?;
-    if let Ok(meta) = fs_err::metadata(path) {
-        temp.as_file()
-            .set_permissions(meta.permissions())
-            .map_err(io)?;
-    }
-    temp.as_file().sync_all().map_err(io)?;
-    temp.persist(path).map_err(|error| io(error.error))?;
-    Ok(())
+    })
 }
 
 fn unified_diff(path: &Path, old: &str, new: &str) -> String {
@@ -314,6 +300,19 @@ pub(crate) struct Edit {
 }
 
 /// The syntax-specific part: find entries and rewrite their argv in place.
+/// How many leading and trailing elements `old` and `new` share (not overlapping):
+/// the args editors keep those as written and touch only the run between.
+fn common_ends(old: &[String], new: &[String]) -> (usize, usize) {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    (prefix, suffix)
+}
+
 pub(crate) trait Document {
     fn entries(&self) -> Result<Vec<Entry>, String>;
     fn apply(&mut self, edits: &[Edit]) -> Result<String, String>;

@@ -135,15 +135,7 @@ impl Document for YamlConfig {
 /// changed run and overwrites only elements whose value changes.
 fn edit_sequence(sequence: &Sequence, new: &[String]) -> Result<(), String> {
     let old = sequence_strings(sequence).ok_or("args holds a non-scalar")?;
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-    let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(max_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let (prefix, suffix) = super::common_ends(&old, new);
     let old_len = old.len() - suffix - prefix;
     let new_middle = &new[prefix..new.len() - suffix];
     // Removing or inserting at the start of the changed run leaves the remaining elements

@@ -45,6 +45,16 @@ pub fn discover_bundles(artifact: &Path, sha256: &str, store: Option<&Path>) -> 
     found.into_iter().collect()
 }
 
+/// Where the SBOM signed with a bundle travels: `X.sigstore.json` → `X.cdx.json`;
+/// any other bundle name gets `.cdx.json` appended.
+pub fn sbom_beside(bundle: &Path) -> PathBuf {
+    let name = bundle.as_os_str().to_string_lossy();
+    match name.strip_suffix(".sigstore.json") {
+        Some(stem) => PathBuf::from(format!("{stem}.cdx.json")),
+        None => PathBuf::from(format!("{name}.cdx.json")),
+    }
+}
+
 pub(super) fn read_dir_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|entries| {
