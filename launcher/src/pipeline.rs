@@ -197,14 +197,7 @@ fn decide(
 
     // Launch rules (launcher, docker flags) and the environment, before any download.
     launch_rules(policy, &request)?;
-    let mut env_policy = EnvPolicy::default();
-    env_policy
-        .strip
-        .extend(policy.launch.env_strip.iter().cloned());
-    env_policy
-        .deny
-        .extend(policy.launch.env_deny.iter().cloned());
-    let env = env_policy
+    let env = env_rules(policy)
         .sanitize(env)
         .map_err(|e| refuse("env-denied", e.to_string()))?;
 
@@ -307,6 +300,15 @@ fn docker_launch(
     args.push(image.into());
     args.extend(argv[docker.image_index + 1..].iter().map(OsString::from));
     Ok(Launch { program, args, env })
+}
+
+/// The environment rules: the built-in strip list plus the policy's `[launch.env]` (one place
+/// for `mcpin run` and the wrap gate).
+fn env_rules(policy: &mcpin_verifier::policy::Policy) -> EnvPolicy {
+    let mut rules = EnvPolicy::default();
+    rules.strip.extend(policy.launch.env_strip.iter().cloned());
+    rules.deny.extend(policy.launch.env_deny.iter().cloned());
+    rules
 }
 
 fn launch_rules(
@@ -681,7 +683,11 @@ fn describe(refusal: &Refusal) -> Vec<Reason> {
 }
 
 impl crate::wrap::Gate for PolicyGate<'_> {
-    fn check(&self, request: &LaunchRequest) -> crate::wrap::GateVerdict {
+    fn check(
+        &self,
+        request: &LaunchRequest,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> crate::wrap::GateVerdict {
         let deny = |reasons| crate::wrap::GateVerdict {
             outcome: Outcome::Deny,
             reasons,
@@ -692,6 +698,17 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                 return deny(vec![Reason {
                     code: code.clone(),
                     message: message.clone(),
+                }]);
+            }
+        };
+        // The entry's `env` goes through the same rules as at launch.
+        let vars = env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let stripped = match env_rules(&loaded.policy).sanitize(vars) {
+            Ok(sanitized) => sanitized.stripped,
+            Err(error) => {
+                return deny(vec![Reason {
+                    code: "env-denied".to_owned(),
+                    message: error.to_string(),
                 }]);
             }
         };
@@ -716,6 +733,10 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                         code: r.code.as_str().to_owned(),
                         message: r.message.clone(),
                     })
+                    .chain(stripped.into_iter().map(|s| Reason {
+                        code: "env-stripped".to_owned(),
+                        message: format!("{} is removed at launch: {}", s.name, s.reason),
+                    }))
                     .collect(),
             },
             Err(refusal) => deny(describe(&refusal)),
