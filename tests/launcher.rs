@@ -42,6 +42,19 @@ impl Sandbox {
         self.command(args).output().expect("spawning mcpin")
     }
 
+    /// The wrap records in the sandbox's state directory.
+    fn records(&self) -> Vec<PathBuf> {
+        let dir = self.path("state/mcpin/wrap");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+    }
+
     fn copy_fixture(&self, name: &str) -> PathBuf {
         let path = self.path(name);
         fs_copy(&testdata(&format!("launcher/{name}")), &path);
@@ -52,6 +65,16 @@ impl Sandbox {
 fn fs_copy(from: &Path, to: &Path) {
     std::fs::copy(from, to)
         .unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
+}
+
+/// The sorted names in a directory.
+fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -106,11 +129,7 @@ fn wrap_claude_desktop_dry_run_pin_idempotent_and_exact_unwrap() {
         "node entry must be left alone: {diff}"
     );
     assert_eq!(read(&config), original, "dry run wrote the file");
-    assert!(
-        !config
-            .with_file_name("claude_desktop_config.json.mcpin-backup")
-            .exists()
-    );
+    assert!(sandbox.records().is_empty(), "a dry run keeps no record");
 
     // Wrap: strict JSON stays strict JSON, every npx/uvx entry goes through mcpin run.
     let wrapped = sandbox.run(&[&["wrap"][..], &args].concat());
@@ -155,8 +174,23 @@ fn wrap_claude_desktop_dry_run_pin_idempotent_and_exact_unwrap() {
         text.contains("      \"args\": [\n        \"run\",\n"),
         "indentation kept:\n{text}"
     );
-    let backup = PathBuf::from(format!("{}.mcpin-backup", config.display()));
-    assert_eq!(read(&backup), original, "backup holds the original bytes");
+    // The record is in the state directory, private, and holds the original bytes; nothing
+    // is added beside the config.
+    let beside: Vec<String> = dir_names(config.parent().unwrap())
+        .into_iter()
+        .filter(|name| name.starts_with("claude_desktop_config"))
+        .collect();
+    assert_eq!(beside, ["claude_desktop_config.json"]);
+    let records = sandbox.records();
+    assert_eq!(records.len(), 1);
+    let record: serde_json::Value = serde_json::from_slice(&read(&records[0])).unwrap();
+    assert_eq!(record["original"].as_str().unwrap().as_bytes(), original);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&records[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     // Idempotent: wrapping again changes nothing.
     let again = sandbox.run(&[&["wrap"][..], &args].concat());
@@ -169,7 +203,7 @@ fn wrap_claude_desktop_dry_run_pin_idempotent_and_exact_unwrap() {
     let unwrapped = sandbox.run(&[&["unwrap"][..], &args].concat());
     assert_success(&unwrapped);
     assert_eq!(read(&config), original);
-    assert!(!backup.exists(), "backup removed after a successful unwrap");
+    assert!(sandbox.records().is_empty(), "record removed after a successful unwrap");
 }
 
 #[test]
@@ -324,7 +358,8 @@ fn wrap_continue_yaml_pins_and_round_trips() {
     let dry = sandbox.run(&[&["wrap", "--dry-run"][..], &args].concat());
     assert_success(&dry);
     assert!(
-        stdout(&dry).contains("+      - '@modelcontextprotocol/server-memory@2026.8.31'"),
+        // The pinned scalar keeps its double quotes.
+        stdout(&dry).contains("+      - \"@modelcontextprotocol/server-memory@2026.8.31\""),
         "{}",
         stdout(&dry)
     );

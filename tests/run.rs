@@ -318,28 +318,28 @@ fn tool_names(payload: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// `mcpin wrap --config FILE --client CLIENT`, then each wrapped entry's argv from the record.
+/// `mcpin wrap --config FILE --client CLIENT`, then each wrapped entry's new argv.
 fn wrap(sandbox: &Sandbox, config: &Path, client: &str) -> Vec<Vec<String>> {
     let mut command = mcpin(&["wrap", "--json", "--client", client, "--config"]);
     command.arg(config);
     sandbox.apply(&mut command);
     let output = command.output().unwrap();
     ok(&output, "mcpin wrap");
-    // The gate fetched and judged every server at wrap time.
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    for server in report[0]["servers"].as_array().unwrap() {
+    let file = &report["files"][0];
+    assert_eq!(file["status"], "wrapped", "{file}");
+    assert_eq!(file["written"], true, "{file}");
+    // The gate fetched and judged every server at wrap time.
+    let servers = file["servers"].as_array().unwrap();
+    for server in servers {
         assert_eq!(server["verdict"]["outcome"], "allow", "{server}");
     }
-    let record_path = PathBuf::from(format!("{}.mcpin-wrap.json", config.display()));
-    let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
-    record["entries"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no entries in {record}"))
+    servers
         .iter()
-        .map(|entry| {
-            entry["wrapped_argv"]
+        .map(|server| {
+            server["new_argv"]
                 .as_array()
-                .unwrap_or_else(|| panic!("no wrapped_argv in {entry}"))
+                .unwrap_or_else(|| panic!("no new_argv in {server}"))
                 .iter()
                 .map(|a| a.as_str().unwrap().to_owned())
                 .collect()
@@ -420,7 +420,8 @@ fn wrapped_claude_desktop_and_vscode_configs_launch_verified_servers() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(&denied).unwrap(), original);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let verdict = &report[0]["servers"][0]["verdict"];
+    assert_eq!(report["files"][0]["status"], "refused", "{report}");
+    let verdict = &report["files"][0]["servers"][0]["verdict"];
     assert_eq!(verdict["outcome"], "deny", "{report}");
     assert!(
         verdict.to_string().contains("no-matching-rule"),

@@ -124,7 +124,7 @@ pub struct TargetArgs {
     /// Clients whose configs to rewrite
     #[arg(value_name = "CLIENT", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]
     pub clients: Vec<String>,
-    /// Every client's configs that exist
+    /// Every client's configs that exist (for unwrap: also every config wrap has a record of)
     #[arg(long, conflicts_with_all = ["clients", "config"])]
     pub all: bool,
     /// One config file, instead of the clients' default locations (needs --client)
@@ -144,7 +144,14 @@ pub struct TargetArgs {
     /// Show the diff on stdout; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the reports as JSON to stdout
+    /// Write the files that planned cleanly even if others failed [default: a failure anywhere
+    /// writes nothing]
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Rewrite read-only configs too (their mode is kept)
+    #[arg(long)]
+    pub force: bool,
+    /// Print the report as JSON to stdout
     #[arg(long)]
     pub json: bool,
 }
@@ -169,6 +176,10 @@ pub struct WrapArgs {
 pub struct UnwrapArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Directory holding wrap's records (`DIR/wrap/`), as given to `mcpin wrap`
+    /// [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

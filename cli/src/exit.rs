@@ -3,7 +3,7 @@
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
 use mcpin_launcher::audit::AuditError;
-use mcpin_launcher::wrap::WrapError;
+use mcpin_launcher::wrap::{ReasonCode, WrapError};
 use mcpin_registry_client::Error as RegistryError;
 use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
@@ -124,10 +124,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             };
         }
         if let Some(error) = cause.downcast_ref::<WrapError>() {
-            return match error {
-                WrapError::Io { .. } => ExitStatus::Io,
-                _ => ExitStatus::InvalidInput,
-            };
+            return wrap_reason_status(error.code());
         }
         if cause.is::<PinError>() {
             return ExitStatus::Denied;
@@ -219,5 +216,22 @@ fn registry_status(error: &RegistryError) -> ExitStatus {
         | RegistryError::Http { .. }
         | RegistryError::Offline { .. }
         | RegistryError::Store { .. } => ExitStatus::Io,
+    }
+}
+
+/// The exit status a wrap or unwrap file status stands for (`RunAborted` and `ConfigMissing`
+/// are consequences, not failures of their own).
+pub fn wrap_reason_status(code: ReasonCode) -> ExitStatus {
+    match code {
+        ReasonCode::ConfigParse
+        | ReasonCode::ConfigDuplicateKey
+        | ReasonCode::ConfigShape
+        | ReasonCode::WrapRecord => ExitStatus::InvalidInput,
+        ReasonCode::ConfigReadOnly
+        | ReasonCode::ConfigNotWritable
+        | ReasonCode::ConfigChanged
+        | ReasonCode::Io => ExitStatus::Io,
+        ReasonCode::StrictRefused => ExitStatus::Denied,
+        ReasonCode::RunAborted | ReasonCode::ConfigMissing => ExitStatus::Success,
     }
 }

@@ -409,7 +409,7 @@ impl YamlConfig {
 }
 
 /// A string YAML reads back as the same string when written plain, in block and flow context.
-fn plain_safe(value: &str) -> bool {
+pub(crate) fn plain_safe(value: &str) -> bool {
     let Some(first) = value.chars().next() else {
         return false;
     };
