@@ -702,7 +702,9 @@ impl crate::wrap::Gate for PolicyGate<'_> {
             }
         };
         // The entry's `env` goes through the same rules as at launch.
-        let vars = env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let vars = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
         let stripped = match env_rules(&loaded.policy).sanitize(vars) {
             Ok(sanitized) => sanitized.stripped,
             Err(error) => {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use mcpin_launcher::wrap::{
-    self, Action, Client, ClientDirs, FileReport, FileStatus, Location, MissingClient,
-    RecordStore, RunOptions, RunReport, ToolResolver, WrapOptions,
+    self, Action, Client, ClientDirs, FileReport, FileStatus, Location, MissingClient, RecordStore,
+    RunOptions, RunReport, ToolResolver, WrapOptions,
 };
 
 use mcpin_launcher::locate::BaseDirs;
@@ -164,7 +164,11 @@ fn exit_status(report: &RunReport) -> ExitStatus {
         .unwrap_or(ExitStatus::Success)
 }
 
-fn finish(mut report: RunReport, missing: Vec<MissingClient>, json: bool) -> anyhow::Result<ExitStatus> {
+fn finish(
+    mut report: RunReport,
+    missing: Vec<MissingClient>,
+    json: bool,
+) -> anyhow::Result<ExitStatus> {
     report.clients_without_config = missing;
     if json {
         output::json(&report)?;

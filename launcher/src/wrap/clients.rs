@@ -216,7 +216,10 @@ impl Client {
                     home.join(".codeium/windsurf/mcp_config.json"),
                     Format::McpServers,
                 ));
-                found.push(at(home.join(".codeium/mcp_config.json"), Format::McpServers));
+                found.push(at(
+                    home.join(".codeium/mcp_config.json"),
+                    Format::McpServers,
+                ));
             }
             Client::Zed => {
                 // zed.dev/docs/configuring-zed and zed-industries/zed crates/paths/src/paths.rs
@@ -466,7 +469,10 @@ pub fn discover(clients: &[Client], dirs: &ClientDirs, exclude: Option<&Path>) -
             }
             let canonical =
                 fs_err::canonicalize(&location.path).unwrap_or_else(|_| location.path.clone());
-            if exclude.as_ref().is_some_and(|dir| canonical.starts_with(dir)) {
+            if exclude
+                .as_ref()
+                .is_some_and(|dir| canonical.starts_with(dir))
+            {
                 continue;
             }
             any = true;
@@ -523,8 +529,16 @@ mod tests {
             ),
             (Client::ClaudeCode, "project/.mcp.json", Format::McpServers),
             (Client::Cursor, "home/.cursor/mcp.json", Format::McpServers),
-            (Client::Cursor, "project/.cursor/mcp.json", Format::McpServers),
-            (Client::VsCode, "home/.config/Code/User/mcp.json", Format::VsCode),
+            (
+                Client::Cursor,
+                "project/.cursor/mcp.json",
+                Format::McpServers,
+            ),
+            (
+                Client::VsCode,
+                "home/.config/Code/User/mcp.json",
+                Format::VsCode,
+            ),
             (
                 Client::VsCode,
                 "home/.config/Code/User/profiles/1a2b/mcp.json",
@@ -535,15 +549,27 @@ mod tests {
                 "home/.config/Code - Insiders/User/mcp.json",
                 Format::VsCode,
             ),
-            (Client::VsCode, "home/.config/VSCodium/User/mcp.json", Format::VsCode),
-            (Client::VsCode, "home/.copilot/mcp-config.json", Format::McpServers),
+            (
+                Client::VsCode,
+                "home/.config/VSCodium/User/mcp.json",
+                Format::VsCode,
+            ),
+            (
+                Client::VsCode,
+                "home/.copilot/mcp-config.json",
+                Format::McpServers,
+            ),
             (Client::VsCode, "project/.vscode/mcp.json", Format::VsCode),
             (
                 Client::Windsurf,
                 "home/.codeium/windsurf/mcp_config.json",
                 Format::McpServers,
             ),
-            (Client::Windsurf, "home/.codeium/mcp_config.json", Format::McpServers),
+            (
+                Client::Windsurf,
+                "home/.codeium/mcp_config.json",
+                Format::McpServers,
+            ),
             (Client::Zed, "home/.config/zed/settings.json", Format::Zed),
             (
                 Client::Zed,
@@ -551,8 +577,16 @@ mod tests {
                 Format::Zed,
             ),
             (Client::Zed, "project/.zed/settings.json", Format::Zed),
-            (Client::Goose, "home/.config/goose/config.yaml", Format::Goose),
-            (Client::Continue, "home/.continue/config.yaml", Format::ContinueYaml),
+            (
+                Client::Goose,
+                "home/.config/goose/config.yaml",
+                Format::Goose,
+            ),
+            (
+                Client::Continue,
+                "home/.continue/config.yaml",
+                Format::ContinueYaml,
+            ),
             (
                 Client::Continue,
                 "home/.continue/mcpServers/a.json",
@@ -614,9 +648,15 @@ mod tests {
         let paths = |dirs: &ClientDirs, client: Client| -> Vec<PathBuf> {
             client.locations(dirs).into_iter().map(|l| l.path).collect()
         };
-        assert_eq!(paths(&dirs, Client::ClaudeCode)[0], tmp.path().join("cc/.claude.json"));
+        assert_eq!(
+            paths(&dirs, Client::ClaudeCode)[0],
+            tmp.path().join("cc/.claude.json")
+        );
         assert!(paths(&dirs, Client::VsCode).contains(&tmp.path().join("cp/mcp-config.json")));
-        assert_eq!(paths(&dirs, Client::Continue)[0], tmp.path().join("ct/config.yaml"));
+        assert_eq!(
+            paths(&dirs, Client::Continue)[0],
+            tmp.path().join("ct/config.yaml")
+        );
         assert_eq!(
             paths(&dirs, Client::Cline)[0],
             tmp.path().join("cl/settings/cline_mcp_settings.json")

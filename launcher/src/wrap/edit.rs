@@ -108,7 +108,11 @@ impl SeqLayout {
     }
 
     /// Splices for putting the encoded `values` in front of the first item.
-    pub(crate) fn insert_front(&self, values: &[String], splices: &mut Splices) -> Result<(), String> {
+    pub(crate) fn insert_front(
+        &self,
+        values: &[String],
+        splices: &mut Splices,
+    ) -> Result<(), String> {
         if values.is_empty() {
             return Ok(());
         }
@@ -210,7 +214,10 @@ mod tests {
         assert_eq!(flow_separator(text, 0, &items), ",  ");
         let multi = "[\n    \"a\"\n  ]";
         assert_eq!(flow_separator(multi, 0, &[6..9]), ",\n    ");
-        assert_eq!(flow_separator(r#"["a" /*c*/, "b"]"#, 0, &[1..4, 12..15]), ", ");
+        assert_eq!(
+            flow_separator(r#"["a" /*c*/, "b"]"#, 0, &[1..4, 12..15]),
+            ", "
+        );
         assert_eq!(line_column("ab\ncd", 4), (2, 2));
     }
 }

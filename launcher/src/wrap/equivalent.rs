@@ -49,12 +49,19 @@ fn runner(words: &[String], nested: bool) -> Option<String> {
         "yarn" if has_word(rest, &["dlx"]) => "yarn dlx".into(),
         "bunx" => "bunx".into(),
         "bun" if has_word(rest, &["x"]) => "bun x".into(),
-        "uv" if own_words(rest).windows(2).any(|w| w[0] == "tool" && w[1] == "run") => {
+        "uv" if own_words(rest)
+            .windows(2)
+            .any(|w| w[0] == "tool" && w[1] == "run") =>
+        {
             "uv tool run".into()
         }
         "pipx" if has_word(rest, &["run"]) => "pipx run".into(),
         "podman" | "nerdctl" if has_word(rest, &["run"]) => format!("{first} run"),
-        "deno" if rest.iter().any(|w| w.starts_with("npm:") || w.starts_with("jsr:")) => {
+        "deno"
+            if rest
+                .iter()
+                .any(|w| w.starts_with("npm:") || w.starts_with("jsr:")) =>
+        {
             "deno (npm: or jsr: specifier)".into()
         }
         "env" => {
@@ -135,17 +142,38 @@ mod tests {
             (&["uv", "tool", "run", "mcp-server-time"], "uv tool run"),
             (&["pipx", "run", "mcp-server-time"], "pipx run"),
             (&["podman", "run", "-i", "img"], "podman run"),
-            (&["deno", "run", "-A", "npm:pkg"], "deno (npm: or jsr: specifier)"),
+            (
+                &["deno", "run", "-A", "npm:pkg"],
+                "deno (npm: or jsr: specifier)",
+            ),
             (&["env", "-i", "A=1", "npx", "-y", "pkg"], "env npx"),
             (&["/usr/bin/env", "uvx", "pkg"], "env uvx"),
             (&["sh", "-c", "npx -y pkg"], "sh -c \"… npx …\""),
-            (&["bash", "-lc", "cd /x && exec npx -y pkg"], "bash -c \"… npx …\""),
-            (&["zsh", "-c", "FOO=1 uvx mcp-server-time"], "zsh -c \"… uvx …\""),
+            (
+                &["bash", "-lc", "cd /x && exec npx -y pkg"],
+                "bash -c \"… npx …\"",
+            ),
+            (
+                &["zsh", "-c", "FOO=1 uvx mcp-server-time"],
+                "zsh -c \"… uvx …\"",
+            ),
             (&["cmd", "/c", "npx -y pkg"], "cmd /c \"… npx …\""),
-            (&["cmd.exe", "/s", "/c", "\"npx -y pkg\""], "cmd /c \"… npx …\""),
-            (&["cmd", "/C", "npm", "exec", "pkg"], "cmd /C \"… npm exec …\""),
-            (&["pwsh", "-Command", "npx -y pkg"], "pwsh -Command \"… npx …\""),
-            (&["sh", "-c", "docker run -i --rm img"], "sh -c \"… docker …\""),
+            (
+                &["cmd.exe", "/s", "/c", "\"npx -y pkg\""],
+                "cmd /c \"… npx …\"",
+            ),
+            (
+                &["cmd", "/C", "npm", "exec", "pkg"],
+                "cmd /C \"… npm exec …\"",
+            ),
+            (
+                &["pwsh", "-Command", "npx -y pkg"],
+                "pwsh -Command \"… npx …\"",
+            ),
+            (
+                &["sh", "-c", "docker run -i --rm img"],
+                "sh -c \"… docker …\"",
+            ),
         ];
         for (argv, expected) in cases {
             assert_eq!(check(argv).as_deref(), Some(*expected), "{argv:?}");

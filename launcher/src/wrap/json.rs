@@ -107,7 +107,11 @@ fn check_duplicates(value: &Value<'_>, path: &str, text: &str) -> Result<(), Doc
                 if let Some(first) = seen.insert(name.clone(), start) {
                     let (line, column) = line_column(text, start);
                     let (first_line, _) = line_column(text, first);
-                    let at = if path.is_empty() { "the top level" } else { path };
+                    let at = if path.is_empty() {
+                        "the top level"
+                    } else {
+                        path
+                    };
                     return Err(DocError::DuplicateKey(format!(
                         "key `{name}` appears twice in {at} (line {first_line}, and line {line} column {column}); \
                          parsers disagree on which one counts"
@@ -203,7 +207,11 @@ fn server_entry(
             let Value::Array(array) = &props[index].value else {
                 return unreadable("`args` is not an array");
             };
-            let Some(values) = array.elements.iter().map(string_of).collect::<Option<Vec<_>>>()
+            let Some(values) = array
+                .elements
+                .iter()
+                .map(string_of)
+                .collect::<Option<Vec<_>>>()
             else {
                 return unreadable("`args` holds a value that is not a string");
             };
@@ -449,7 +457,10 @@ mod tests {
             .apply(
                 text,
                 &[
-                    edit("context_servers.new", &["/m", "run", "--", "npx", "-y", "a@1.0.0"]),
+                    edit(
+                        "context_servers.new",
+                        &["/m", "run", "--", "npx", "-y", "a@1.0.0"],
+                    ),
                     edit("context_servers.old", &["/m", "run", "--", "uvx", "t==1"]),
                 ],
             )
@@ -459,7 +470,10 @@ mod tests {
             out.contains(r#""command": {"path": "/m", "args": ["run", "--", "uvx", "t==1"], "env": {"A": "1"}}"#),
             "{out}"
         );
-        assert!(out.contains("// Zed settings") && out.contains("},\n}"), "{out}");
+        assert!(
+            out.contains("// Zed settings") && out.contains("},\n}"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -488,7 +502,16 @@ mod tests {
                 text,
                 &[edit(
                     "mcpServers.d",
-                    &["/m", "run", "--", "docker", "run", "-i", "--rm", "img:1@sha256:ab"],
+                    &[
+                        "/m",
+                        "run",
+                        "--",
+                        "docker",
+                        "run",
+                        "-i",
+                        "--rm",
+                        "img:1@sha256:ab",
+                    ],
                 )],
             )
             .unwrap();
@@ -520,7 +543,10 @@ mod tests {
         assert_eq!(
             problems,
             [
-                ("mcpServers.num", "`args` holds a value that is not a string"),
+                (
+                    "mcpServers.num",
+                    "`args` holds a value that is not a string"
+                ),
                 ("mcpServers.obj", "`command` is not a string"),
                 ("mcpServers.env", "`env` is not an object"),
                 ("mcpServers.str", "the entry is not an object"),
@@ -554,7 +580,11 @@ mod tests {
                 .unwrap()
                 .not_strict
         );
-        assert!(!JsonDocument::parse(Format::VsCode, "{\"servers\": {}}\n", "").unwrap().not_strict);
+        assert!(
+            !JsonDocument::parse(Format::VsCode, "{\"servers\": {}}\n", "")
+                .unwrap()
+                .not_strict
+        );
         for text in [
             r#"{"servers": {} "x": 1}"#,
             "{'servers': {}}",
@@ -562,7 +592,10 @@ mod tests {
             r#"{"n": 0x10}"#,
         ] {
             assert!(
-                matches!(JsonDocument::parse(Format::VsCode, text, ""), Err(DocError::Parse(_))),
+                matches!(
+                    JsonDocument::parse(Format::VsCode, text, ""),
+                    Err(DocError::Parse(_))
+                ),
                 "{text}"
             );
         }
@@ -573,7 +606,10 @@ mod tests {
         let text = r#"{"command": "npx", "args": ["-y", "a@1.0.0"]}"#;
         assert_eq!(
             launches(Format::ContinueJson, text),
-            vec![("stem".to_owned(), vec!["npx".into(), "-y".into(), "a@1.0.0".into()])]
+            vec![(
+                "stem".to_owned(),
+                vec!["npx".into(), "-y".into(), "a@1.0.0".into()]
+            )]
         );
         let many = r#"{"mcpServers": {"x": {"command": "uvx", "args": ["t==1"]}}}"#;
         assert_eq!(launches(Format::ContinueJson, many)[0].0, "mcpServers.x");

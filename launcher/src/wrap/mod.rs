@@ -614,7 +614,8 @@ fn plan_wrap(
     for entry in document.entries() {
         let (argv, env, has_args) = match &entry.kind {
             EntryKind::Unreadable(problem) => {
-                let mut server = ServerReport::new(entry.name.clone(), Action::Unreadable, Vec::new());
+                let mut server =
+                    ServerReport::new(entry.name.clone(), Action::Unreadable, Vec::new());
                 server.problem = Some(problem.clone());
                 report.servers.push(server);
                 continue;
@@ -633,8 +634,8 @@ fn plan_wrap(
         }
         let launch = match grammar::parse(argv) {
             Ok(request) => {
-                let (argv, request) = pin(&request, argv, options.resolver, &mut server)
-                    .map_err(|message| {
+                let (argv, request) =
+                    pin(&request, argv, options.resolver, &mut server).map_err(|message| {
                         fail(
                             &report,
                             WrapError::Shape {
@@ -730,14 +731,23 @@ fn plan_wrap(
         Some(record) if already_wrapped => record,
         // No wrapped entry: the file is the original (again).
         _ if !already_wrapped => {
-            let mut record =
-                WrapRecord::new(target.clone(), location.path.clone(), location.client, location.format);
+            let mut record = WrapRecord::new(
+                target.clone(),
+                location.path.clone(),
+                location.client,
+                location.format,
+            );
             record.original = Some(text.clone());
             record.original_sha256 = Some(current_sha.clone());
             record
         }
         // Wrapped entries nobody recorded: unwrap will restore entry by entry.
-        _ => WrapRecord::new(target.clone(), location.path.clone(), location.client, location.format),
+        _ => WrapRecord::new(
+            target.clone(),
+            location.path.clone(),
+            location.client,
+            location.format,
+        ),
     };
     // An exact restore stays possible only while the file is byte-identical to what was written.
     let exact = record.original.is_some()
@@ -1003,8 +1013,9 @@ fn run(
                 report.status = FileStatus::Skipped;
                 report.reason = Some(StatusReason {
                     code: ReasonCode::RunAborted,
-                    message: "not written because another file failed (fix it, or pass --keep-going)"
-                        .into(),
+                    message:
+                        "not written because another file failed (fix it, or pass --keep-going)"
+                            .into(),
                 });
             }
             Some(write) if !run.dry_run => match apply_write(&write, records) {

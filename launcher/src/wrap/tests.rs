@@ -171,7 +171,12 @@ fn records_live_in_the_state_dir_and_one_unwrap_restores_everything() {
         location(Client::Cursor, &cursor),
     ];
     let report = setup.wrap(&locations, false, RunOptions::default());
-    assert!(report.files.iter().all(|f| f.status == FileStatus::Wrapped && f.written));
+    assert!(
+        report
+            .files
+            .iter()
+            .all(|f| f.status == FileStatus::Wrapped && f.written)
+    );
     assert_eq!(report.files[0].servers[0].name, "memory");
     // Nothing new in Continue's folder: it loads every JSON file there.
     let mut names: Vec<String> = std::fs::read_dir(&blocks)
@@ -183,13 +188,23 @@ fn records_live_in_the_state_dir_and_one_unwrap_restores_everything() {
     assert_eq!(setup.records.list().unwrap().len(), 3);
     // Wrapping again changes nothing.
     let again = setup.wrap(&locations, false, RunOptions::default());
-    assert!(again.files.iter().all(|f| f.status == FileStatus::Unchanged));
+    assert!(
+        again
+            .files
+            .iter()
+            .all(|f| f.status == FileStatus::Unchanged)
+    );
 
     // The records alone find every file.
     let recorded = recorded_locations(&setup.records, None).unwrap();
     assert_eq!(recorded.len(), 3);
     let report = setup.unwrap(&recorded);
-    assert!(report.files.iter().all(|f| f.status == FileStatus::Unwrapped && f.exact_restore == Some(true)));
+    assert!(
+        report
+            .files
+            .iter()
+            .all(|f| f.status == FileStatus::Unwrapped && f.exact_restore == Some(true))
+    );
     for (path, original) in originals {
         assert_eq!(read(&path), original, "{}", path.display());
     }
@@ -208,10 +223,20 @@ fn symlinked_configs_stay_links_and_read_only_ones_need_force() {
     let locations = [location(Client::Cursor, &link)];
     let report = setup.wrap(&locations, false, RunOptions::default());
     assert_eq!(report.files[0].target.as_deref(), Some(target.as_path()));
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert!(read(&target).contains(MCPIN));
     setup.unwrap(&locations);
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(read(&target), CURSOR);
 
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o444)).unwrap();
@@ -271,15 +296,27 @@ fn env_unreadable_entries_and_other_runners_are_judged_and_refused_under_strict(
             ("mcpServers.fine", Action::Wrapped),
         ]
     );
-    assert_eq!(file.servers[0].verdict.as_ref().unwrap().outcome, Outcome::Deny);
+    assert_eq!(
+        file.servers[0].verdict.as_ref().unwrap().outcome,
+        Outcome::Deny
+    );
     assert_eq!(file.blocked.len(), 4, "{:?}", file.blocked);
-    assert!(file.servers[2].problem.as_ref().unwrap().contains("`npm exec`"));
+    assert!(
+        file.servers[2]
+            .problem
+            .as_ref()
+            .unwrap()
+            .contains("`npm exec`")
+    );
 
     // Without --strict the launches mcpin can check are wrapped and the rest reported.
     let report = setup.wrap(&locations, false, RunOptions::default());
     assert_eq!(report.files[0].status, FileStatus::Wrapped);
     let text = read(&config);
-    assert!(text.contains(r#""command": "npm", "args": ["exec""#), "{text}");
+    assert!(
+        text.contains(r#""command": "npm", "args": ["exec""#),
+        "{text}"
+    );
 }
 
 #[test]
@@ -294,7 +331,10 @@ fn an_edited_file_is_unwrapped_entry_by_entry_with_the_unpinned_argv() {
     let report = setup.unwrap(&locations);
     assert_eq!(report.files[0].exact_restore, Some(false));
     // `/tmp` became `/srv`, so the recorded argv does not match: the inner argv comes back.
-    assert_eq!(read(&config), CURSOR.replace("@1.x", "@1.2.3").replace("/tmp", "/srv"));
+    assert_eq!(
+        read(&config),
+        CURSOR.replace("@1.x", "@1.2.3").replace("/tmp", "/srv")
+    );
 }
 
 // ---- property tests of the editors ---------------------------------------------------------
@@ -328,11 +368,23 @@ impl Rng {
 /// left alone; some floating (pinned on wrap), some without arguments.
 const ARGVS: &[&[&str]] = &[
     &["npx", "-y", "@modelcontextprotocol/server-memory@1.x"],
-    &["npx", "-y", "@scope/server@1.0.0", "/tmp", "it's \"quoted\""],
+    &[
+        "npx",
+        "-y",
+        "@scope/server@1.0.0",
+        "/tmp",
+        "it's \"quoted\"",
+    ],
     &["npx", "pkg@1.x"],
     &["uvx", "mcp-server-time>=1", "--local-timezone=UTC"],
     &["uvx", "--from", "mcp-x[cli]==2.0", "mcp-x"],
-    &["docker", "run", "-i", "--rm", "mcp/time@sha256:0000000000000000000000000000000000000000000000000000000000000000"],
+    &[
+        "docker",
+        "run",
+        "-i",
+        "--rm",
+        "mcp/time@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    ],
     &["cmd", "/c", "npx", "-y", "pkg@2.0.0"],
     &["npx"],
     &["node", "/opt/server.js"],
@@ -340,7 +392,14 @@ const ARGVS: &[&[&str]] = &[
 ];
 
 fn comment(rng: &mut Rng, indent: &str, yaml: bool) -> String {
-    let words = ["keep me", "TODO: check", "pinned by hand", "ünïcode ✓", "// nested", "*/ no"];
+    let words = [
+        "keep me",
+        "TODO: check",
+        "pinned by hand",
+        "ünïcode ✓",
+        "// nested",
+        "*/ no",
+    ];
     let word = rng.pick(&words);
     if yaml {
         return format!("{indent}# {word}\n");
@@ -374,7 +433,11 @@ fn random_jsonc(rng: &mut Rng, format: Format) -> String {
         if argv.len() > 1 || rng.chance(30) {
             let values: Vec<String> = argv[1..].iter().map(|a| json_string(a)).collect();
             let array = if rng.chance(50) {
-                let end = if values.is_empty() { "" } else { comma_end(rng) };
+                let end = if values.is_empty() {
+                    ""
+                } else {
+                    comma_end(rng)
+                };
                 format!("[{}{end}]", values.join(", "))
             } else if values.is_empty() {
                 "[]".to_owned()
@@ -419,7 +482,10 @@ fn random_jsonc(rng: &mut Rng, format: Format) -> String {
             text.push_str(&format!("{i2}}}"));
             text
         };
-        entries.push(format!("{}{i2}\"{name}\": {body}", comment(rng, &i2, false)));
+        entries.push(format!(
+            "{}{i2}\"{name}\": {body}",
+            comment(rng, &i2, false)
+        ));
     }
     let key = match format {
         Format::VsCode => "servers",
@@ -453,7 +519,11 @@ fn random_yaml(rng: &mut Rng, format: Format) -> String {
         Format::Goose => (false, "cmd"),
         _ => (true, "command"),
     };
-    text.push_str(if list { "mcpServers:\n" } else { "extensions:\n" });
+    text.push_str(if list {
+        "mcpServers:\n"
+    } else {
+        "extensions:\n"
+    });
     for index in 0..1 + rng.below(4) {
         let argv = rng.pick(ARGVS);
         text.push_str(&comment(rng, step, true));
@@ -464,7 +534,11 @@ fn random_yaml(rng: &mut Rng, format: Format) -> String {
         };
         let mut keys: Vec<String> = Vec::new();
         keys.push(format!("name: server-{index}"));
-        let trailing = if rng.chance(30) { "   # the launcher" } else { "" };
+        let trailing = if rng.chance(30) {
+            "   # the launcher"
+        } else {
+            ""
+        };
         keys.push(format!("{cmd}: {}{trailing}", yaml_scalar(rng, argv[0])));
         if argv.len() > 1 || rng.chance(30) {
             let values: Vec<String> = argv[1..].iter().map(|a| yaml_scalar(rng, a)).collect();
@@ -482,7 +556,11 @@ fn random_yaml(rng: &mut Rng, format: Format) -> String {
             }
         }
         if rng.chance(40) {
-            let env = if format == Format::Goose { "envs" } else { "env" };
+            let env = if format == Format::Goose {
+                "envs"
+            } else {
+                "env"
+            };
             keys.push(format!("{env}: {{TZ: UTC}}"));
         }
         if rng.chance(30) {
@@ -522,8 +600,10 @@ fn round_trip(format: Format, text: &str, seed: u64) {
             panic!("seed {seed}: {} unreadable\n{text}", entry.name);
         };
         // What wrap wraps: accepted argvs and refused ones, not other programs.
-        let wraps = grammar::parse(argv)
-            .map_or_else(|r| r.code != grammar::RefusalCode::LauncherUnsupported, |_| true);
+        let wraps = grammar::parse(argv).map_or_else(
+            |r| r.code != grammar::RefusalCode::LauncherUnsupported,
+            |_| true,
+        );
         if !wraps {
             continue;
         }
@@ -532,7 +612,10 @@ fn round_trip(format: Format, text: &str, seed: u64) {
             argv.iter()
                 .map(|a| a.replace("@1.x", "@1.2.3").replace(">=1", "==1.2")),
         );
-        originals.insert(entry.name.clone(), (argv.clone(), *has_args, new_argv.clone()));
+        originals.insert(
+            entry.name.clone(),
+            (argv.clone(), *has_args, new_argv.clone()),
+        );
         edits.push(Edit {
             name: entry.name.clone(),
             argv: new_argv,
@@ -545,7 +628,10 @@ fn round_trip(format: Format, text: &str, seed: u64) {
     let mut back = Vec::new();
     for entry in document.entries() {
         let EntryKind::Launch { argv, .. } = &entry.kind else {
-            panic!("seed {seed}: {} unreadable after wrap\n{wrapped}", entry.name);
+            panic!(
+                "seed {seed}: {} unreadable after wrap\n{wrapped}",
+                entry.name
+            );
         };
         if let Some((original, has_args, expected)) = originals.get(&entry.name) {
             assert_eq!(argv, expected, "seed {seed}: wrapped argv\n{wrapped}");

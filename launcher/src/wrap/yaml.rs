@@ -95,14 +95,22 @@ fn check_duplicates(node: &YamlNode, path: &str, text: &str) -> Result<(), DocEr
             if let Some(first) = seen.insert(name.clone(), start) {
                 let (line, column) = line_column(text, start);
                 let (first_line, _) = line_column(text, first);
-                let at = if path.is_empty() { "the top level".to_owned() } else { format!("`{path}`") };
+                let at = if path.is_empty() {
+                    "the top level".to_owned()
+                } else {
+                    format!("`{path}`")
+                };
                 return Err(DocError::DuplicateKey(format!(
                     "key `{name}` appears twice in {at} (line {first_line}, and line {line} column {column}); \
                      parsers disagree on which one counts"
                 )));
             }
             if let Some(value) = entry.value_node() {
-                let child = if path.is_empty() { name } else { format!("{path}.{name}") };
+                let child = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path}.{name}")
+                };
                 check_duplicates(&value, &child, text)?;
             }
         }
@@ -238,7 +246,10 @@ fn server_entry(
                     continue;
                 };
                 let value = value
-                    .map(|v| v.as_scalar().map_or_else(|| v.to_string(), Scalar::as_string))
+                    .map(|v| {
+                        v.as_scalar()
+                            .map_or_else(|| v.to_string(), Scalar::as_string)
+                    })
                     .unwrap_or_default();
                 env.insert(key_text(&key), value);
             }
@@ -263,7 +274,10 @@ fn server_entry(
     } else {
         let key_start = span(&command_key_node).start;
         let column = text[line_start(text, key_start)..key_start].chars().count();
-        (line_end(text, command_span.end), format!("\n{}", " ".repeat(column)))
+        (
+            line_end(text, command_span.end),
+            format!("\n{}", " ".repeat(column)),
+        )
     };
     let args_after_command = args.as_ref().and_then(|(args_key, args_span, ..)| {
         let key_start = span(args_key).start;
@@ -315,7 +329,10 @@ impl YamlConfig {
             entries: Vec::new(),
         };
         let Some(top) = document.as_mapping() else {
-            if text.trim().is_empty() || document.as_scalar().is_some_and(|s| s.as_string().is_empty())
+            if text.trim().is_empty()
+                || document
+                    .as_scalar()
+                    .is_some_and(|s| s.as_string().is_empty())
             {
                 return Ok(config);
             }
@@ -328,7 +345,10 @@ impl YamlConfig {
                 None => {}
                 Some((_, extensions)) => {
                     let Some(extensions) = extensions.as_mapping() else {
-                        if extensions.as_scalar().is_some_and(|s| s.as_string().is_empty()) {
+                        if extensions
+                            .as_scalar()
+                            .is_some_and(|s| s.as_string().is_empty())
+                        {
                             return Ok(config);
                         }
                         return Err(DocError::Shape("`extensions` is not a mapping".into()));
@@ -359,7 +379,10 @@ impl YamlConfig {
                 None => {}
                 Some((_, servers)) => {
                     let Some(servers) = servers.as_sequence() else {
-                        if servers.as_scalar().is_some_and(|s| s.as_string().is_empty()) {
+                        if servers
+                            .as_scalar()
+                            .is_some_and(|s| s.as_string().is_empty())
+                        {
                             return Ok(config);
                         }
                         return Err(DocError::Shape("`mcpServers` is not a list".into()));
@@ -376,7 +399,10 @@ impl YamlConfig {
                     for (index, item) in items.iter().enumerate() {
                         // `mcpServers[name]`, or the index when the name is missing or repeated.
                         let label = match &names[index] {
-                            Some(name) if names.iter().filter(|n| n.as_ref() == Some(name)).count() == 1 => {
+                            Some(name)
+                                if names.iter().filter(|n| n.as_ref() == Some(name)).count()
+                                    == 1 =>
+                            {
                                 format!("mcpServers[{name}]")
                             }
                             _ => format!("mcpServers[#{index}]"),
@@ -392,7 +418,9 @@ impl YamlConfig {
                 }
             },
             other => {
-                return Err(DocError::Shape(format!("{other:?} configs are JSON, not YAML")));
+                return Err(DocError::Shape(format!(
+                    "{other:?} configs are JSON, not YAML"
+                )));
             }
         }
         for item in found {
@@ -415,8 +443,8 @@ pub(crate) fn plain_safe(value: &str) -> bool {
     };
     let lower = value.to_ascii_lowercase();
     let special = [
-        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf",
-        "+.inf", ".nan",
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", "+.inf",
+        ".nan",
     ];
     let numeric = first.is_ascii_digit()
         && value
@@ -474,7 +502,10 @@ impl Document for YamlConfig {
                 .iter()
                 .find(|s| s.name == edit.name)
                 .ok_or_else(|| format!("entry `{}` is not a launch mcpin can edit", edit.name))?;
-            splices.replace(slot.command.clone(), encode_like(&slot.command_raw, &edit.argv[0]));
+            splices.replace(
+                slot.command.clone(),
+                encode_like(&slot.command_raw, &edit.argv[0]),
+            );
             let new_args = &edit.argv[1..];
             match &slot.args {
                 Some(args) if new_args.is_empty() && edit.drop_args => {
@@ -490,7 +521,10 @@ impl Document for YamlConfig {
                         change.insert_front.iter().map(|v| encode_new(v)).collect();
                     args.layout.insert_front(&inserted, &mut splices)?;
                     for (index, value) in change.replace {
-                        splices.replace(args.scalars[index].clone(), encode_like(&args.raw[index], value));
+                        splices.replace(
+                            args.scalars[index].clone(),
+                            encode_like(&args.raw[index], value),
+                        );
                     }
                 }
                 None if new_args.is_empty() => {}
@@ -525,7 +559,9 @@ mod tests {
             .iter()
             .map(|e| match &e.kind {
                 EntryKind::Launch { argv, .. } => (e.name.clone(), argv.join(" ")),
-                EntryKind::Unreadable(problem) => (e.name.clone(), format!("unreadable: {problem}")),
+                EntryKind::Unreadable(problem) => {
+                    (e.name.clone(), format!("unreadable: {problem}"))
+                }
             })
             .collect()
     }
@@ -537,7 +573,18 @@ mod tests {
         let out = config
             .apply(
                 text,
-                &[edit("mcpServers[m]", &["/opt/mcpin", "run", "--", "npx", "-y", "@scope/x@1.2.3", "it's"])],
+                &[edit(
+                    "mcpServers[m]",
+                    &[
+                        "/opt/mcpin",
+                        "run",
+                        "--",
+                        "npx",
+                        "-y",
+                        "@scope/x@1.2.3",
+                        "it's",
+                    ],
+                )],
             )
             .unwrap();
         assert_eq!(
@@ -555,9 +602,18 @@ mod tests {
         };
         assert_eq!(env.keys().collect::<Vec<_>>(), ["TOKEN", "TZ"]);
         let out = config
-            .apply(text, &[edit("extensions.a", &["/m", "run", "--", "uvx", "t==1", "--x"])])
+            .apply(
+                text,
+                &[edit(
+                    "extensions.a",
+                    &["/m", "run", "--", "uvx", "t==1", "--x"],
+                )],
+            )
             .unwrap();
-        assert!(out.contains("cmd: /m   # c\n    args: [run, '--', uvx, t==1, \"--x\"]\n"), "{out}");
+        assert!(
+            out.contains("cmd: /m   # c\n    args: [run, '--', uvx, t==1, \"--x\"]\n"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -601,7 +657,10 @@ mod tests {
                 Format::Goose
             };
             assert!(
-                matches!(YamlConfig::parse(format, text), Err(DocError::DuplicateKey(_))),
+                matches!(
+                    YamlConfig::parse(format, text),
+                    Err(DocError::DuplicateKey(_))
+                ),
                 "{text}"
             );
         }
@@ -609,10 +668,18 @@ mod tests {
 
     #[test]
     fn plain_scalars_only_where_yaml_reads_them_back() {
-        for plain in ["run", "npx", "/usr/bin/mcpin", "mcp-server-time==2026.10.19", "a@1.0.0"] {
+        for plain in [
+            "run",
+            "npx",
+            "/usr/bin/mcpin",
+            "mcp-server-time==2026.10.19",
+            "a@1.0.0",
+        ] {
             assert_eq!(encode_new(plain), plain);
         }
-        for quoted in ["--", "-y", "@s/x@1", "yes", "1.10", "10", "", "a: b", "${X}", "a,b", "#x"] {
+        for quoted in [
+            "--", "-y", "@s/x@1", "yes", "1.10", "10", "", "a: b", "${X}", "a,b", "#x",
+        ] {
             assert!(encode_new(quoted).starts_with('\''), "{quoted}");
         }
         assert_eq!(encode_new("a\nb"), "\"a\\nb\"");
