@@ -15,6 +15,7 @@ pub enum Client {
     ClaudeDesktop,
     ClaudeCode,
     Cursor,
+    #[serde(rename = "vscode")]
     VsCode,
     Windsurf,
     Zed,

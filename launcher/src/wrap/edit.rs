@@ -27,7 +27,7 @@ impl Splices {
     /// Applies every splice; an insertion at the start of a replaced range goes before it.
     pub(crate) fn apply(mut self, text: &str) -> Result<String, String> {
         self.edits
-            .sort_by(|a, b| (b.0.start, b.0.end).cmp(&(a.0.start, a.0.end)));
+            .sort_by_key(|(range, _)| std::cmp::Reverse((range.start, range.end)));
         let mut out = text.to_owned();
         let mut limit = usize::MAX;
         for (range, replacement) in self.edits {
@@ -213,7 +213,8 @@ mod tests {
         let items = [1..4, 7..10, 12..15];
         assert_eq!(flow_separator(text, 0, &items), ",  ");
         let multi = "[\n    \"a\"\n  ]";
-        assert_eq!(flow_separator(multi, 0, &[6..9]), ",\n    ");
+        let one = std::iter::once(6..9).collect::<Vec<_>>();
+        assert_eq!(flow_separator(multi, 0, &one), ",\n    ");
         assert_eq!(
             flow_separator(r#"["a" /*c*/, "b"]"#, 0, &[1..4, 12..15]),
             ", "

@@ -236,7 +236,7 @@ fn server_entry(
             && gap
                 .strip_prefix(',')
                 .is_some_and(|rest| rest.chars().all(char::is_whitespace));
-        follows.then(|| command_end..array.range.end)
+        follows.then_some(command_end..array.range.end)
     });
     let slot = Slot {
         name: name.clone(),

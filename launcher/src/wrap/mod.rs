@@ -571,30 +571,19 @@ enum RecordChange {
     Remove,
 }
 
-struct Planned {
-    report: FileReport,
-    write: Option<Write>,
-}
-
-/// Reads a config, following symlinks: `(target, text, report)`.
-fn open(location: &Location) -> Result<(PathBuf, String, FileReport), (FileReport, WrapError)> {
-    let mut report = FileReport::new(location);
-    let target = fs_err::canonicalize(&location.path).map_err(|source| {
-        (
-            report.clone(),
-            WrapError::Io {
-                path: location.path.clone(),
-                source,
-            },
-        )
+/// Reads a config, following symlinks (the report names the target): `(target, text)`.
+fn open(location: &Location, report: &mut FileReport) -> Result<(PathBuf, String), WrapError> {
+    let target = fs_err::canonicalize(&location.path).map_err(|source| WrapError::Io {
+        path: location.path.clone(),
+        source,
     })?;
     if target != location.path
         && fs_err::symlink_metadata(&location.path).is_ok_and(|m| m.file_type().is_symlink())
     {
         report.target = Some(target.clone());
     }
-    let text = read_text(&target).map_err(|error| (report.clone(), error))?;
-    Ok((target, text, report))
+    let text = read_text(&target)?;
+    Ok((target, text))
 }
 
 /// Reads, judges and rewrites (in memory) one config.
@@ -602,11 +591,10 @@ fn plan_wrap(
     location: &Location,
     options: &WrapOptions<'_>,
     records: &RecordStore,
-) -> Result<Planned, (FileReport, WrapError)> {
-    let (target, text, mut report) = open(location)?;
-    let fail = |report: &FileReport, error| (report.clone(), error);
-    let (document, warnings) =
-        open_document(location, &location.path, &text).map_err(|e| fail(&report, e))?;
+    report: &mut FileReport,
+) -> Result<Option<Write>, WrapError> {
+    let (target, text) = open(location, report)?;
+    let (document, warnings) = open_document(location, &location.path, &text)?;
     report.warnings = warnings;
     let mcpin = options.mcpin.to_string_lossy().into_owned();
     let mut edits = Vec::new();
@@ -636,13 +624,10 @@ fn plan_wrap(
             Ok(request) => {
                 let (argv, request) =
                     pin(&request, argv, options.resolver, &mut server).map_err(|message| {
-                        fail(
-                            &report,
-                            WrapError::Shape {
-                                path: location.path.clone(),
-                                message,
-                            },
-                        )
+                        WrapError::Shape {
+                            path: location.path.clone(),
+                            message,
+                        }
                     })?;
                 server.verdict = options.gate.map(|gate| gate.check(&request, env));
                 Some(argv)
@@ -680,15 +665,12 @@ fn plan_wrap(
     let new_text = if edits.is_empty() {
         text.clone()
     } else {
-        document.apply(&text, &edits).map_err(|message| {
-            fail(
-                &report,
-                WrapError::Shape {
-                    path: location.path.clone(),
-                    message,
-                },
-            )
-        })?
+        document
+            .apply(&text, &edits)
+            .map_err(|message| WrapError::Shape {
+                path: location.path.clone(),
+                message,
+            })?
     };
     report.diff = unified_diff(&location.path, &text, &new_text);
     if options.strict {
@@ -707,21 +689,15 @@ fn plan_wrap(
                 report.blocked.len()
             ),
         });
-        return Ok(Planned {
-            report,
-            write: None,
-        });
+        return Ok(None);
     }
     if new_text == text {
-        return Ok(Planned {
-            report,
-            write: None,
-        });
+        return Ok(None);
     }
     report.status = FileStatus::Wrapped;
-    check_writable(&target, options.run.force).map_err(|e| fail(&report, e))?;
+    check_writable(&target, options.run.force)?;
 
-    let previous = records.load(&target).map_err(|e| fail(&report, e))?;
+    let previous = records.load(&target)?;
     let current_sha = sha256_hex(text.as_bytes());
     let already_wrapped = report
         .servers
@@ -765,15 +741,12 @@ fn plan_wrap(
     }
     record.location = location.path.clone();
     record.wrapped_sha256 = exact.then(|| sha256_hex(new_text.as_bytes()));
-    Ok(Planned {
-        report,
-        write: Some(Write {
-            target,
-            old: text,
-            new: Some(new_text),
-            record: RecordChange::Save(Box::new(record)),
-        }),
-    })
+    Ok(Some(Write {
+        target,
+        old: text,
+        new: Some(new_text),
+        record: RecordChange::Save(Box::new(record)),
+    }))
 }
 
 /// Resolves and pins `request`'s floating specs; returns the argv to launch and the request the
@@ -822,29 +795,24 @@ fn plan_unwrap(
     mcpin: &Path,
     force: bool,
     records: &RecordStore,
-) -> Result<Planned, (FileReport, WrapError)> {
+    report: &mut FileReport,
+) -> Result<Option<Write>, WrapError> {
     if !location.path.exists() {
         let recorded = records
-            .list()
-            .map_err(|e| (FileReport::new(location), e))?
+            .list()?
             .iter()
             .any(|r| r.location == location.path || r.path == location.path);
         if recorded {
-            let mut report = FileReport::new(location);
             report.status = FileStatus::Skipped;
             report.reason = Some(StatusReason {
                 code: ReasonCode::ConfigMissing,
                 message: "the file is gone; its wrap record is kept".into(),
             });
-            return Ok(Planned {
-                report,
-                write: None,
-            });
+            return Ok(None);
         }
     }
-    let (target, text, mut report) = open(location)?;
-    let fail = |report: &FileReport, error| (report.clone(), error);
-    let record = records.load(&target).map_err(|e| fail(&report, e))?;
+    let (target, text) = open(location, report)?;
+    let record = records.load(&target)?;
     let current_sha = sha256_hex(text.as_bytes());
     let exact = match &record {
         Some(record) if record.wrapped_sha256.as_deref() == Some(current_sha.as_str()) => {
@@ -853,16 +821,13 @@ fn plan_unwrap(
                     Some(original.clone())
                 }
                 _ => {
-                    return Err(fail(
-                        &report,
-                        WrapError::Record {
-                            path: records.dir().to_owned(),
-                            message: format!(
-                                "the original of `{}` does not match its recorded sha256",
-                                target.display()
-                            ),
-                        },
-                    ));
+                    return Err(WrapError::Record {
+                        path: records.dir().to_owned(),
+                        message: format!(
+                            "the original of `{}` does not match its recorded sha256",
+                            target.display()
+                        ),
+                    });
                 }
             }
         }
@@ -873,7 +838,7 @@ fn plan_unwrap(
         (Ok((document, _)), _) => Some(document),
         // The file is byte for byte what wrap wrote: its original can go back without parsing.
         (Err(_), Some(_)) => None,
-        (Err(error), None) => return Err(fail(&report, error)),
+        (Err(error), None) => return Err(error),
     };
     let mut edits = Vec::new();
     for entry in document.iter().flat_map(|d| d.entries()) {
@@ -891,13 +856,10 @@ fn plan_unwrap(
         });
         let original = recorded.map_or_else(|| inner.to_vec(), |e| e.original_argv.clone());
         if original.is_empty() {
-            return Err(fail(
-                &report,
-                WrapError::Shape {
-                    path: location.path.clone(),
-                    message: format!("`{}` runs `mcpin run --` with no command", entry.name),
-                },
-            ));
+            return Err(WrapError::Shape {
+                path: location.path.clone(),
+                message: format!("`{}` runs `mcpin run --` with no command", entry.name),
+            });
         }
         let mut server = ServerReport::new(entry.name.clone(), Action::Unwrapped, argv.clone());
         server.new_argv = Some(original.clone());
@@ -911,15 +873,12 @@ fn plan_unwrap(
     let new_text = match (&exact, &document) {
         (Some(original), _) => original.clone(),
         (None, Some(document)) if !edits.is_empty() => {
-            document.apply(&text, &edits).map_err(|message| {
-                fail(
-                    &report,
-                    WrapError::Shape {
-                        path: location.path.clone(),
-                        message,
-                    },
-                )
-            })?
+            document
+                .apply(&text, &edits)
+                .map_err(|message| WrapError::Shape {
+                    path: location.path.clone(),
+                    message,
+                })?
         }
         _ => text.clone(),
     };
@@ -931,25 +890,24 @@ fn plan_unwrap(
         RecordChange::Keep
     };
     if new_text == text {
-        let write = matches!(record_change, RecordChange::Remove).then(|| Write {
-            target,
-            old: text,
-            new: None,
-            record: record_change,
-        });
-        return Ok(Planned { report, write });
+        // Only a stale record to drop.
+        return Ok(
+            matches!(record_change, RecordChange::Remove).then(|| Write {
+                target,
+                old: text,
+                new: None,
+                record: record_change,
+            }),
+        );
     }
     report.status = FileStatus::Unwrapped;
-    check_writable(&target, force).map_err(|e| fail(&report, e))?;
-    Ok(Planned {
-        report,
-        write: Some(Write {
-            target,
-            old: text,
-            new: Some(new_text),
-            record: record_change,
-        }),
-    })
+    check_writable(&target, force)?;
+    Ok(Some(Write {
+        target,
+        old: text,
+        new: Some(new_text),
+        record: record_change,
+    }))
 }
 
 /// Writes one planned file: the record first (so a crash leaves one that still describes the
@@ -986,7 +944,7 @@ fn run(
     locations: &[Location],
     run: RunOptions,
     records: &RecordStore,
-    mut plan: impl FnMut(&Location) -> Result<Planned, (FileReport, WrapError)>,
+    mut plan: impl FnMut(&Location, &mut FileReport) -> Result<Option<Write>, WrapError>,
 ) -> Result<RunReport, WrapError> {
     let _lock = if run.dry_run {
         None
@@ -995,19 +953,21 @@ fn run(
     };
     let mut planned = Vec::new();
     for location in locations {
-        planned.push(match plan(location) {
-            Ok(planned) => planned,
-            Err((report, error)) => Planned {
-                report: report.fail(&error),
-                write: None,
-            },
-        });
+        let mut report = FileReport::new(location);
+        let write = match plan(location, &mut report) {
+            Ok(write) => write,
+            Err(error) => {
+                report = report.fail(&error);
+                None
+            }
+        };
+        planned.push((report, write));
     }
     let failed = planned
         .iter()
-        .any(|p| matches!(p.report.status, FileStatus::Failed | FileStatus::Refused));
+        .any(|(report, _)| matches!(report.status, FileStatus::Failed | FileStatus::Refused));
     let mut files = Vec::new();
-    for Planned { mut report, write } in planned {
+    for (mut report, write) in planned {
         match write {
             Some(_) if failed && !run.keep_going => {
                 report.status = FileStatus::Skipped;
@@ -1041,9 +1001,13 @@ pub fn wrap(
     options: &WrapOptions<'_>,
     records: &RecordStore,
 ) -> Result<RunReport, WrapError> {
-    run("wrap", locations, options.run, records, |location| {
-        plan_wrap(location, options, records)
-    })
+    run(
+        "wrap",
+        locations,
+        options.run,
+        records,
+        |location, report| plan_wrap(location, options, records, report),
+    )
 }
 
 /// Undoes [`wrap`] for `locations`.
@@ -1053,8 +1017,8 @@ pub fn unwrap(
     options: RunOptions,
     records: &RecordStore,
 ) -> Result<RunReport, WrapError> {
-    run("unwrap", locations, options, records, |location| {
-        plan_unwrap(location, mcpin, options.force, records)
+    run("unwrap", locations, options, records, |location, report| {
+        plan_unwrap(location, mcpin, options.force, records, report)
     })
 }
 

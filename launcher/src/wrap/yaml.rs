@@ -287,7 +287,7 @@ fn server_entry(
         let rest = &text[args_span.end..line_end(text, args_span.end)];
         let flow = text[args_span.clone()].starts_with('[');
         (lead_ok && flow && (holder.is_flow_style() || rest.trim().is_empty()))
-            .then(|| insert_args_at..args_span.end)
+            .then_some(insert_args_at..args_span.end)
     });
     let slot = Slot {
         name: name.clone(),
@@ -358,19 +358,15 @@ impl YamlConfig {
                             continue;
                         };
                         let label = format!("extensions.{}", key_text(&key));
-                        match entry.value_node() {
-                            Some(value) => match value.as_mapping() {
-                                Some(holder) => {
-                                    found.extend(server_entry(format, label, holder, text));
-                                }
-                                None => found.push(Err(Entry {
-                                    name: label,
-                                    kind: EntryKind::Unreadable(
-                                        "the entry is not a mapping".into(),
-                                    ),
-                                })),
-                            },
-                            None => {}
+                        let Some(value) = entry.value_node() else {
+                            continue;
+                        };
+                        match value.as_mapping() {
+                            Some(holder) => found.extend(server_entry(format, label, holder, text)),
+                            None => found.push(Err(Entry {
+                                name: label,
+                                kind: EntryKind::Unreadable("the entry is not a mapping".into()),
+                            })),
                         }
                     }
                 }
