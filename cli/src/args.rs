@@ -160,7 +160,8 @@ pub struct TargetArgs {
 pub struct WrapArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Refuse to write a config that would contain a refused, unpinned or not-allowed server
+    /// Refuse to write a config that would contain a refused, unpinned or not-allowed server,
+    /// or one mcpin cannot check (unreadable entries, other package runners)
     #[arg(long)]
     pub strict: bool,
     /// Policy file the servers are checked against [default: as `mcpin run`]
@@ -301,8 +302,8 @@ pub struct PolicyTrustArgs {
     /// [env: MCPIN_POLICY_ROOT_KEY]
     #[arg(long, value_name = "PUB")]
     pub policy_root_key: Option<PathBuf>,
-    /// Directory of the rollback state (last policy version seen)
-    /// [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
+    /// Directory of mcpin's state: the rollback state (last policy version seen) and wrap's
+    /// records [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }

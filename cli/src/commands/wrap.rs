@@ -23,12 +23,16 @@ fn targets(
     records: &RecordStore,
 ) -> anyhow::Result<(Vec<Location>, Vec<MissingClient>)> {
     let client = |name: &str| Client::from_name(name).expect("clap checked the client name");
+    // Records name configs by absolute path, so `unwrap` finds them from any directory.
+    let absolute = |path: &PathBuf| {
+        std::path::absolute(path).with_context(|| format!("resolving `{}`", path.display()))
+    };
     if let (Some(path), Some(name)) = (&args.config, &args.client) {
         let client = client(name);
         let location = Location {
             client,
             format: client.format_for(path),
-            path: path.clone(),
+            path: absolute(path)?,
         };
         return Ok((vec![location], Vec::new()));
     }
@@ -38,7 +42,7 @@ fn targets(
         args.clients.iter().map(|name| client(name)).collect()
     };
     let project = match &args.project {
-        Some(dir) => Some(dir.clone()),
+        Some(dir) => Some(absolute(dir)?),
         None => std::env::current_dir().ok(),
     };
     let dirs = ClientDirs::from_env(project)
