@@ -111,6 +111,9 @@ fn describe(report: &FileReport, command: &str) {
     for server in &report.servers {
         let action = match server.action {
             Action::Wrapped => "wrap",
+            Action::AlreadyWrapped if server.problem.is_some() => {
+                "already wrapped, by another program"
+            }
             Action::AlreadyWrapped => "already wrapped",
             Action::LeftAlone => "left alone (not npx/uvx/docker)",
             Action::UnsupportedLauncher => "NOT WRAPPED (launcher mcpin cannot check)",

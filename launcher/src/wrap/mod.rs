@@ -157,7 +157,9 @@ impl ServerReport {
     pub fn strict_blocker(&self) -> Option<String> {
         match self.action {
             Action::Wrapped => {}
-            Action::UnsupportedLauncher | Action::Unreadable => {
+            Action::UnsupportedLauncher | Action::Unreadable | Action::AlreadyWrapped
+                if self.problem.is_some() =>
+            {
                 return Some(format!(
                     "not checked: {}",
                     self.problem.as_deref().unwrap_or("cannot be read")
@@ -617,6 +619,14 @@ fn plan_wrap(
         let mut server = ServerReport::new(entry.name.clone(), Action::LeftAlone, argv.clone());
         if wrapped_inner(argv, &options.mcpin).is_some() {
             server.action = Action::AlreadyWrapped;
+            // Any program can be called `mcpin`: only this binary is known to check the launch.
+            if Path::new(&argv[0]) != options.mcpin {
+                server.problem = Some(format!(
+                    "runs `{}`, not this mcpin (`{}`); unwrap and wrap again to check it",
+                    argv[0],
+                    options.mcpin.display()
+                ));
+            }
             report.servers.push(server);
             continue;
         }
