@@ -231,9 +231,9 @@ fn server_entry(
     }
     let command_end = command_prop.value.range().end;
     let args_after_command = args.as_ref().and_then(|(index, array, _)| {
-        let gap = &text[command_end..props[*index].range.start];
+        // `args` may come first; only right after the command can it be what wrap added.
         let follows = *index == command_index + 1
-            && gap
+            && text[command_end..props[*index].range.start]
                 .strip_prefix(',')
                 .is_some_and(|rest| rest.chars().all(char::is_whitespace));
         follows.then_some(command_end..array.range.end)

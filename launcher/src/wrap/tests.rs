@@ -420,6 +420,13 @@ const ARGVS: &[&[&str]] = &[
     &["python", "-m", "server", "yes", "1.10"],
 ];
 
+/// Keys in any order: `args` before the command, `env` first, ….
+fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.below(i + 1));
+    }
+}
+
 fn comment(rng: &mut Rng, indent: &str, yaml: bool) -> String {
     let words = [
         "keep me",
@@ -495,9 +502,9 @@ fn random_jsonc(rng: &mut Rng, format: Format) -> String {
             props.push("\"env\": {\"TZ\": \"UTC\", \"TOKEN\": \"${input:token}\"}".to_owned());
         }
         if rng.chance(30) {
-            let at = rng.below(props.len() + 1);
-            props.insert(at, "\"disabled\": false".to_owned());
+            props.push("\"disabled\": false".to_owned());
         }
+        shuffle(rng, &mut props);
         let name = format!("server-{index}");
         let body = if inline {
             format!("{{{}}}", props.join(", "))
@@ -595,6 +602,7 @@ fn random_yaml(rng: &mut Rng, format: Format) -> String {
         if rng.chance(30) {
             keys.push("timeout: 300".to_owned());
         }
+        shuffle(rng, &mut keys);
         if list {
             text.push_str(&format!("{step}- {}\n", keys[0]));
             for key in &keys[1..] {
