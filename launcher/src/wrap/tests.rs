@@ -689,7 +689,10 @@ fn jsonc_wrap_then_unwrap_gives_the_same_bytes() {
     for seed in 0..400 {
         let mut rng = Rng(seed);
         let format = *rng.pick(&[Format::McpServers, Format::VsCode, Format::Zed]);
-        let text = random_jsonc(&mut rng, format);
+        let mut text = random_jsonc(&mut rng, format);
+        if rng.chance(20) {
+            text = text.replace('\n', "\r\n");
+        }
         round_trip(format, &text, seed);
     }
 }
@@ -699,7 +702,10 @@ fn yaml_wrap_then_unwrap_gives_the_same_bytes() {
     for seed in 0..400 {
         let mut rng = Rng(seed);
         let format = *rng.pick(&[Format::Goose, Format::ContinueYaml]);
-        let text = random_yaml(&mut rng, format);
+        let mut text = random_yaml(&mut rng, format);
+        if rng.chance(20) {
+            text = text.replace('\n', "\r\n");
+        }
         round_trip(format, &text, seed);
     }
 }

@@ -138,8 +138,19 @@ fn line_start(text: &str, at: usize) -> usize {
     text[..at].rfind('\n').map_or(0, |i| i + 1)
 }
 
+/// Where the line holding `at` ends (before its `\r\n` or `\n`).
 fn line_end(text: &str, at: usize) -> usize {
-    text[at..].find('\n').map_or(text.len(), |i| at + i)
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    if end > at && text[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    }
+}
+
+/// The file's line break: `\r\n` if it uses them, else `\n`.
+fn newline(text: &str) -> &'static str {
+    if text.contains("\r\n") { "\r\n" } else { "\n" }
 }
 
 fn sequence_layout(text: &str, sequence: &Sequence, scalars: &[Range<usize>]) -> Option<SeqLayout> {
@@ -168,7 +179,7 @@ fn sequence_layout(text: &str, sequence: &Sequence, scalars: &[Range<usize>]) ->
         return None;
     }
     Some(SeqLayout {
-        separator: format!("\n{indent}"),
+        separator: format!("{}{indent}", newline(text)),
         items,
         prefix: "- ",
         empty_at: None,
@@ -276,7 +287,7 @@ fn server_entry(
         let column = text[line_start(text, key_start)..key_start].chars().count();
         (
             line_end(text, command_span.end),
-            format!("\n{}", " ".repeat(column)),
+            format!("{}{}", newline(text), " ".repeat(column)),
         )
     };
     let args_after_command = args.as_ref().and_then(|(args_key, args_span, ..)| {
@@ -627,6 +638,32 @@ mod tests {
         let mut back = edit("extensions.a", &["npx"]);
         back.drop_args = true;
         assert_eq!(config.apply(&wrapped, &[back]).unwrap(), text);
+    }
+
+    #[test]
+    fn crlf_files_get_crlf_lines() {
+        let text = "extensions:\r\n  a:\r\n    cmd: npx\r\n    args:\r\n      - -y\r\n  b:\r\n    cmd: uvx\r\n";
+        let config = YamlConfig::parse(Format::Goose, text).unwrap();
+        let wrapped = config
+            .apply(
+                text,
+                &[
+                    edit("extensions.a", &["/m", "run", "--", "npx", "-y"]),
+                    edit("extensions.b", &["/m", "run", "--", "uvx"]),
+                ],
+            )
+            .unwrap();
+        assert_eq!(
+            wrapped,
+            "extensions:\r\n  a:\r\n    cmd: /m\r\n    args:\r\n      - run\r\n      - '--'\r\n      - npx\r\n      - -y\r\n  b:\r\n    cmd: /m\r\n    args: [run, '--', uvx]\r\n"
+        );
+        let config = YamlConfig::parse(Format::Goose, &wrapped).unwrap();
+        let mut back = edit("extensions.b", &["uvx"]);
+        back.drop_args = true;
+        let restored = config
+            .apply(&wrapped, &[edit("extensions.a", &["npx", "-y"]), back])
+            .unwrap();
+        assert_eq!(restored, text);
     }
 
     #[test]
