@@ -871,3 +871,136 @@ fn docker_launches_are_refused_before_any_registry_is_asked() {
         "launcher-not-allowed",
     );
 }
+
+/// Issue 10, item 4: the lock installed comes only from the signers the matched rule
+/// requires. Another signer the policy trusts (for other packages) signs the fixture with a
+/// lock that adds a dependency from a host it controls; before, that lock was installed (here:
+/// the install failed fetching it), now it is not considered at all.
+#[test]
+fn a_lock_signed_by_a_signer_the_rule_does_not_require_is_never_installed() {
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let output = mcpin(&["keygen", "--out"])
+        .arg(sandbox.path("other"))
+        .output()
+        .unwrap();
+    ok(&output, "mcpin keygen");
+    let tarball = fixture_tarball(&sandbox.path("repack"), &w.fixture, "signed");
+    // `npm pack` is deterministic for the same files: these are the published bytes.
+    let evil_lock = sandbox.path("evil.lock.json");
+    std::fs::write(
+        &evil_lock,
+        serde_json::json!({
+            "lockVersion": 1,
+            "root": { "name": w.fixture, "version": "1.0.0" },
+            "ecosystem": "npm",
+            "packages": [{
+                "path": "node_modules/evil",
+                "name": "evil",
+                "version": "1.0.0",
+                "resolved": "http://127.0.0.1:9/evil-1.0.0.tgz",
+                "integrity": format!("sha512-{}", "A".repeat(86) + "=="),
+            }],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let bundles = w.dir.join("bundles").join(sha256_of(&tarball));
+    assert!(
+        bundles.is_dir(),
+        "the repacked fixture differs from the published one"
+    );
+    let other_bundle = sandbox.path("other.sigstore.json");
+    let mut command = mcpin(&["sign"]);
+    command
+        .arg(&tarball)
+        .arg("--key")
+        .arg(sandbox.path("other.key"))
+        .arg("--lock")
+        .arg(&evil_lock)
+        .arg("--out")
+        .arg(&other_bundle);
+    ok(&command.output().unwrap(), "mcpin sign by the other signer");
+    // The other signer's bundle lives in a store of its own, also read by the policy.
+    let store = sandbox.path("other-store").join(sha256_of(&tarball));
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::copy(&other_bundle, store.join("other.sigstore.json")).unwrap();
+    let policy_path = sandbox.path("config/mcpin/policy.toml");
+    let text = std::fs::read_to_string(&policy_path).unwrap().replace(
+        &format!("dir = \"{}\"", w.dir.join("bundles").display()),
+        &format!("dir = \"{}\"", sandbox.path("other-store").display()),
+    );
+    // Both bundles in one store: copy the publisher's too.
+    for entry in std::fs::read_dir(&bundles).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), store.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(
+        &policy_path,
+        format!(
+            "{text}\n[[signers]]\nid = \"other\"\npublic-key = \"{}\"\n",
+            sandbox.path("other.pub").display()
+        ),
+    )
+    .unwrap();
+    let output = sandbox.run(
+        &["npx", "-y", &format!("{}@1.0.0", w.fixture), "exit", "0"],
+        "",
+    );
+    ok(
+        &output,
+        "launch with a foreign lock beside the required signer's statement",
+    );
+    let record = sandbox.audit().pop().unwrap();
+    let codes: Vec<&str> = record["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"lock-not-needed"), "{record}");
+    let installs = sandbox.installs();
+    assert_eq!(installs.len(), 1, "{installs:?}");
+    assert!(!installs[0].join("pkg/node_modules").exists());
+}
+
+/// Issue 10, item 8: a registry that answers a request for one package with the bytes of
+/// another (signed and allowed) package. The bytes match the registry's own integrity claim,
+/// so only the identity check catches it: `artifact-mismatch`, nothing launched.
+#[test]
+fn a_registry_answering_with_another_allowed_artifact_is_refused() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let root = sandbox.path("lying/root");
+    let tarball = fixture_tarball(&sandbox.path("repack"), &w.fixture, "signed");
+    let bytes = std::fs::read(&tarball).unwrap();
+    std::fs::create_dir_all(root.join("@modelcontextprotocol")).unwrap();
+    std::fs::write(root.join("fixture.tgz"), &bytes).unwrap();
+    let (_server, base, _log) = mcpin_tests::fixture_server(&root, &[]);
+    let requested = "@modelcontextprotocol/server-memory";
+    let integrity = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&bytes))
+    );
+    std::fs::write(
+        root.join(requested),
+        serde_json::json!({
+            "name": requested,
+            "dist-tags": { "latest": "2026.8.31" },
+            "versions": { "2026.8.31": { "name": requested, "version": "2026.8.31",
+                "dist": { "tarball": format!("{base}fixture.tgz"), "integrity": integrity } } },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = sandbox
+        .run_command(&["npx", "-y", &format!("{requested}@2026.8.31")])
+        .env("MCPIN_NPM_REGISTRY", &base)
+        .output()
+        .unwrap();
+    let message = refused(&output, "artifact-mismatch");
+    assert!(message.contains(requested), "{message}");
+    assert!(sandbox.installs().is_empty());
+}

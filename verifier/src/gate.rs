@@ -1,15 +1,13 @@
-//! The whole policy check of one artifact, shared by `mcpin verify --policy` and
-//! `mcpin run`: load the policy (its signature under a policy-root key, rollback
-//! state), find the bundles (beside the artifact, the policy's store directory,
-//! HTTPS store and OCI store) and evaluate.
+//! Loading the policy a judgement is made under, shared by `mcpin verify --policy`, `mcpin run`
+//! and `mcpin wrap`: its bytes, its signature under the policy-root key, the files it names, the
+//! rollback state and the Sigstore trusted root. The judgement itself ([`crate::evaluate::judge`])
+//! reads nothing.
 
 use std::path::{Path, PathBuf};
 
-use mcpin_artifact::Identified;
 use sha2::{Digest, Sha256};
 
 use crate::PublicKey;
-use crate::evaluate::{self, Attestation, Evidence};
 use crate::policy::{
     self, Policy, PolicyError, PolicySignatureError, PolicyState, StateError, VersionCheck,
 };
@@ -32,8 +30,6 @@ pub enum GateError {
     State(#[from] StateError),
     #[error(transparent)]
     TrustRoot(#[from] SigstoreError),
-    #[error("creating a temporary directory for the attestation store: {0}")]
-    Temp(#[source] std::io::Error),
 }
 
 /// A parsed policy with what was learned while loading it.
@@ -45,6 +41,8 @@ pub struct LoadedPolicy {
     /// The policy-signature reason (pass or info), first in every verdict.
     pub signature: Reason,
     pub version_check: VersionCheck,
+    /// The Sigstore trusted root for keyless signers.
+    pub root: TrustedRoot,
 }
 
 /// A policy is either usable or refused (unsigned / bad signature under a root key).
@@ -95,64 +93,12 @@ pub fn load_policy(
     let text = String::from_utf8(bytes).map_err(|_| GateError::NotUtf8(path.to_owned()))?;
     let policy = Policy::parse(path, &text)?;
     let version_check = PolicyState::new(state_dir).observe(&policy.name, policy.version)?;
+    let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
     Ok(PolicyLoad::Loaded(Box::new(LoadedPolicy {
         policy,
         digest,
         signature,
         version_check,
+        root,
     })))
-}
-
-/// The verdict on one artifact, and the statements that verified for it.
-#[derive(Debug)]
-pub struct Judged {
-    pub verdict: Verdict,
-    pub attestations: Vec<Attestation>,
-}
-
-/// Judges the artifact at `artifact_path` against `loaded`. `bundles` overrides
-/// discovery when not empty; `sboms` are extra SBOM files.
-pub fn judge(
-    loaded: &LoadedPolicy,
-    artifact_path: &Path,
-    identified: &Identified,
-    bundles: &[PathBuf],
-    mut sboms: Vec<PathBuf>,
-) -> Result<Judged, GateError> {
-    let policy = &loaded.policy;
-    let sha256 = &identified.digests.sha256;
-    let mut found = if bundles.is_empty() {
-        evaluate::discover_bundles(artifact_path, sha256, policy.store_dir.as_deref())
-    } else {
-        bundles.to_vec()
-    };
-    let fetched_dir = tempfile::tempdir().map_err(GateError::Temp)?;
-    let mut store_reasons = Vec::new();
-    if bundles.is_empty() {
-        let (files, reasons) = evaluate::fetch_store(policy, sha256, fetched_dir.path());
-        let (fetched, others): (Vec<_>, Vec<_>) = files
-            .into_iter()
-            .partition(|file| file.to_string_lossy().ends_with(".sigstore.json"));
-        found.extend(fetched);
-        sboms.extend(others);
-        store_reasons = reasons;
-    }
-    let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
-    let evidence = Evidence {
-        artifact_path,
-        package: &identified.package,
-        digests: &identified.digests,
-        bundles: found,
-        sboms,
-        version_check: loaded.version_check,
-        now: jiff::Timestamp::now(),
-    };
-    let (mut verdict, attestations) =
-        evaluate::evaluate_with_attestations(policy, &root, &evidence);
-    verdict.reasons.insert(0, loaded.signature.clone());
-    verdict.reasons.extend(store_reasons);
-    Ok(Judged {
-        verdict,
-        attestations,
-    })
 }

@@ -91,7 +91,7 @@ pub struct Policy {
     pub launch: LaunchRules,
     pub approvers: Vec<String>,
     pub store_dir: Option<PathBuf>,
-    pub store_url: Option<String>,
+    pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
 }
@@ -424,13 +424,19 @@ impl Policy {
         }
 
         let sbom = sbom_rules(&file.sbom, &mut check);
-        if let Some(url) = &file.store.url
-            && let Err(error) = crate::store::check_scheme(url.get_ref())
-        {
-            check.error(url.span(), error.to_string());
-        }
+        let store_url = file.store.url.as_ref().and_then(|url| {
+            url::Url::parse(url.get_ref())
+                .map_err(|e| e.to_string())
+                .and_then(|parsed| {
+                    mcpin_registry_client::require_secure(&parsed)
+                        .map(|()| parsed)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(|why| check.error(url.span(), why))
+                .ok()
+        });
         let store_oci = file.store.oci.as_ref().and_then(|location| {
-            crate::oci_store::parse_location(location.get_ref())
+            mcpin_registry_client::attestations::oci::parse_location(location.get_ref())
                 .map_err(|error| check.error(location.span(), error.to_string()))
                 .ok()
         });
@@ -457,10 +463,19 @@ impl Policy {
             },
             approvers,
             store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
-            store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
+            store_url,
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
         })
+    }
+
+    /// Where this policy keeps attestations besides the artifact's own directory.
+    pub fn attestation_sources(&self) -> mcpin_registry_client::attestations::Sources {
+        mcpin_registry_client::attestations::Sources {
+            dir: self.store_dir.clone(),
+            https: self.store_url.clone(),
+            oci: self.store_oci.clone(),
+        }
     }
 
     pub fn signer(&self, id: &str) -> Option<&Signer> {

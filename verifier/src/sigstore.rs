@@ -8,7 +8,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent};
+use sigstore_verify::types::{
+    Artifact, ArtifactDigest, Bundle, DerPublicKey, HashAlgorithm, Sha256Hash, SignatureContent,
+};
 use sigstore_verify::{
     IdentityMatcher, PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier,
 };
@@ -67,6 +69,12 @@ pub struct TrustedRoot {
     verifier: Verifier,
 }
 
+impl std::fmt::Debug for TrustedRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrustedRoot")
+    }
+}
+
 impl TrustedRoot {
     /// The Sigstore public-good production root embedded in `sigstore-trust-root`.
     pub fn production() -> Self {
@@ -103,11 +111,13 @@ impl TrustedRoot {
     }
 }
 
-/// The artifact a bundle must be about: a file, or only its sha256 digest.
+/// The artifact a bundle must be about: a file, only its sha256 digest, or both of its
+/// digests (a statement may name its subject by either: npm provenance uses sha512).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArtifactRef {
     File(PathBuf),
     Sha256(String),
+    Digests(mcpin_artifact::Digests),
 }
 
 impl ArtifactRef {
@@ -277,6 +287,19 @@ fn verify_artifact(
         ArtifactRef::Sha256(hex) => {
             let digest = Sha256Hash::from_hex(hex)?;
             verifier.verify(digest, bundle, policy)
+        }
+        ArtifactRef::Digests(digests) => {
+            let sha256 = Sha256Hash::from_hex(&digests.sha256)?;
+            match verifier.verify(sha256, bundle, policy) {
+                Err(sigstore_verify::Error::ArtifactMismatch(_)) => {
+                    let sha512 = hex::decode(&digests.sha512).map_err(|e| {
+                        sigstore_verify::Error::ArtifactMismatch(format!("sha512: {e}"))
+                    })?;
+                    let digest = ArtifactDigest::new(HashAlgorithm::Sha2512, sha512)?;
+                    verifier.verify(Artifact::from_digest(digest), bundle, policy)
+                }
+                other => other,
+            }
         }
         ArtifactRef::File(path) => {
             let mut file =
