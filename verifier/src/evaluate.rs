@@ -240,7 +240,16 @@ fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: 
             "policy has no expiry".to_owned(),
         ),
     }
-    if check.is_rollback() {
+    if !check.tracked {
+        reasons.info(
+            Check::Policy,
+            Code::PolicyVersionUntracked,
+            format!(
+                "policy `{}` version {} is unsigned, so rollback protection does not apply to it",
+                policy.name, check.version
+            ),
+        );
+    } else if check.is_rollback() {
         reasons.fail(
             Check::Policy,
             Code::PolicyRollback,

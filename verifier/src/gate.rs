@@ -52,8 +52,9 @@ pub enum PolicyLoad {
     Refused { digest: String, verdict: Verdict },
 }
 
-/// Reads, checks the signature of (when `root_key` is set), parses, and records the
-/// version of the policy at `path`.
+/// Reads, checks the signature of (when `root_key` is set), parses, and checks the files
+/// the policy at `path` names against what its signature pins. Only a policy whose signature
+/// verified updates the rollback state: an unsigned policy can neither lower nor raise it.
 pub fn load_policy(
     path: &Path,
     root_key: Option<&PublicKey>,
@@ -64,36 +65,61 @@ pub fn load_policy(
         source,
     })?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    let signature = match root_key {
+    let refused = |code, message: String| {
+        Ok(PolicyLoad::Refused {
+            digest: digest.clone(),
+            verdict: Verdict::refused(Check::Policy, code, message),
+        })
+    };
+    let pins = match root_key {
         Some(root) => match policy::verify_policy_signature(path, &bytes, root) {
-            Ok(()) => Reason {
-                check: Check::Policy,
-                code: Code::PolicySigned,
-                outcome: Outcome::Pass,
-                message: format!("policy signed by policy-root key {}", root.id()),
-            },
+            Ok(pins) => Some(pins),
             Err(error) => {
                 let code = match error {
                     PolicySignatureError::Unsigned { .. } => Code::PolicyUnsigned,
                     _ => Code::PolicySignatureInvalid,
                 };
-                return Ok(PolicyLoad::Refused {
-                    digest,
-                    verdict: Verdict::refused(Check::Policy, code, error.to_string()),
-                });
+                return refused(code, error.to_string());
             }
         },
-        None => Reason {
-            check: Check::Policy,
-            code: Code::PolicyRootNotConfigured,
-            outcome: Outcome::Info,
-            message: "no policy-root key configured: the policy's signature is not checked".into(),
-        },
+        None => None,
     };
     let text = String::from_utf8(bytes).map_err(|_| GateError::NotUtf8(path.to_owned()))?;
     let policy = Policy::parse(path, &text)?;
-    let version_check = PolicyState::new(state_dir).observe(&policy.name, policy.version)?;
-    let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
+    let (signature, version_check) = match (&pins, root_key) {
+        (Some(pins), Some(root)) => {
+            if let Err(message) = check_pins(&policy, pins) {
+                return refused(Code::PolicyReferenceChanged, message);
+            }
+            let signature = Reason {
+                check: Check::Policy,
+                code: Code::PolicySigned,
+                outcome: Outcome::Pass,
+                message: format!(
+                    "policy signed by policy-root key {}, with the keys and trusted root it names",
+                    root.id()
+                ),
+            };
+            let check = PolicyState::new(state_dir).observe(&policy.name, policy.version)?;
+            (signature, check)
+        }
+        _ => (
+            Reason {
+                check: Check::Policy,
+                code: Code::PolicyRootNotConfigured,
+                outcome: Outcome::Info,
+                message: "no policy-root key configured: the policy's signature is not checked and its version is not tracked".into(),
+            },
+            VersionCheck::untracked(policy.version),
+        ),
+    };
+    let root = match &policy.trusted_root {
+        Some(file) => TrustedRoot::from_file_pinned(
+            file,
+            pins.as_ref().and_then(|p| p.trusted_root_sha256.as_deref()),
+        )?,
+        None => TrustedRoot::production(),
+    };
     Ok(PolicyLoad::Loaded(Box::new(LoadedPolicy {
         policy,
         digest,
@@ -101,4 +127,38 @@ pub fn load_policy(
         version_check,
         root,
     })))
+}
+
+/// Every key signer's key must be the one the signature pinned, and a trusted-root file must
+/// have been pinned (its bytes are checked as they are read).
+pub fn check_pins(policy: &Policy, pins: &policy::PolicyPredicate) -> Result<(), String> {
+    let resign = "re-sign the policy with `mcpin policy sign` if the change is intended";
+    for signer in &policy.signers {
+        let crate::policy::SignerKind::Key(key) = &signer.kind else {
+            continue;
+        };
+        match pins.signer_keys.get(&signer.id) {
+            Some(pinned) if pinned == key.id().as_str() => {}
+            Some(pinned) => {
+                return Err(format!(
+                    "signer `{}`: its key file now holds key {}, but the policy was signed with key {pinned}; {resign}",
+                    signer.id,
+                    key.id()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "signer `{}`: the policy signature does not pin its key ({}); {resign}",
+                    signer.id,
+                    key.id()
+                ));
+            }
+        }
+    }
+    if policy.trusted_root.is_some() && pins.trusted_root_sha256.is_none() {
+        return Err(format!(
+            "the policy names a trusted root that its signature does not pin; {resign}"
+        ));
+    }
+    Ok(())
 }

@@ -99,6 +99,32 @@ impl TrustedRoot {
         path.map_or_else(|| Ok(Self::production()), Self::load)
     }
 
+    /// The file at `path`, whose bytes must hash to `sha256` (hex) when one is given.
+    pub fn from_file_pinned(path: &Path, sha256: Option<&str>) -> Result<Self, SigstoreError> {
+        use sha2::Digest as _;
+        let bytes = fs_err::read(path).map_err(|source| SigstoreError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        if let Some(pinned) = sha256 {
+            let actual = hex::encode(sha2::Sha256::digest(&bytes));
+            if actual != pinned {
+                return Err(SigstoreError::TrustedRoot {
+                    path: name,
+                    why: format!(
+                        "its sha256 is {actual}, but the signed policy pins {pinned} (re-sign the policy if the change is intended)"
+                    ),
+                });
+            }
+        }
+        let json = String::from_utf8(bytes).map_err(|e| SigstoreError::TrustedRoot {
+            path: name.clone(),
+            why: e.to_string(),
+        })?;
+        Self::from_json(&name, &json)
+    }
+
     fn from_json(name: &str, json: &str) -> Result<Self, SigstoreError> {
         let error = |why: String| SigstoreError::TrustedRoot {
             path: name.to_owned(),

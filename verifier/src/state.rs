@@ -26,9 +26,20 @@ pub struct VersionCheck {
     pub version: u64,
     /// The highest version seen before this one, if any.
     pub last_seen: Option<u64>,
+    /// Whether the state was consulted at all: only signed policies are tracked.
+    pub tracked: bool,
 }
 
 impl VersionCheck {
+    /// An unsigned policy: its version is neither compared nor recorded.
+    pub fn untracked(version: u64) -> Self {
+        VersionCheck {
+            version,
+            last_seen: None,
+            tracked: false,
+        }
+    }
+
     /// An older policy than one already seen.
     pub fn is_rollback(&self) -> bool {
         self.last_seen.is_some_and(|seen| self.version < seen)
@@ -80,6 +91,7 @@ impl PolicyState {
             let check = VersionCheck {
                 version,
                 last_seen: first_seen.unwrap_or(last_seen),
+                tracked: true,
             };
             first_seen.get_or_insert(last_seen);
             if check.is_rollback() || last_seen.is_some_and(|seen| seen >= version) {
@@ -94,6 +106,7 @@ impl PolicyState {
         Ok(VersionCheck {
             version,
             last_seen: first_seen.flatten(),
+            tracked: true,
         })
     }
 }

@@ -45,6 +45,8 @@ codes! {
     PolicyCurrent = "policy-current": "the policy has not expired",
     PolicyRollback = "policy-rollback": "the policy's version is lower than one already seen on this machine",
     PolicyVersionOk = "policy-version-ok": "the policy's version is not lower than any seen before",
+    PolicyVersionUntracked = "policy-version-untracked": "the policy is not signed, so its version is neither checked nor recorded for rollback protection",
+    PolicyReferenceChanged = "policy-reference-changed": "a key or trusted-root file the signed policy names differs from what its signature pins",
     NoMatchingRule = "no-matching-rule": "no package rule names this package (default deny)",
     PackageRuleMatched = "package-rule-matched": "a package rule names this package",
     ArtifactMatchesRequest = "artifact-matches-request": "the artifact is exactly the package, version or digest the launch asked for",
