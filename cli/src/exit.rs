@@ -3,6 +3,7 @@
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
 use mcpin_launcher::audit::AuditError;
+use mcpin_launcher::system::SystemError;
 use mcpin_launcher::wrap::WrapError;
 use mcpin_registry_client::Error as RegistryError;
 use mcpin_registry_client::attestations::oci::OciStoreError;
@@ -124,6 +125,15 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 AuditError::Io { .. } => ExitStatus::Io,
                 AuditError::Broken { .. } => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<SystemError>() {
+            return match error {
+                SystemError::Override { .. } => ExitStatus::Usage,
+                SystemError::Io { .. } => ExitStatus::Io,
+                SystemError::Invalid { .. } | SystemError::Insecure { .. } => {
+                    ExitStatus::InvalidInput
+                }
             };
         }
         if let Some(error) = cause.downcast_ref::<WrapError>() {

@@ -35,9 +35,20 @@ pub struct RunSettings {
     pub dirs: BaseDirs,
     pub policy_root_key: Option<PublicKey>,
     pub state_dir: PathBuf,
+    /// Whether this launch may write the store and the rollback state.
+    pub access: Access,
     pub registry: Settings,
     /// `PATH` to find `node` on (the agent's, before sanitizing).
     pub path: Option<OsString>,
+}
+
+/// Whether a launch may write the store and the rollback state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// System mode, unprivileged: the root-owned store and state are only read; what is not
+    /// installed yet is refused with `not-installed` (an administrator runs `mcpin install`).
+    ReadOnly,
 }
 
 /// The pipeline's answer. The decision is what goes into the audit log either way.
@@ -144,6 +155,10 @@ fn load(settings: &RunSettings, known: &mut Known) -> Result<Box<LoadedPolicy>, 
         &policy_path,
         settings.policy_root_key.as_ref(),
         &settings.state_dir,
+        match settings.access {
+            Access::ReadWrite => gate::StateAccess::Record,
+            Access::ReadOnly => gate::StateAccess::ReadOnly,
+        },
     )
     .map_err(|error| match error {
         gate::GateError::Io { .. } => refuse("policy-unreadable", error.to_string()),
@@ -215,7 +230,12 @@ fn decide(
         verdict,
         package,
         _named,
-    } = verify_package(&request, &loaded, &settings.registry, known)?;
+    } = verify_package(&request, &loaded, &settings.registry, known).map_err(|refusal| {
+        match (&refusal.code, settings.access) {
+            (&"fetch-failed", Access::ReadOnly) => not_installed(argv, &refusal.message),
+            _ => refusal,
+        }
+    })?;
     let mut reasons = passed_reasons(&verdict);
     if let Some(docker) = &request.docker {
         let launch = docker_launch(&request, docker, &identified, env, settings)?;
@@ -245,6 +265,7 @@ fn decide(
                 identified.package.purl
             ),
         ),
+        other if settings.access == Access::ReadOnly => not_installed(argv, &other),
         other => refuse("install-failed", other.to_string()),
     })?;
 
@@ -258,6 +279,17 @@ fn decide(
         ),
     });
     Ok((Launch { program, args, env }, reasons))
+}
+
+/// In system mode a user's launch only reads the root-owned store.
+fn not_installed(argv: &[String], why: &dyn std::fmt::Display) -> Refusal {
+    refuse(
+        "not-installed",
+        format!(
+            "not in the system store ({why}); an administrator installs it with `sudo mcpin install -- {}`",
+            argv.join(" ")
+        ),
+    )
 }
 
 /// The verdict's passing reasons, for the audit record of an allowed launch.

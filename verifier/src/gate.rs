@@ -52,6 +52,15 @@ pub enum PolicyLoad {
     Refused { digest: String, verdict: Verdict },
 }
 
+/// How the rollback state may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAccess {
+    /// Compare, and record a newer version.
+    Record,
+    /// Compare only (system mode, unprivileged: a privileged step records).
+    ReadOnly,
+}
+
 /// Reads, checks the signature of (when `root_key` is set), parses, and checks the files
 /// the policy at `path` names against what its signature pins. Only a policy whose signature
 /// verified updates the rollback state: an unsigned policy can neither lower nor raise it.
@@ -59,6 +68,7 @@ pub fn load_policy(
     path: &Path,
     root_key: Option<&PublicKey>,
     state_dir: &Path,
+    access: StateAccess,
 ) -> Result<PolicyLoad, GateError> {
     let bytes = fs_err::read(path).map_err(|source| GateError::Io {
         path: path.to_owned(),
@@ -100,7 +110,11 @@ pub fn load_policy(
                     root.id()
                 ),
             };
-            let check = PolicyState::new(state_dir).observe(&policy.name, policy.version)?;
+            let state = PolicyState::new(state_dir);
+            let check = match access {
+                StateAccess::Record => state.observe(&policy.name, policy.version)?,
+                StateAccess::ReadOnly => state.check(&policy.name, policy.version)?,
+            };
             (signature, check)
         }
         _ => (

@@ -77,6 +77,16 @@ impl PolicyState {
         }
     }
 
+    /// Compares `version` of policy `name` with the last one seen, without recording it (for a
+    /// state directory only a privileged step may write, as in system mode).
+    pub fn check(&self, name: &str, version: u64) -> Result<VersionCheck, StateError> {
+        Ok(VersionCheck {
+            version,
+            last_seen: self.read()?.get(name).copied(),
+            tracked: true,
+        })
+    }
+
     /// Compares `version` of policy `name` with the last one seen and, unless
     /// it is a rollback, records it. The file only ever grows: a concurrent
     /// writer with a lower version cannot overwrite a higher one for long,

@@ -89,7 +89,12 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
 fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<ExitStatus> {
     let root_key = policy_root_key(args.policy_trust.policy_root_key.as_deref())?;
     let state = state_dir(args.policy_trust.state_dir.as_deref())?;
-    let loaded = match gate::load_policy(policy_path, root_key.as_ref(), &state)? {
+    let loaded = match gate::load_policy(
+        policy_path,
+        root_key.as_ref(),
+        &state,
+        gate::StateAccess::Record,
+    )? {
         PolicyLoad::Loaded(loaded) => loaded,
         PolicyLoad::Refused { verdict, .. } => return report(args, &verdict),
     };

@@ -133,8 +133,9 @@ fn mcpin_path() -> anyhow::Result<PathBuf> {
 
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
     let mcpin = mcpin_path()?;
-    let settings = super::run::run_settings(
+    let (settings, _) = super::run::launch_settings(
         args.policy.clone(),
+        None,
         &args.policy_trust,
         args.registry,
         BaseDirs::from_env(),
