@@ -223,13 +223,16 @@ fn mcpin_path() -> anyhow::Result<PathBuf> {
 
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
     let mcpin = mcpin_path()?;
-    let settings = super::run::run_settings(
+    let (settings, _) = super::run::launch_settings(
         args.policy.clone(),
+        None,
         &args.policy_trust,
         args.registry,
         BaseDirs::from_env(),
     )?;
-    let records = RecordStore::new(&settings.state_dir);
+    // Records are the user's, in the user's state directory (in system mode the policy's
+    // rollback state is root's, and `--state-dir` is refused above).
+    let records = RecordStore::new(&state_dir(args.policy_trust.state_dir.as_deref())?);
     let resolver = ToolResolver {
         registry: settings.registry.clone(),
     };
