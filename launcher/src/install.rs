@@ -278,7 +278,7 @@ fn install_npm(
     };
     let pkg = tree.join("pkg");
     // The bytes unpacked must be the bytes that were verified.
-    if unpack(request.artifact, &pkg, request.file_name)?.sha256 != request.sha256 {
+    if unpack(request.artifact, &pkg, request.file_name)?.digests.sha256 != request.sha256 {
         return Err(InstallError::Integrity {
             what: request.file_name.to_owned(),
         });
@@ -308,7 +308,7 @@ fn install_npm(
             });
         }
         let digests = unpack(&stored.path, &pkg.join(relative), &what)?;
-        if digests.sha512 != checksum.hex {
+        if digests.digests.sha512 != checksum.hex {
             return Err(InstallError::Integrity { what });
         }
     }
