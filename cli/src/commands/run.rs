@@ -27,6 +27,7 @@ pub fn run_settings(
         state_dir: state_dir(trust.state_dir.as_deref())?,
         registry: settings::registry(registry, false)?,
         path: std::env::var_os("PATH"),
+        interpreters: Default::default(),
         dirs,
     })
 }
