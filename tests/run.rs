@@ -921,7 +921,10 @@ fn marker_script(path: &Path, marker: &Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(
         path,
-        format!("#!/bin/sh\necho \"ran $0\" >> {}\nexit 3\n", marker.display()),
+        format!(
+            "#!/bin/sh\necho \"ran $0\" >> {}\nexit 3\n",
+            marker.display()
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -945,9 +948,10 @@ fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
 }
 
 /// Items 1-2: a project `uv.toml`, `UV_*` variables, a `.venv` in the project, `VIRTUAL_ENV`
-/// and `CONDA_PREFIX` cannot change what is installed or which Python runs; `uv` is not even
-/// on `PATH`. On ae641a5 `uv python find` took the project's virtualenv (whose `.pth` then ran
-/// inside the "verified" server) and `uv pip install` read the project's configuration.
+/// and `CONDA_PREFIX` cannot change what is installed or which Python runs, whether `uv` is on
+/// `PATH` or not (the reinstall below runs without it). On ae641a5 `uv python find` took the
+/// project's virtualenv (whose `.pth` then ran inside the "verified" server) and
+/// `uv pip install` read the project's configuration.
 #[test]
 fn python_installs_natively_whatever_the_project_and_env_say() {
     let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
@@ -975,24 +979,27 @@ fn python_installs_natively_whatever_the_project_and_env_say() {
     // Project configuration an installer would read.
     std::fs::write(
         project.join("uv.toml"),
-        "[pip]\nno-binary = [\":all:\"]\noverride-dependencies = [\"tzlocal==5.0\"]\nindex-url = \"http://127.0.0.1:9/simple\"\n",
+        "override-dependencies = [\"tzlocal==5.0\"]\n\n[pip]\nindex-url = \"http://127.0.0.1:9/simple\"\n",
     )
     .unwrap();
-    std::fs::write(project.join("pyproject.toml"), "[tool.uv]\nno-binary = true\n").unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"victim\"\nversion = \"0\"\n\n[tool.uv]\noverride-dependencies = [\"tzlocal==5.0\"]\n",
+    )
+    .unwrap();
     let overrides = sandbox.path("overrides.txt");
     std::fs::write(&overrides, "tzlocal==5.0\n").unwrap();
 
-    let launch = || {
+    let launch = |path: &str| {
         let mut command =
             sandbox.run_command(&["uvx", "mcp-server-time==2026.10.19", "--local-timezone=UTC"]);
         command
             .env(
                 "PATH",
                 format!(
-                    "{}:{}:{}",
+                    "{}:{}:{path}",
                     venv.join("bin").display(),
                     conda.join("bin").display(),
-                    path_without_uv()
                 ),
             )
             .env("VIRTUAL_ENV", &venv)
@@ -1003,16 +1010,27 @@ fn python_installs_natively_whatever_the_project_and_env_say() {
             .env("UV_INDEX_URL", "http://127.0.0.1:9/simple");
         run_with_stdin(command, &format!("{INITIALIZE}\n"))
     };
-    initialized(&launch());
-    assert!(!marker.exists(), "{}", std::fs::read_to_string(&marker).unwrap());
+    initialized(&launch(&std::env::var("PATH").unwrap()));
+    assert!(
+        !marker.exists(),
+        "{}",
+        std::fs::read_to_string(&marker).unwrap()
+    );
     let [install] = &sandbox.installs()[..] else {
         panic!("expected one install: {:?}", sandbox.installs())
     };
     // Exactly the locked versions, with bytecode, and a console script mcpin wrote.
-    assert!(install.join("site/tzlocal-5.4.5.dist-info/RECORD").is_file());
+    assert!(
+        install
+            .join("site/tzlocal-5.4.5.dist-info/RECORD")
+            .is_file()
+    );
     assert!(install.join("site/mcp_server_time/__pycache__").is_dir());
     let script = std::fs::read_to_string(install.join("bin/mcp-server-time")).unwrap();
-    assert!(script.starts_with("#!/usr/bin/python3.11 -ISB\n"), "{script}");
+    assert!(
+        script.starts_with("#!/usr/bin/python3.11 -ISB\n"),
+        "{script}"
+    );
     let allow = sandbox.audit().pop().unwrap();
     assert_eq!(allow["verdict"], "allow");
     let verified = allow["reasons"]
@@ -1022,11 +1040,14 @@ fn python_installs_natively_whatever_the_project_and_env_say() {
         .find(|r| r["code"] == "install-verified")
         .unwrap()
         .to_string();
-    assert!(verified.contains("interpreter /usr/bin/python3.11"), "{verified}");
+    assert!(
+        verified.contains("interpreter /usr/bin/python3.11"),
+        "{verified}"
+    );
 
     // Item 6: the record names the interpreter no more. Pointing it at a planted program
     // (as ae641a5's `runtime.python` allowed) makes the record fail to authenticate: the tree
-    // is installed again and the real interpreter runs.
+    // is installed again (with no `uv` anywhere on PATH) and the real interpreter runs.
     let evil = sandbox.path("evil/python");
     marker_script(&evil, &marker);
     let record_path = install.with_extension("json");
@@ -1036,8 +1057,12 @@ fn python_installs_natively_whatever_the_project_and_env_say() {
             record["interpreter_path"] = serde_json::json!(evil);
         }
     });
-    initialized(&launch());
-    assert!(!marker.exists(), "{}", std::fs::read_to_string(&marker).unwrap());
+    initialized(&launch(&path_without_uv()));
+    assert!(
+        !marker.exists(),
+        "{}",
+        std::fs::read_to_string(&marker).unwrap()
+    );
     let last = sandbox.audit().pop().unwrap();
     assert!(last.to_string().contains("install-rebuilt"), "{last}");
 }
@@ -1131,9 +1156,15 @@ fn an_edited_record_or_a_planted_tree_is_never_launched() {
         .join(format!("{}-1.0.0.tgz", w.fixture));
     let predictable = {
         use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(format!("{}\0none", sha256_of(&tarball))))
+        hex::encode(sha2::Sha256::digest(format!(
+            "{}\0none",
+            sha256_of(&tarball)
+        )))
     };
-    let planted = [predictable, install.file_name().unwrap().to_str().unwrap().to_owned()];
+    let planted = [
+        predictable,
+        install.file_name().unwrap().to_str().unwrap().to_owned(),
+    ];
     for key in &planted {
         let tree = installs.join(key);
         let status = Command::new("cp")
@@ -1173,8 +1204,14 @@ fn a_store_others_can_write_is_refused() {
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o775)).unwrap();
     let output = sandbox.run(&["npx", "-y", &fixture, "exit", "0"], "");
     let message = refused(&output, "store-unsafe");
-    assert!(message.contains(&format!("chmod go-w {}", store.display())), "{message}");
-    assert_eq!(sandbox.audit().pop().unwrap()["reasons"][0]["code"], "store-unsafe");
+    assert!(
+        message.contains(&format!("chmod go-w {}", store.display())),
+        "{message}"
+    );
+    assert_eq!(
+        sandbox.audit().pop().unwrap()["reasons"][0]["code"],
+        "store-unsafe"
+    );
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
     ok(
         &sandbox.run(&["npx", "-y", &fixture, "exit", "0"], ""),

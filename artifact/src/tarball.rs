@@ -9,8 +9,8 @@ use std::rc::Rc;
 use flate2::read::GzDecoder;
 use tar::EntryType;
 
-use crate::zipfile::{checked_entry_path, read_bounded};
 use crate::unpacked::{Unpacked, UnpackedFile, copy_exact, create_file};
+use crate::zipfile::{checked_entry_path, read_bounded};
 use crate::{ArtifactError, Digests, HashingReader, Identified, Limits, Metadata, npm, python};
 
 pub(crate) fn identify(
@@ -262,7 +262,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("hello");
         let unpacked = unpack_npm_tarball(&example(), &dest, &Limits::default()).unwrap();
-        assert_eq!(unpacked.digests, crate::identify(&example()).unwrap().digests);
+        assert_eq!(
+            unpacked.digests,
+            crate::identify(&example()).unwrap().digests
+        );
         let server = unpacked
             .files
             .iter()

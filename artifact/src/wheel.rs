@@ -212,9 +212,7 @@ fn place(path: &str, data_dir: &str) -> Result<Place, ArtifactError> {
     };
     let (top, rest) = path.split_once('/').unwrap_or((path, ""));
     if top.ends_with(".data") && top != data_dir {
-        return Err(layout(format!(
-            "a .data directory other than `{data_dir}`"
-        )));
+        return Err(layout(format!("a .data directory other than `{data_dir}`")));
     }
     if top != data_dir {
         return Ok(Place::Site(path.to_owned()));
@@ -279,7 +277,10 @@ fn parse_record(bytes: &[u8]) -> Result<BTreeMap<String, RecordLine>, ArtifactEr
                     .map_err(|_| bad(&path, format!("size `{text}` is not a number")))?,
             ),
         };
-        if lines.insert(path.clone(), RecordLine { sha256, size }).is_some() {
+        if lines
+            .insert(path.clone(), RecordLine { sha256, size })
+            .is_some()
+        {
             return Err(bad(&path, "listed twice in RECORD".into()));
         }
     }
@@ -453,7 +454,10 @@ mod tests {
         );
         // A second wheel installing the same file is refused.
         let again = unpack_wheel(&path, site.path(), &Limits::default()).unwrap_err();
-        assert!(matches!(again, ArtifactError::UnsafeEntry { .. }), "{again}");
+        assert!(
+            matches!(again, ArtifactError::UnsafeEntry { .. }),
+            "{again}"
+        );
     }
 
     fn refused(record: impl FnOnce(Vec<String>) -> Vec<String>) -> ArtifactError {
@@ -545,7 +549,12 @@ mod tests {
             matches!(&error, ArtifactError::Record { why, .. } if why.contains("without a hash")),
             "{error}"
         );
-        let error = refused(|lines| lines.into_iter().map(|l| l.replace("sha256=", "md5=")).collect());
+        let error = refused(|lines| {
+            lines
+                .into_iter()
+                .map(|l| l.replace("sha256=", "md5="))
+                .collect()
+        });
         assert!(matches!(error, ArtifactError::Record { .. }), "{error}");
     }
 

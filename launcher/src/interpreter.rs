@@ -178,7 +178,11 @@ pub enum InterpreterError {
         skipped: Vec<String>,
     },
     #[error("pinned {tool} `{path}`: {why}")]
-    PinInvalid { tool: &'static str, path: PathBuf, why: String },
+    PinInvalid {
+        tool: &'static str,
+        path: PathBuf,
+        why: String,
+    },
     #[error("pinned {tool} `{path}` hashes to sha256 {actual}, the pin says {expected}")]
     PinMismatch {
         tool: &'static str,
@@ -257,7 +261,10 @@ impl<'a> Resolver<'a> {
     /// A Python whose `major.minor` is `version` (or any Python 3 for `"3"`).
     pub fn resolve_python(&self, version: &str) -> Result<Interpreter, InterpreterError> {
         let fits = |interpreter: &Interpreter| {
-            let found = interpreter.python.as_ref().map_or("", |f| f.version.as_str());
+            let found = interpreter
+                .python
+                .as_ref()
+                .map_or("", |f| f.version.as_str());
             let matches = if version.contains('.') {
                 found == version
             } else {
@@ -290,7 +297,9 @@ impl<'a> Resolver<'a> {
             why,
         };
         if !pin.path.is_absolute() {
-            return Err(invalid("a pinned interpreter must be an absolute path".into()));
+            return Err(invalid(
+                "a pinned interpreter must be an absolute path".into(),
+            ));
         }
         let real = fs_err::canonicalize(&pin.path).map_err(|e| invalid(e.to_string()))?;
         if !is_executable(&real) {
@@ -401,10 +410,7 @@ impl<'a> Resolver<'a> {
                 return Err(format!("is in a conda prefix (`{}`)", prefix.display()));
             }
         }
-        let real_name = real
-            .file_name()
-            .and_then(OsStr::to_str)
-            .unwrap_or_default();
+        let real_name = real.file_name().and_then(OsStr::to_str).unwrap_or_default();
         if !real_name.starts_with(tool.name()) {
             return Err(format!(
                 "resolves to `{}`, not a {} binary (a version-manager shim?)",
@@ -562,7 +568,13 @@ struct CachedDigest {
     python: Option<PythonFacts>,
 }
 
+/// A cache entry, if it and its directory are the user's alone (a cache others could write
+/// is ignored: the file is hashed instead).
 fn read_cache(path: &Path) -> Option<CachedDigest> {
+    let owner = mcpin_registry_client::store::Owner::current();
+    for checked in [path.parent()?, path] {
+        mcpin_registry_client::store::check_not_shared(checked, &owner).ok()?;
+    }
     serde_json::from_slice(&fs_err::read(path).ok()?).ok()
 }
 
@@ -693,7 +705,13 @@ mod tests {
 
         // With only the project's entries there is no node at all, and the error says why.
         let env = SearchEnv {
-            path: Some(format!(":node_modules/.bin:{}", project.join("node_modules/.bin").display()).into()),
+            path: Some(
+                format!(
+                    ":node_modules/.bin:{}",
+                    project.join("node_modules/.bin").display()
+                )
+                .into(),
+            ),
             cwd: Some(project.clone()),
             ..SearchEnv::default()
         };
@@ -702,9 +720,15 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.code(), "no-interpreter");
         let message = error.to_string();
-        assert!(message.contains("relative PATH entry `node_modules/.bin`"), "{message}");
+        assert!(
+            message.contains("relative PATH entry `node_modules/.bin`"),
+            "{message}"
+        );
         assert!(message.contains("empty PATH entry"), "{message}");
-        assert!(message.contains("inside the working directory"), "{message}");
+        assert!(
+            message.contains("inside the working directory"),
+            "{message}"
+        );
         assert!(!marker.exists());
     }
 
@@ -720,7 +744,10 @@ mod tests {
         let activated = dir.path().join("activated");
         fake_binary(&activated.join("bin"), "node");
         let shims = dir.path().join("shims");
-        executable(&shims.join("node"), "#!/usr/bin/env bash\nexec pyenv exec node\n");
+        executable(
+            &shims.join("node"),
+            "#!/usr/bin/env bash\nexec pyenv exec node\n",
+        );
         let manager = fake_binary(&dir.path().join("mise"), "mise");
         let linked = dir.path().join("linked");
         fs_err::create_dir_all(&linked).unwrap();
@@ -779,7 +806,10 @@ mod tests {
         let found = Resolver::new(&pins, &env, Some(cache.clone()))
             .resolve(Tool::Node)
             .unwrap();
-        assert_eq!((found.sha256.as_str(), found.origin), (sha256.as_str(), Origin::Pinned));
+        assert_eq!(
+            (found.sha256.as_str(), found.origin),
+            (sha256.as_str(), Origin::Pinned)
+        );
         // ctime is recent (we just set mtime), so nothing was cached yet.
         assert!(!cache.exists() || fs_err::read_dir(&cache).unwrap().count() == 0);
 
@@ -826,6 +856,12 @@ mod tests {
         fs_err::rename(&cache_file, &named).unwrap();
         let examined = resolver.examine(Tool::Node, &real, Origin::Path).unwrap();
         assert_eq!(examined.sha256, "f".repeat(64), "the cache is consulted");
+        // ... but not when others could have written it.
+        fs_err::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let examined = resolver.examine(Tool::Node, &real, Origin::Path).unwrap();
+        assert_eq!(examined.sha256, sha256);
+        fs_err::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();
+        fs_err::write(&named, serde_json::to_vec(&lie).unwrap()).unwrap();
         // Any change to the file (here a chmod) changes ctime: the cache no longer applies.
         fs_err::set_permissions(&binary, std::fs::Permissions::from_mode(0o700)).unwrap();
         let examined = resolver.examine(Tool::Node, &real, Origin::Path).unwrap();
@@ -844,7 +880,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pins = InterpreterPins::default();
         let env = search(&[system], dir.path());
-        let any = Resolver::new(&pins, &env, None).resolve_python("3").unwrap();
+        let any = Resolver::new(&pins, &env, None)
+            .resolve_python("3")
+            .unwrap();
         let facts = any.python.clone().unwrap();
         assert!(facts.version.starts_with("3."), "{facts:?}");
         assert_eq!(facts.sys_platform, "linux");

@@ -92,7 +92,9 @@ fn mode_of(meta: &std::fs::Metadata) -> u32 {
 impl Entry {
     /// A directory as [`make_read_only`] leaves it.
     pub fn dir() -> Entry {
-        Entry::Dir { mode: READ_ONLY_DIR }
+        Entry::Dir {
+            mode: READ_ONLY_DIR,
+        }
     }
 
     /// A file as [`make_read_only`] leaves it.
@@ -606,8 +608,7 @@ mod tests {
             fs_err::write(root.join(path), bytes).unwrap();
         }
         use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(root.join("a/b"), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
+        fs_err::set_permissions(root.join("a/b"), std::fs::Permissions::from_mode(0o700)).unwrap();
         make_read_only(root).unwrap();
         let expected = TreeManifest::from_entries(files.iter().map(|(path, bytes, exec)| {
             (

@@ -597,7 +597,10 @@ pub fn check_private_dir(dir: &Path, owner: &Owner) -> Result<(), UnsafePath> {
                 if !shared_tmp {
                     return Err(refuse(
                         path,
-                        format!("is writable by group or others (mode {:o})", meta.mode() & 0o7777),
+                        format!(
+                            "is writable by group or others (mode {:o})",
+                            meta.mode() & 0o7777
+                        ),
                         format!("`chmod go-w {}`", path.display()),
                     ));
                 }
@@ -642,7 +645,11 @@ fn check_one(path: &Path, owner: &Owner, forbidden: u32, fix: &str) -> Result<()
         }
         if meta.uid() != owner.uid && meta.uid() != 0 {
             return Err(refuse(
-                format!("is owned by uid {}, not by you (uid {})", meta.uid(), owner.uid),
+                format!(
+                    "is owned by uid {}, not by you (uid {})",
+                    meta.uid(),
+                    owner.uid
+                ),
                 format!("`chown {} {}`", owner.uid, path.display()),
             ));
         }
@@ -800,7 +807,10 @@ mod tests {
         // A writable parent below $HOME is refused too; above $HOME it is not looked at.
         chmod(dir.path(), 0o777);
         let error = Store::open_for(&root, &owner).unwrap_err();
-        assert!(error.to_string().contains("writable by group or others"), "{error}");
+        assert!(
+            error.to_string().contains("writable by group or others"),
+            "{error}"
+        );
         let inner_home = Owner {
             home: Some(root.clone()),
             ..owner.clone()
@@ -809,7 +819,10 @@ mod tests {
         chmod(dir.path(), 0o700);
         // A directory inside the layout.
         chmod(&root.join("v1/sha256"), 0o777);
-        assert!(matches!(Store::open_for(&root, &owner), Err(Error::Unsafe(_))));
+        assert!(matches!(
+            Store::open_for(&root, &owner),
+            Err(Error::Unsafe(_))
+        ));
         chmod(&root.join("v1/sha256"), 0o755);
         Store::open_for(&root, &owner).unwrap();
     }
@@ -853,7 +866,10 @@ mod tests {
         // And a plain world-writable directory never is.
         chmod(&shared, 0o777);
         let error = Store::open_for(&in_shared, &me).unwrap_err();
-        assert!(error.to_string().contains("writable by group or others"), "{error}");
+        assert!(
+            error.to_string().contains("writable by group or others"),
+            "{error}"
+        );
     }
 
     #[cfg(unix)]

@@ -123,7 +123,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
 pub enum Runtime {
     Node,
     /// `major.minor` from the signed lock's target, or `3` for a wheel without a lock.
-    Python { version: String },
+    Python {
+        version: String,
+    },
 }
 
 /// Which interpreter `file_name` (the verified artifact) with `lock` runs on.
@@ -201,9 +203,8 @@ impl Installed {
         };
         let script = match self.interpreter.python {
             None => {
-                let relative = enclosed(&entry.target).ok_or_else(|| {
-                    refuse("points outside the package directory".into())
-                })?;
+                let relative = enclosed(&entry.target)
+                    .ok_or_else(|| refuse("points outside the package directory".into()))?;
                 format!("pkg/{relative}")
             }
             Some(_) => format!("bin/{}", entry.name),
@@ -214,7 +215,9 @@ impl Installed {
             .iter()
             .any(|(path, e)| *path == script && matches!(e, Entry::File { .. }))
         {
-            return Err(refuse(format!("has no file `{script}` in the installed tree")));
+            return Err(refuse(format!(
+                "has no file `{script}` in the installed tree"
+            )));
         }
         let mut argv: Vec<OsString> = match self.interpreter.python {
             None => Vec::new(),
@@ -248,7 +251,7 @@ pub fn installs_dir(store: &Path) -> PathBuf {
 }
 
 enum Found {
-    Valid(Installed),
+    Valid(Box<Installed>),
     /// The record does not authenticate or does not fit: why.
     Invalid(String),
 }
@@ -268,7 +271,7 @@ pub fn ensure_installed(
     for dir in [&tmp, &locks] {
         store::create_private_dir_all(dir).map_err(io(dir))?;
     }
-    for dir in [base.as_path(), &tmp, &locks] {
+    for dir in [base.parent().unwrap_or(&base), &base, &tmp, &locks] {
         store::check_not_shared(dir, &owner)?;
     }
     let lock_digest = request.lock.map_or_else(|| "none".to_owned(), Lock::digest);
@@ -284,7 +287,7 @@ pub fn ensure_installed(
     if root.is_dir()
         && let Found::Valid(installed) = expect.check(&root, &record_path)?
     {
-        return Ok(installed);
+        return Ok(*installed);
     }
     let lock_path = locks.join(format!("{key}.lock"));
     let lock_file = fs_err::OpenOptions::new()
@@ -302,7 +305,7 @@ pub fn ensure_installed(
     let mut rebuilt = None;
     if root.is_dir() {
         match expect.check(&root, &record_path)? {
-            Found::Valid(installed) => return Ok(installed),
+            Found::Valid(installed) => return Ok(*installed),
             Found::Invalid(why) => {
                 let discarded = staging.path().join("discarded");
                 fs_err::rename(&root, &discarded).map_err(io(&root))?;
@@ -387,14 +390,14 @@ impl Expected<'_> {
         if TreeManifest::compute(root)?.digest != record.tree.digest {
             record.tree.verify(root)?;
         }
-        Ok(Found::Valid(Installed {
+        Ok(Found::Valid(Box::new(Installed {
             root: root.to_owned(),
             tree_digest: record.tree.digest.clone(),
             created: false,
             rebuilt: None,
             interpreter: request.interpreter.clone(),
             tree: record.tree,
-        }))
+        })))
     }
 }
 
@@ -421,10 +424,81 @@ fn entries_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interpreter::{Origin, Tool};
+
+    fn installed(python: bool, files: &[&str]) -> Installed {
+        Installed {
+            root: "/store/installs/v1/k".into(),
+            tree_digest: String::new(),
+            created: false,
+            rebuilt: None,
+            interpreter: Interpreter {
+                tool: if python { Tool::Python } else { Tool::Node },
+                path: "/usr/bin/interp".into(),
+                sha256: "0".repeat(64),
+                origin: Origin::Path,
+                python: python.then(|| {
+                    serde_json::from_value(serde_json::json!({
+                        "version": "3.11", "implementation_name": "cpython",
+                        "implementation_version": "3.11.2", "os_name": "posix",
+                        "platform_machine": "x86_64", "platform_python_implementation": "CPython",
+                        "platform_release": "", "platform_system": "Linux", "platform_version": "",
+                        "python_full_version": "3.11.2", "python_version": "3.11",
+                        "sys_platform": "linux", "cache_tag": "cpython-311", "glibc": "2.36",
+                        "free_threaded": false, "platform": "linux-x86_64", "pointer_bits": 64
+                    }))
+                    .unwrap()
+                }),
+            },
+            tree: TreeManifest::from_entries(
+                files
+                    .iter()
+                    .map(|f| ((*f).to_owned(), Entry::file(0, String::new(), false))),
+            ),
+        }
+    }
+
+    fn entry(name: &str, target: &str) -> EntryPoint {
+        EntryPoint {
+            name: name.into(),
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn a_bin_outside_the_installed_tree_is_refused() {
+        let npm = installed(false, &["pkg/dist/index.js", "evil.js"]);
+        let (program, args) = npm
+            .command(&entry("srv", "./dist/index.js"), [OsString::from("--x")])
+            .unwrap();
+        assert_eq!(program, Path::new("/usr/bin/interp"));
+        assert_eq!(
+            args,
+            ["/store/installs/v1/k/pkg/dist/index.js", "--x"].map(OsString::from)
+        );
+        for target in ["../evil.js", "/etc/passwd", "dist/missing.js", "dist"] {
+            let error = npm.command(&entry("srv", target), []).unwrap_err();
+            assert!(
+                error.to_string().contains("[entry-point-outside-tree]"),
+                "{error}"
+            );
+        }
+        let python = installed(true, &["bin/srv", "site/srv/__init__.py"]);
+        let (_, args) = python.command(&entry("srv", "srv:main"), []).unwrap();
+        assert_eq!(
+            args,
+            ["-I", "-S", "-B", "/store/installs/v1/k/bin/srv"].map(OsString::from)
+        );
+        // A console script mcpin did not write (an unsafe name or target) is not run.
+        assert!(python.command(&entry("other", "os:system"), []).is_err());
+    }
 
     #[test]
     fn entry_targets_must_stay_in_the_package() {
-        assert_eq!(enclosed("./dist/index.js").as_deref(), Some("dist/index.js"));
+        assert_eq!(
+            enclosed("./dist/index.js").as_deref(),
+            Some("dist/index.js")
+        );
         assert_eq!(enclosed("bin/../dist/x.js").as_deref(), Some("dist/x.js"));
         assert_eq!(enclosed("../../evil.js"), None);
         assert_eq!(enclosed("/usr/bin/evil"), None);

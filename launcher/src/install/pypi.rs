@@ -156,11 +156,7 @@ pub(super) fn install(
         fs_err::write(&path, &text).map_err(io(&path))?;
         entries.push((
             relative,
-            Entry::file(
-                text.len() as u64,
-                hex::encode(Sha256::digest(&text)),
-                false,
-            ),
+            Entry::file(text.len() as u64, hex::encode(Sha256::digest(&text)), false),
         ));
     }
 
@@ -230,7 +226,9 @@ fn console_script(python: &Path, name: &str, target: &str) -> Option<Vec<u8>> {
     let dotted = |text: &str| {
         !text.is_empty()
             && text.split('.').all(|part| {
-                part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             })
     };
@@ -361,14 +359,21 @@ mod tests {
             ("x", "m"),
             ("x", "1m:f"),
         ] {
-            assert!(console_script(python, name, target).is_none(), "{name} = {target}");
+            assert!(
+                console_script(python, name, target).is_none(),
+                "{name} = {target}"
+            );
         }
     }
 
     #[test]
     fn wheel_names_come_from_the_url() {
         assert_eq!(
-            wheel_name("x", "https://files.example/p/a/x-1.0%2Blocal-py3-none-any.whl").unwrap(),
+            wheel_name(
+                "x",
+                "https://files.example/p/a/x-1.0%2Blocal-py3-none-any.whl"
+            )
+            .unwrap(),
             "x-1.0+local-py3-none-any.whl"
         );
         assert!(wheel_name("x", "https://files.example/x-1.0.tar.gz").is_err());

@@ -67,8 +67,7 @@ impl StoreSecret {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(io)?;
+                fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
             }
             let mut key = [0u8; KEY_LEN];
             rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut key)
@@ -126,8 +125,8 @@ impl StoreSecret {
         let json = serde_json::to_vec(record).expect("an install record serializes");
         let mut mac = self.mac(HEADER);
         mac.update(&json);
-        let mut bytes = format!("{HEADER} {}\n", hex::encode(mac.finalize().into_bytes()))
-            .into_bytes();
+        let mut bytes =
+            format!("{HEADER} {}\n", hex::encode(mac.finalize().into_bytes())).into_bytes();
         bytes.extend_from_slice(&json);
         bytes
     }
@@ -147,8 +146,9 @@ impl StoreSecret {
         let json = &bytes[newline + 1..];
         let mut mac = self.mac(HEADER);
         mac.update(json);
-        mac.verify_slice(&tag)
-            .map_err(|_| "its MAC does not verify (edited, or written with another store's secret)")?;
+        mac.verify_slice(&tag).map_err(
+            |_| "its MAC does not verify (edited, or written with another store's secret)",
+        )?;
         serde_json::from_slice(json).map_err(|e| format!("authenticated but unreadable: {e}"))
     }
 }

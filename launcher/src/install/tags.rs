@@ -23,7 +23,10 @@ pub(super) fn supported(facts: &PythonFacts) -> Vec<String> {
     let cpython = facts.implementation_name == "cpython";
     let interpreter = format!("cp{major}{minor}");
     if cpython {
-        let abi = format!("{interpreter}{}", if facts.free_threaded { "t" } else { "" });
+        let abi = format!(
+            "{interpreter}{}",
+            if facts.free_threaded { "t" } else { "" }
+        );
         for platform in &platforms {
             tags.push(format!("{interpreter}-{abi}-{platform}"));
         }
@@ -167,9 +170,18 @@ mod tests {
         );
         let pure = rank("tzdata-2026.6-py2.py3-none-any.whl", &tags);
         assert!(native < pure, "{native:?} {pure:?}");
-        assert_eq!(rank("x-1-cp312-cp312-manylinux_2_17_x86_64.whl", &tags), None);
-        assert_eq!(rank("x-1-cp311-cp311-musllinux_1_2_x86_64.whl", &tags), None);
-        assert_eq!(rank("x-1-cp311-cp311-manylinux_2_17_aarch64.whl", &tags), None);
+        assert_eq!(
+            rank("x-1-cp312-cp312-manylinux_2_17_x86_64.whl", &tags),
+            None
+        );
+        assert_eq!(
+            rank("x-1-cp311-cp311-musllinux_1_2_x86_64.whl", &tags),
+            None
+        );
+        assert_eq!(
+            rank("x-1-cp311-cp311-manylinux_2_17_aarch64.whl", &tags),
+            None
+        );
         // glibc 2.17 cannot load a manylinux_2_28 wheel.
         let old = supported(&cpython("3.11", Some("2.17")));
         assert_eq!(rank(wheels[0], &old), None);
