@@ -947,8 +947,8 @@ fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// Items 1-2: a project `uv.toml`, `UV_*` variables, a `.venv` in the project, `VIRTUAL_ENV`
-/// and `CONDA_PREFIX` cannot change what is installed or which Python runs, whether `uv` is on
+/// Items 1-3: a project `uv.toml`, `UV_*` variables, a `.venv` in the project, `VIRTUAL_ENV`,
+/// `CONDA_PREFIX` and a fake `python3.11` on relative or empty PATH entries cannot change what is installed or which Python runs, whether `uv` is on
 /// `PATH` or not (the reinstall below runs without it). On ae641a5 `uv python find` took the
 /// project's virtualenv (whose `.pth` then ran inside the "verified" server) and
 /// `uv pip install` read the project's configuration.
@@ -976,6 +976,9 @@ fn python_installs_natively_whatever_the_project_and_env_say() {
     let conda = sandbox.path("conda");
     std::fs::create_dir_all(conda.join("conda-meta")).unwrap();
     marker_script(&conda.join("bin/python3.11"), &marker);
+    // And a fake Python where a relative or empty PATH entry would find it.
+    marker_script(&sandbox.path("node_modules/.bin/python3.11"), &marker);
+    marker_script(&sandbox.path("python3.11"), &marker);
     // Project configuration an installer would read.
     std::fs::write(
         project.join("uv.toml"),
@@ -997,7 +1000,7 @@ fn python_installs_natively_whatever_the_project_and_env_say() {
             .env(
                 "PATH",
                 format!(
-                    "{}:{}:{path}",
+                    ":node_modules/.bin:{}:{}:{path}",
                     venv.join("bin").display(),
                     conda.join("bin").display(),
                 ),

@@ -367,6 +367,35 @@ mod tests {
     }
 
     #[test]
+    fn lock_markers_are_evaluated_for_the_interpreter() {
+        let facts: PythonFacts = serde_json::from_value(serde_json::json!({
+            "version": "3.11", "implementation_name": "cpython",
+            "implementation_version": "3.11.2", "os_name": "posix",
+            "platform_machine": "x86_64", "platform_python_implementation": "CPython",
+            "platform_release": "6.1.0", "platform_system": "Linux", "platform_version": "#1",
+            "python_full_version": "3.11.2", "python_version": "3.11",
+            "sys_platform": "linux", "cache_tag": "cpython-311", "glibc": "2.36",
+            "free_threaded": false, "platform": "linux-x86_64", "pointer_bits": 64
+        }))
+        .unwrap();
+        let env = marker_environment(&facts).unwrap();
+        let holds = |marker: &str| MarkerTree::from_str(marker).unwrap().evaluate(&env, &[]);
+        // As uv writes them into the lock (see `mcpin lock` of mcp-server-time).
+        assert!(holds("platform_python_implementation != 'PyPy'"));
+        assert!(holds(
+            "implementation_name != 'PyPy' and platform_python_implementation != 'PyPy'"
+        ));
+        assert!(holds("sys_platform != 'emscripten'"));
+        assert!(holds(
+            "python_full_version >= '3.10' and python_version < '3.12'"
+        ));
+        assert!(!holds("sys_platform == 'win32'"));
+        assert!(!holds("python_version < '3.11'"));
+        assert!(!holds("extra == 'dev'"));
+        assert!(MarkerTree::from_str("python_version <<< '3'").is_err());
+    }
+
+    #[test]
     fn wheel_names_come_from_the_url() {
         assert_eq!(
             wheel_name(
