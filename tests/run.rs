@@ -1236,3 +1236,353 @@ fn system_mode_pins_the_trust_settings_for_an_unprivileged_user() {
         let _ = std::fs::remove_dir("/etc/mcpin");
     }
 }
+
+// ---- The trust boundary at install and exec (issue 10, items 1-3 and 6). Each test below
+// reproduces an attack that worked on ae641a5.
+
+/// `PATH` without any directory holding `uv` (or `uvx`), so nothing can fall back to it.
+fn path_without_uv() -> String {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .filter(|dir| !dir.join("uv").exists() && !dir.join("uvx").exists())
+        .map(|dir| dir.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The install record's JSON (after the header line, where there is one).
+fn record_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    let json = if text.starts_with('{') {
+        text.as_str()
+    } else {
+        text.split_once('\n').unwrap().1
+    };
+    serde_json::from_str(json).unwrap()
+}
+
+/// Makes the tree (files and directories) writable again, so a test can tamper with it.
+fn make_writable(root: &Path) {
+    let status = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// What an attacker who can write the store writes: the tree's recomputed manifest into the
+/// record, in the record format of ae641a5 (plain JSON), keeping every other field.
+fn forge_record(record_path: &Path, tree: &Path, edit: impl FnOnce(&mut Value)) {
+    let mut record = record_json(record_path);
+    make_writable(tree);
+    let manifest = mcpin_launcher::tree::TreeManifest::compute(tree).unwrap();
+    record["tree"] = serde_json::to_value(manifest).unwrap();
+    edit(&mut record);
+    std::fs::write(record_path, serde_json::to_vec(&record).unwrap()).unwrap();
+}
+
+/// A script that leaves a marker when it runs (a planted `node` or `python`).
+fn marker_script(path: &Path, marker: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        path,
+        format!(
+            "#!/bin/sh\necho \"ran $0\" >> {}\nexit 3\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Items 1-3: a project `uv.toml`, `UV_*` variables, a `.venv` in the project, `VIRTUAL_ENV`,
+/// `CONDA_PREFIX` and a fake `python3.11` on relative or empty PATH entries cannot change what is installed or which Python runs, whether `uv` is on
+/// `PATH` or not (the reinstall below runs without it). On ae641a5 `uv python find` took the
+/// project's virtualenv (whose `.pth` then ran inside the "verified" server) and
+/// `uv pip install` read the project's configuration.
+#[test]
+fn python_installs_natively_whatever_the_project_and_env_say() {
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let project = sandbox.dir.path();
+    let marker = sandbox.path("marker");
+    // A virtualenv in the project with a .pth payload, and a conda-looking prefix.
+    let venv = project.join(".venv");
+    let output = Command::new("/usr/bin/python3.11")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    ok(&output, "python3.11 -m venv");
+    std::fs::write(
+        venv.join("lib/python3.11/site-packages/evil.pth"),
+        format!(
+            "import os; open({:?}, 'a').write('venv .pth ran\\n')\n",
+            marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    let conda = sandbox.path("conda");
+    std::fs::create_dir_all(conda.join("conda-meta")).unwrap();
+    marker_script(&conda.join("bin/python3.11"), &marker);
+    // And a fake Python where a relative or empty PATH entry would find it.
+    marker_script(&sandbox.path("node_modules/.bin/python3.11"), &marker);
+    marker_script(&sandbox.path("python3.11"), &marker);
+    // Project configuration an installer would read.
+    std::fs::write(
+        project.join("uv.toml"),
+        "override-dependencies = [\"tzlocal==5.0\"]\n\n[pip]\nindex-url = \"http://127.0.0.1:9/simple\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"victim\"\nversion = \"0\"\n\n[tool.uv]\noverride-dependencies = [\"tzlocal==5.0\"]\n",
+    )
+    .unwrap();
+    let overrides = sandbox.path("overrides.txt");
+    std::fs::write(&overrides, "tzlocal==5.0\n").unwrap();
+
+    let launch = |path: &str| {
+        let mut command =
+            sandbox.run_command(&["uvx", "mcp-server-time==2026.10.19", "--local-timezone=UTC"]);
+        command
+            .env(
+                "PATH",
+                format!(
+                    ":node_modules/.bin:{}:{}:{path}",
+                    venv.join("bin").display(),
+                    conda.join("bin").display(),
+                ),
+            )
+            .env("VIRTUAL_ENV", &venv)
+            .env("CONDA_PREFIX", &conda)
+            .env("UV_OVERRIDE", &overrides)
+            .env("UV_NO_BINARY", "1")
+            .env("UV_PYTHON", venv.join("bin/python"))
+            .env("UV_INDEX_URL", "http://127.0.0.1:9/simple");
+        run_with_stdin(command, &format!("{INITIALIZE}\n"))
+    };
+    initialized(&launch(&std::env::var("PATH").unwrap()));
+    assert!(
+        !marker.exists(),
+        "{}",
+        std::fs::read_to_string(&marker).unwrap()
+    );
+    let [install] = &sandbox.installs()[..] else {
+        panic!("expected one install: {:?}", sandbox.installs())
+    };
+    // Exactly the locked versions, with bytecode, and a console script mcpin wrote.
+    assert!(
+        install
+            .join("site/tzlocal-5.4.5.dist-info/RECORD")
+            .is_file()
+    );
+    assert!(install.join("site/mcp_server_time/__pycache__").is_dir());
+    let script = std::fs::read_to_string(install.join("bin/mcp-server-time")).unwrap();
+    assert!(
+        script.starts_with("#!/usr/bin/python3.11 -ISB\n"),
+        "{script}"
+    );
+    let allow = sandbox.audit().pop().unwrap();
+    assert_eq!(allow["verdict"], "allow");
+    let verified = allow["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "install-verified")
+        .unwrap()
+        .to_string();
+    assert!(
+        verified.contains("interpreter /usr/bin/python3.11"),
+        "{verified}"
+    );
+
+    // Item 6: the record names the interpreter no more. Pointing it at a planted program
+    // (as ae641a5's `runtime.python` allowed) makes the record fail to authenticate: the tree
+    // is installed again (with no `uv` anywhere on PATH) and the real interpreter runs.
+    let evil = sandbox.path("evil/python");
+    marker_script(&evil, &marker);
+    let record_path = install.with_extension("json");
+    forge_record(&record_path, install, |record| {
+        record["runtime"] = serde_json::json!({"kind": "python", "python": evil});
+        if record.get("interpreter_path").is_some() {
+            record["interpreter_path"] = serde_json::json!(evil);
+        }
+    });
+    initialized(&launch(&path_without_uv()));
+    assert!(
+        !marker.exists(),
+        "{}",
+        std::fs::read_to_string(&marker).unwrap()
+    );
+    let last = sandbox.audit().pop().unwrap();
+    assert!(last.to_string().contains("install-rebuilt"), "{last}");
+}
+
+/// Item 3: a relative or empty `PATH` entry (`node_modules/.bin`, a leading `:`) holding a
+/// fake `node` is never searched. On ae641a5 the fake ran.
+#[test]
+fn a_fake_node_on_a_relative_or_empty_path_entry_never_runs() {
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let marker = sandbox.path("marker");
+    marker_script(&sandbox.path("node_modules/.bin/node"), &marker);
+    marker_script(&sandbox.path("node"), &marker);
+    let fixture = format!("{}@1.0.0", w.fixture);
+    for path in [
+        format!(":{}", std::env::var("PATH").unwrap()),
+        format!("node_modules/.bin:{}", std::env::var("PATH").unwrap()),
+        format!(
+            "{}:{}",
+            sandbox.path("node_modules/.bin").display(),
+            std::env::var("PATH").unwrap()
+        ),
+    ] {
+        let output = sandbox
+            .run_command(&["npx", "-y", &fixture, "exit", "0"])
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{path}: {}", stderr(&output));
+        assert!(
+            !marker.exists(),
+            "{path}: {}",
+            std::fs::read_to_string(&marker).unwrap()
+        );
+    }
+    // With nothing but the project's entries there is no node: refused, and the fake never ran.
+    let output = sandbox
+        .run_command(&["npx", "-y", &fixture, "exit", "0"])
+        .env("PATH", ":node_modules/.bin")
+        .output()
+        .unwrap();
+    let message = refused(&output, "no-interpreter");
+    assert!(message.contains("relative PATH entry"), "{message}");
+    assert!(!marker.exists());
+}
+
+/// Item 6: a tree file edited together with a recomputed record, and a tree planted under
+/// the (on ae641a5 predictable) install key before the first launch, are never launched.
+#[test]
+fn an_edited_record_or_a_planted_tree_is_never_launched() {
+    let w = world();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let marker = sandbox.path("marker");
+    let payload = format!(
+        "require('fs').appendFileSync({:?}, 'tampered code ran\\n');\n",
+        marker.display().to_string()
+    );
+    ok(
+        &sandbox.run(&["npx", "-y", &fixture, "exit", "0"], ""),
+        "first launch",
+    );
+    let [install] = &sandbox.installs()[..] else {
+        panic!("expected one install: {:?}", sandbox.installs())
+    };
+    let tamper = |tree: &Path| {
+        make_writable(tree);
+        let script = tree.join("pkg/fixture.js");
+        let text = std::fs::read_to_string(&script).unwrap();
+        std::fs::write(&script, text.replacen('\n', &format!("\n{payload}"), 1)).unwrap();
+    };
+    tamper(install);
+    forge_record(&install.with_extension("json"), install, |_| {});
+    let output = sandbox.run(&["npx", "-y", &fixture, "exit", "0"], "");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!marker.exists(), "the edited tree was launched");
+    let last = sandbox.audit().pop().unwrap();
+    assert!(last.to_string().contains("install-rebuilt"), "{last}");
+    // The tree was installed again from the store: it is the honest one.
+    let script = std::fs::read_to_string(install.join("pkg/fixture.js")).unwrap();
+    assert!(!script.contains("tampered"), "{script}");
+
+    // A fresh store with trees planted before its first launch: one under ae641a5's key
+    // (sha256 of the artifact digest and lock digest, both public), one copied with its
+    // record from another store.
+    let fresh = Sandbox::new(LAUNCH_NPX_UVX);
+    let installs = fresh.path("data-home/mcpin/store/installs/v1");
+    std::fs::create_dir_all(&installs).unwrap();
+    let tarball = verdaccio_storage()
+        .join(&w.fixture)
+        .join(format!("{}-1.0.0.tgz", w.fixture));
+    let predictable = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(format!(
+            "{}\0none",
+            sha256_of(&tarball)
+        )))
+    };
+    let planted = [
+        predictable,
+        install.file_name().unwrap().to_str().unwrap().to_owned(),
+    ];
+    for key in &planted {
+        let tree = installs.join(key);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(install)
+            .arg(&tree)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::copy(install.with_extension("json"), tree.with_extension("json")).unwrap();
+        tamper(&tree);
+        forge_record(&tree.with_extension("json"), &tree, |record| {
+            record["runtime"] = serde_json::json!({"kind": "node"});
+        });
+    }
+    let output = fresh.run(&["npx", "-y", &fixture, "exit", "0"], "");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!marker.exists(), "a planted tree was launched");
+    let used: Vec<PathBuf> = fresh
+        .installs()
+        .into_iter()
+        .filter(|tree| !planted.iter().any(|key| tree.ends_with(key)))
+        .collect();
+    assert_eq!(used.len(), 1, "{:?}", fresh.installs());
+}
+
+/// Item 6: a store others can write (or a directory above it) is refused, naming the path
+/// and the fix. On ae641a5 it was used silently.
+#[test]
+fn a_store_others_can_write_is_refused() {
+    let w = world();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let store = sandbox.path("data-home/mcpin/store");
+    std::fs::create_dir_all(&store).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let output = sandbox.run(&["npx", "-y", &fixture, "exit", "0"], "");
+    let message = refused(&output, "store-unsafe");
+    assert!(
+        message.contains(&format!("chmod go-w {}", store.display())),
+        "{message}"
+    );
+    assert_eq!(
+        sandbox.audit().pop().unwrap()["reasons"][0]["code"],
+        "store-unsafe"
+    );
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ok(
+        &sandbox.run(&["npx", "-y", &fixture, "exit", "0"], ""),
+        "after chmod go-w",
+    );
+}

@@ -207,14 +207,15 @@ fn client_status(error: &ClientError) -> ExitStatus {
 }
 
 /// Registry and store errors: bytes that do not match what was promised (or a
-/// checksum too weak to check) fail verification (1); a malformed SPEC is a
+/// checksum too weak to check) fail verification (1), and so does a store others could
+/// write (`store-unsafe`); a malformed SPEC is a
 /// usage error (2); a missing package or a malformed registry answer is invalid
 /// input (3); unreachable or refusing registries, offline misses and store I/O are 4.
 fn registry_status(error: &RegistryError) -> ExitStatus {
     match error {
-        RegistryError::IntegrityMismatch { .. } | RegistryError::WeakIntegrity { .. } => {
-            ExitStatus::Denied
-        }
+        RegistryError::IntegrityMismatch { .. }
+        | RegistryError::WeakIntegrity { .. }
+        | RegistryError::Unsafe(_) => ExitStatus::Denied,
         RegistryError::Spec { .. } => ExitStatus::Usage,
         RegistryError::NotFound { .. }
         | RegistryError::NoMatchingVersion { .. }

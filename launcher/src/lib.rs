@@ -19,6 +19,7 @@ pub mod env;
 pub mod exec;
 pub mod grammar;
 pub mod install;
+pub mod interpreter;
 pub mod locate;
 pub mod pipeline;
 pub mod system;

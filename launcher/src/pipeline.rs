@@ -24,8 +24,8 @@ use crate::env::EnvPolicy;
 use crate::exec::Launch;
 use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
+use crate::interpreter::{InterpreterPins, Resolver, SearchEnv, Tool};
 use crate::locate::{self, BaseDirs, PolicyLocation};
-use crate::tree::TreeError;
 
 /// Where to find things; the CLI builds this from flags and the environment.
 #[derive(Debug)]
@@ -38,8 +38,11 @@ pub struct RunSettings {
     /// Whether this launch may write the store and the rollback state.
     pub access: Access,
     pub registry: Settings,
-    /// `PATH` to find `node` on (the agent's, before sanitizing).
+    /// `PATH` to find `node`, `python` and `docker` on (the agent's, before sanitizing):
+    /// only its absolute entries are searched, see [`crate::interpreter`].
     pub path: Option<OsString>,
+    /// Interpreters pinned by the system config or the policy; searched on `path` otherwise.
+    pub interpreters: InterpreterPins,
 }
 
 /// Whether a launch may write the store and the rollback state.
@@ -210,6 +213,16 @@ fn decide(
     })?;
     let loaded = load(settings, known)?;
     let policy = &loaded.policy;
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    let mut search = SearchEnv::from_vars(&env);
+    if settings.path.is_some() {
+        search.path = settings.path.clone();
+    }
+    let resolver = Resolver::new(
+        &settings.interpreters,
+        &search,
+        Some(crate::interpreter::cache_dir(&settings.registry.store)),
+    );
 
     // Launch rules (launcher, docker flags) and the environment, before any download.
     launch_rules(policy, &request)?;
@@ -231,7 +244,7 @@ fn decide(
     })?;
     let mut reasons = passed_reasons(&verdict);
     if let Some(docker) = &request.docker {
-        let launch = docker_launch(&request, docker, &identified, env, settings)?;
+        let launch = docker_launch(&request, docker, &identified, env, &resolver)?;
         reasons.push(Reason {
             code: "docker-exec".to_owned(),
             message: std::iter::once(launch.program.as_os_str())
@@ -242,33 +255,49 @@ fn decide(
         });
         return Ok((launch, reasons));
     }
+    let interpreter = match install::runtime_for(&fetched.file_name, package.lock()) {
+        Runtime::Node => resolver.resolve(Tool::Node),
+        Runtime::Python { version } => resolver.resolve_python(&version),
+    }
+    .map_err(|error| refuse(error.code(), error.to_string()))?;
     let installed = install::ensure_installed(
         &settings.registry,
         &InstallRequest {
             artifact: &fetched.path,
             file_name: &fetched.file_name,
             package: &package,
+            interpreter: &interpreter,
         },
     )
-    .map_err(|error| match error {
-        install::InstallError::Tree(TreeError::Changed { path, what }) => refuse(
-            "install-tampered",
-            format!(
-                "the installed tree of {} changed since it was installed: `{path}` {what}",
+    .map_err(|error| {
+        let message = match error.code() {
+            "install-tampered" => format!(
+                "the installed tree of {} changed since it was installed: {error}",
                 identified.package.purl
             ),
-        ),
-        other if settings.access == Access::ReadOnly => not_installed(argv, &other),
-        other => refuse("install-failed", other.to_string()),
+            _ if settings.access == Access::ReadOnly => {
+                return not_installed(argv, &error);
+            }
+            _ => error.to_string(),
+        };
+        refuse(error.code(), message)
     })?;
 
-    let (program, args) = command_for(&request, package.package(), &installed, settings)?;
+    let (program, args) = command_for(&request, package.package(), &installed)?;
+    if let Some(why) = &installed.rebuilt {
+        reasons.push(Reason {
+            code: "install-rebuilt".to_owned(),
+            message: format!("the previous install was discarded and installed again: {why}"),
+        });
+    }
     reasons.push(Reason {
         code: "install-verified".to_owned(),
         message: format!(
-            "installed tree {} matches {}",
+            "installed tree {} matches {}; interpreter {} (sha256:{})",
             installed.root.display(),
-            installed.tree_digest
+            installed.tree_digest,
+            interpreter.path.display(),
+            interpreter.sha256
         ),
     });
     Ok((Launch { program, args, env }, reasons))
@@ -306,19 +335,12 @@ fn docker_launch(
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
     env: crate::env::SanitizedEnv,
-    settings: &RunSettings,
+    resolver: &Resolver,
 ) -> Result<Launch, Refusal> {
-    let self_exe = std::env::current_exe().map_err(|e| refuse("no-interpreter", e.to_string()))?;
-    let program = settings
-        .path
-        .as_deref()
-        .and_then(|path| crate::exec::find_real_tool("docker", path, &self_exe))
-        .ok_or_else(|| {
-            refuse(
-                "no-interpreter",
-                "no `docker` client on PATH (besides mcpin)",
-            )
-        })?;
+    let program = resolver
+        .resolve(Tool::Docker)
+        .map_err(|error| refuse(error.code(), error.to_string()))?
+        .path;
     // The package name is `<registry>/<repository>` and the version `sha256:<hex>` of the
     // manifest bytes that were verified.
     let image = format!("{}@{}", identified.package.name, identified.package.version);
@@ -599,7 +621,12 @@ fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetche
         },
         ..settings.clone()
     };
-    let client = |s: Settings| Client::new(s).map_err(|e| refuse("fetch-failed", e.to_string()));
+    let client = |s: Settings| {
+        Client::new(s).map_err(|e| match e {
+            RegistryError::Unsafe(_) => refuse("store-unsafe", e.to_string()),
+            e => refuse("fetch-failed", e.to_string()),
+        })
+    };
     let warm = client(offline)?;
     match warm.fetch(spec) {
         Ok(fetched) => Ok((warm, fetched)),
@@ -614,19 +641,11 @@ fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetche
     }
 }
 
-fn find_on_path(name: &str, path: Option<&OsString>) -> Option<PathBuf> {
-    std::env::split_paths(path?)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The interpreter command: `node <tree>/pkg/<bin> ARGS` or `python -I -B -c <bootstrap> …`
-/// (`-B`: no bytecode caches written into the verified tree; read-only bits do not stop root).
+/// The command for the entry point the argv names (or the package's only one).
 fn command_for(
     request: &LaunchRequest,
     package: &mcpin_attestation::PackageInfo,
     installed: &install::Installed,
-    settings: &RunSettings,
 ) -> Result<(PathBuf, Vec<OsString>), Refusal> {
     let wanted = request.command.clone();
     let entries = &package.entry_points;
@@ -651,34 +670,10 @@ fn command_for(
         )
     })?;
     let server_args = request.server_args.iter().map(OsString::from);
-    match &installed.runtime {
-        Runtime::Node => {
-            let node = find_on_path("node", settings.path.as_ref())
-                .ok_or_else(|| refuse("no-interpreter", "`node` is not on PATH"))?;
-            let script = installed.root.join("pkg").join(&entry.target);
-            let mut args = vec![script.into_os_string()];
-            args.extend(server_args);
-            Ok((node, args))
-        }
-        Runtime::Python { python } => {
-            let mut args: Vec<OsString> = ["-I", "-B", "-c", PY_BOOTSTRAP]
-                .iter()
-                .map(OsString::from)
-                .collect();
-            args.push(installed.root.join("site").into_os_string());
-            args.push(entry.target.clone().into());
-            args.push(entry.name.clone().into());
-            args.extend(server_args);
-            Ok((python.clone(), args))
-        }
-    }
+    installed
+        .command(entry, server_args)
+        .map_err(|error| refuse("entry-point-outside-tree", error.to_string()))
 }
-
-/// Runs `module:attr.path` from the installed site directory; argv[1..4] are the site
-/// directory, the entry point and the command name, so no path is ever spliced into code.
-const PY_BOOTSTRAP: &str = "import sys,importlib,functools\n\
-a=sys.argv;sys.path.insert(0,a[1]);m,_,f=a[2].partition(':');a[0]=a[3];del a[1:4]\n\
-sys.exit(functools.reduce(getattr,f.split('.'),importlib.import_module(m))())";
 
 /// `mcpin wrap`'s install-time gate: each server is fetched and judged exactly as `mcpin run`
 /// would judge it (policy, launch rules, signatures, signed lock), without installing it.

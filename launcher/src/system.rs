@@ -8,11 +8,12 @@
 //! policy-root key it names. A file that exists but fails a check is an error, never a fallback
 //! to per-user mode: that fallback is exactly what an attacker would arrange.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::interpreter::InterpreterPins;
 
 /// Where system mode is configured. Fixed: no flag or variable moves it.
 pub const SYSTEM_CONFIG: &str = "/etc/mcpin/config.toml";
@@ -38,15 +39,6 @@ pub enum SystemError {
     Insecure { path: PathBuf, why: String },
 }
 
-/// An executable pinned by the administrator: its absolute path, and optionally its sha256.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ProgramPin {
-    pub path: PathBuf,
-    #[serde(default)]
-    pub sha256: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ConfigFile {
@@ -58,7 +50,7 @@ struct ConfigFile {
     #[serde(default)]
     audit_log: Option<String>,
     #[serde(default)]
-    interpreters: BTreeMap<String, ProgramPin>,
+    interpreters: InterpreterPins,
 }
 
 /// The settings system mode pins.
@@ -72,8 +64,8 @@ pub struct SystemConfig {
     pub store: PathBuf,
     /// This user's audit log (`{uid}` in the configured path is replaced).
     pub audit_log: PathBuf,
-    /// `node`, `python`, `docker`.
-    pub interpreters: BTreeMap<String, ProgramPin>,
+    /// `node`, `python`, `docker` (checked for shape here, resolved at launch).
+    pub interpreters: InterpreterPins,
 }
 
 /// Which mode this machine is in.
@@ -86,8 +78,6 @@ pub enum Mode {
 /// The default audit log in system mode: one file per user in a root-owned directory
 /// (mode 1733, like a mail spool: users create their own file, cannot touch others').
 pub const DEFAULT_SYSTEM_AUDIT_LOG: &str = "/var/log/mcpin/{uid}.jsonl";
-
-const INTERPRETERS: &[&str] = &["node", "python", "docker"];
 
 /// Who runs this process: the real uid (whose audit log, whose store), and whether the
 /// effective uid is root (only then may the system store and rollback state be written).
@@ -138,13 +128,11 @@ pub fn load(path: &Path, uid: u32) -> Result<Mode, SystemError> {
             .as_ref()
             .map(|p| ("policy-root-key", p)),
     );
-    for (name, pin) in &file.interpreters {
-        if !INTERPRETERS.contains(&name.as_str()) {
-            return Err(invalid(format!(
-                "[interpreters] `{name}` is not one of {}",
-                INTERPRETERS.join(", ")
-            )));
-        }
+    let pins = &file.interpreters;
+    for (name, pin) in [("node", &pins.node), ("python", &pins.python), ("docker", &pins.docker)]
+        .into_iter()
+        .filter_map(|(name, pin)| Some((name, pin.as_ref()?)))
+    {
         if let Some(sha256) = &pin.sha256
             && (sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()))
         {

@@ -96,6 +96,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The store, a directory above it, or a file in it could be changed by someone other
+    /// than its user (ssh's rule for `~/.ssh`). Stable code `store-unsafe`.
+    #[error(transparent)]
+    Unsafe(#[from] crate::store::UnsafePath),
+
     /// Reading a configuration file (.npmrc, SSL_CERT_FILE) failed.
     #[error("configuration {path}: {reason}")]
     Config { path: PathBuf, reason: String },

@@ -38,6 +38,7 @@ pub fn launch_settings(
             access: Access::ReadWrite,
             registry: settings::registry(registry, false)?,
             path: std::env::var_os("PATH"),
+            interpreters: Default::default(),
             dirs,
         };
         return Ok((settings, audit_log));
@@ -80,6 +81,7 @@ pub fn launch_settings(
         },
         registry: registry_settings,
         path: std::env::var_os("PATH"),
+        interpreters: system.interpreters.clone(),
         dirs,
     };
     Ok((settings, Some(system.audit_log.clone())))
