@@ -212,6 +212,7 @@ fn registry_status(error: &RegistryError) -> ExitStatus {
         | RegistryError::NoMatchingVersion { .. }
         | RegistryError::Metadata { .. }
         | RegistryError::Config { .. }
+        | RegistryError::InsecureUrl { .. }
         | RegistryError::Unsupported(_) => ExitStatus::InvalidInput,
         RegistryError::Auth { .. }
         | RegistryError::Network { .. }

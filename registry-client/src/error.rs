@@ -100,6 +100,12 @@ pub enum Error {
     #[error("configuration {path}: {reason}")]
     Config { path: PathBuf, reason: String },
 
+    /// A registry URL that is neither https nor plain http on loopback.
+    #[error(
+        "refusing {url}: registries are reached over https (plain http only on loopback)"
+    )]
+    InsecureUrl { url: String },
+
     /// Something this client deliberately does not do.
     #[error("unsupported: {0}")]
     Unsupported(String),
