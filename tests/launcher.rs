@@ -685,7 +685,10 @@ fn injection(
         .unwrap();
     let direct_hit = std::fs::read_to_string(marker).unwrap_or_default();
     let _ = std::fs::remove_file(marker);
+    // The payloads find the marker through MARKER_PATH: allow it, or the allowlist alone
+    // would keep them from writing and the test would prove nothing.
     let sanitized = Command::new(sanitized_exec())
+        .args(["--allow", "MARKER_PATH"])
         .arg(program)
         .args(args)
         .env(var, value)

@@ -14,12 +14,11 @@ use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
 use mcpin_verifier::PublicKey;
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
-use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
-use crate::env::EnvPolicy;
+use crate::env::SanitizedEnv;
 use crate::exec::Launch;
 use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
@@ -195,18 +194,8 @@ fn decide(
     let loaded = load(settings, known)?;
     let policy = &loaded.policy;
 
-    // Launch rules (launcher, docker flags) and the environment, before any download.
-    launch_rules(policy, &request)?;
-    let mut env_policy = EnvPolicy::default();
-    env_policy
-        .strip
-        .extend(policy.launch.env_strip.iter().cloned());
-    env_policy
-        .deny
-        .extend(policy.launch.env_deny.iter().cloned());
-    let env = env_policy
-        .sanitize(env)
-        .map_err(|e| refuse("env-denied", e.to_string()))?;
+    // Launch rules (launcher, docker options and mounts) and the environment, before any download.
+    let (env, launch_verdict) = launch_rules(policy, &request, env)?;
 
     let Verified {
         fetched,
@@ -216,6 +205,7 @@ fn decide(
         _named,
     } = verify_package(&request, &loaded, &settings.registry, known)?;
     let mut reasons = passed_reasons(&judged.verdict);
+    reasons.extend(launch_reasons(&launch_verdict));
     if let Some(docker) = &request.docker {
         let launch = docker_launch(&request, docker, &identified, env, settings)?;
         reasons.push(Reason {
@@ -280,7 +270,7 @@ fn docker_launch(
     request: &LaunchRequest,
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
-    env: crate::env::SanitizedEnv,
+    env: SanitizedEnv,
     settings: &RunSettings,
 ) -> Result<Launch, Refusal> {
     let self_exe = std::env::current_exe().map_err(|e| refuse("no-interpreter", e.to_string()))?;
@@ -309,27 +299,35 @@ fn docker_launch(
     Ok(Launch { program, args, env })
 }
 
+/// The launch rules over the request and the environment (an allowlist): the environment to
+/// start with (for docker, the docker client's), or the launch verdict's refusal.
 fn launch_rules(
     policy: &mcpin_verifier::policy::Policy,
     request: &LaunchRequest,
-) -> Result<(), Refusal> {
-    let launcher_args = &request.argv[1..];
-    let rules = launch::evaluate_launch(
-        policy,
-        &PolicyLaunch {
-            launcher: request.launcher.name(),
-            args: launcher_args,
-            env: &[],
-        },
-    );
-    if !rules.verdict.is_allowed() {
-        return Err(Refusal {
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<(SanitizedEnv, Verdict), Refusal> {
+    let decision = crate::inputs::judge(&policy.launch, request, env);
+    match decision.env {
+        Some(env) => Ok((env, decision.verdict)),
+        None => Err(Refusal {
             code: "launch-denied",
             message: String::new(),
-            verdict: Some(rules.verdict),
-        });
+            verdict: Some(decision.verdict),
+        }),
     }
-    Ok(())
+}
+
+/// What the launch rules noted (variables stripped or dropped, a pinned docker host).
+fn launch_reasons(verdict: &Verdict) -> Vec<Reason> {
+    verdict
+        .reasons
+        .iter()
+        .filter(|r| r.outcome == VerdictOutcome::Info)
+        .map(|r| Reason {
+            code: r.code.as_str().to_owned(),
+            message: r.message.clone(),
+        })
+        .collect()
 }
 
 /// A package verified against the policy, with the lock to install.
@@ -431,7 +429,7 @@ fn verify_image(
         ));
     };
     if let Some(pull) = docker
-        .other_options
+        .options
         .iter()
         .find(|o| o.starts_with("--pull=") && *o != "--pull=never")
     {
@@ -695,7 +693,7 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                 }]);
             }
         };
-        let verified = launch_rules(&loaded.policy, request).and_then(|()| {
+        let verified = launch_rules(&loaded.policy, request, []).and_then(|_| {
             verify_package(
                 request,
                 loaded,

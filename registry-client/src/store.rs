@@ -152,16 +152,6 @@ pub struct Store {
 const LAYOUT: &str = "v1";
 
 impl Store {
-    /// `$XDG_DATA_HOME/mcpin/store`, else `~/.local/share/mcpin/store`.
-    pub fn default_root() -> Option<PathBuf> {
-        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-            return Some(PathBuf::from(data).join("mcpin/store"));
-        }
-        std::env::var_os("HOME")
-            .filter(|v| !v.is_empty())
-            .map(|home| PathBuf::from(home).join(".local/share/mcpin/store"))
-    }
-
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, Error> {
         let store = Store {

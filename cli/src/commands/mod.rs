@@ -102,6 +102,7 @@ pub(crate) fn oci_subject(artifact: &Path) -> anyhow::Result<Option<OciSubject>>
             timeout: 60,
         },
         false,
+        crate::settings::RegistryScope::Publisher,
     )?;
     let client = mcpin_registry_client::Client::new(settings)?;
     let fetched = client.fetch_oci(&reference)?;

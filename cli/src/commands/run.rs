@@ -1,18 +1,29 @@
 //! `mcpin run -- ARGV`: the launch pipeline (`mcpin_launcher::pipeline`), then the audit
 //! record, then exec. Stdout belongs to the MCP server, so nothing here writes to it; every
-//! decision goes to stderr (refusals) and to the audit log.
+//! decision goes to stderr (refusals) and to the audit log — including refusals that happen
+//! before the pipeline can start (an unreadable policy-root key, a malformed `~/.npmrc`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mcpin_launcher::audit::AuditLog;
+use mcpin_launcher::audit::{AuditLog, Decision, Outcome, Reason};
 use mcpin_launcher::locate::BaseDirs;
 use mcpin_launcher::pipeline::{self, Prepared, RunSettings};
 
 use super::policy::{policy_root_key, state_dir};
 use crate::args::{PolicyTrustArgs, RegistryArgs, RunArgs};
 use crate::exit::ExitStatus;
-use crate::settings;
+use crate::settings::{self, RegistryScope};
+
+/// Settings that could not be resolved, with the stable code the audit record carries.
+pub struct SettingsRefusal {
+    pub code: &'static str,
+    pub error: anyhow::Error,
+}
+
+fn refusal(code: &'static str) -> impl FnOnce(anyhow::Error) -> SettingsRefusal {
+    move |error| SettingsRefusal { code, error }
+}
 
 /// What the pipeline needs, from flags and the environment (shared with `mcpin wrap`'s gate).
 pub fn run_settings(
@@ -20,15 +31,25 @@ pub fn run_settings(
     trust: &PolicyTrustArgs,
     registry: RegistryArgs,
     dirs: BaseDirs,
-) -> anyhow::Result<RunSettings> {
+) -> Result<RunSettings, SettingsRefusal> {
     Ok(RunSettings {
         policy,
-        policy_root_key: policy_root_key(trust.policy_root_key.as_deref())?,
-        state_dir: state_dir(trust.state_dir.as_deref())?,
-        registry: settings::registry(registry, false)?,
+        policy_root_key: policy_root_key(trust.policy_root_key.as_deref())
+            .map_err(refusal("policy-root-key-invalid"))?,
+        state_dir: state_dir(trust.state_dir.as_deref()).map_err(refusal("state-dir-unknown"))?,
+        registry: settings::registry(registry, false, RegistryScope::Launch)
+            .map_err(refusal("registry-config-invalid"))?,
         path: std::env::var_os("PATH"),
         dirs,
     })
+}
+
+impl From<SettingsRefusal> for anyhow::Error {
+    fn from(refusal: SettingsRefusal) -> Self {
+        refusal
+            .error
+            .context(format!("refused [{}]", refusal.code))
+    }
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
@@ -39,9 +60,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
             "cannot record the decision: neither XDG_STATE_HOME nor HOME is set (use --audit-log)",
         )?,
     };
-    let run_settings = run_settings(args.policy.clone(), &args.policy_trust, args.registry, dirs)?;
-    let prepared = pipeline::prepare(&args.argv, std::env::vars_os(), &run_settings);
     let log = AuditLog::new(log_path);
+    let run_settings =
+        match run_settings(args.policy.clone(), &args.policy_trust, args.registry, dirs) {
+            Ok(settings) => settings,
+            Err(refused) => {
+                let decision = Decision {
+                    argv: args.argv.clone(),
+                    artifact: None,
+                    policy: None,
+                    signers: Vec::new(),
+                    verdict: Outcome::Deny,
+                    reasons: vec![Reason {
+                        code: refused.code.to_owned(),
+                        message: format!("{:#}", refused.error),
+                    }],
+                };
+                log.append(decision)
+                    .context("recording the decision in the audit log")?;
+                return Err(refused.into());
+            }
+        };
+    let prepared = pipeline::prepare(&args.argv, std::env::vars_os(), &run_settings);
     match prepared {
         Prepared::Refused { decision, verdict } => {
             if let Some(verdict) = &verdict {

@@ -210,15 +210,35 @@ pub struct LaunchRulesFile {
     /// Launchers agent configs may use (`npx`, `uvx`, `docker`); empty allows none.
     #[serde(default)]
     pub launchers: Vec<String>,
-    /// docker flags that cause a deny, in addition to the built-in list.
+    /// docker options that deny a launch, besides those the launcher grammar refuses. Long
+    /// forms: `--network=bridge` (that value) or `--user` (any value).
     #[serde(default)]
-    pub docker_deny_flags: Vec<String>,
-    /// Environment variables removed before launch.
+    #[schemars(with = "Vec<String>")]
+    pub docker_deny_flags: Vec<Spanned<String>>,
+    /// Environment variables servers receive besides HOME, PATH, LANG, LC_*, TERM, TMPDIR,
+    /// USER and LOGNAME (exact names or `PREFIX*`). Everything else is dropped.
     #[serde(default)]
-    pub env_strip: Vec<String>,
-    /// Environment variables whose presence denies the launch.
+    #[schemars(with = "Vec<String>")]
+    pub env_allow: Vec<Spanned<String>>,
+    /// Environment variables removed before launch, besides the built-in list (names or `PREFIX*`).
     #[serde(default)]
-    pub env_deny: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub env_strip: Vec<Spanned<String>>,
+    /// Environment variables whose presence denies the launch (names or `PREFIX*`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub env_deny: Vec<Spanned<String>>,
+    /// Absolute directories docker bind-mount (`-v`) sources must lie in, after symlinks are
+    /// resolved. Empty (the default): no bind mount is allowed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub docker_mount_sources: Vec<Spanned<String>>,
+    /// The docker daemon the docker client talks to (`unix:///…`, `tcp://host:port`,
+    /// `ssh://user@host`). Unset: the client's default; `DOCKER_HOST` and the other `DOCKER_*`
+    /// variables of the caller are never used.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub docker_host: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
