@@ -255,11 +255,15 @@ fn docker_mounts(
             deny(reasons, format!("{shown} is a socket"));
             continue;
         }
+        if forbidden.contains(resolved) {
+            deny(reasons, format!("{shown} is a host system path"));
+            continue;
+        }
         if let Some(path) = forbidden
             .iter()
-            .find(|f| resolved == *f || (resolved.starts_with(f) && f.as_path() != Path::new("/")))
+            .find(|f| resolved.starts_with(f) && f.as_path() != Path::new("/"))
         {
-            deny(reasons, format!("{shown} is or lies inside {}", path.display()));
+            deny(reasons, format!("{shown} lies inside {}", path.display()));
             continue;
         }
         if let Some(path) = forbidden.iter().find(|f| f.starts_with(resolved)) {
