@@ -8,8 +8,6 @@
 //! than the registry artifact named in the argv, or changes how it is resolved, is
 //! refused. Unknown options are refused too: the grammar fails closed.
 
-use std::fmt;
-
 use serde::Serialize;
 
 mod docker;
@@ -21,16 +19,8 @@ use docker::{docker_flag_refusal, docker_image, docker_volume};
 use npm::npm_spec;
 use pypi::pypi_requirement;
 use refusal::refuse;
+pub use mcpin_attestation::Ecosystem;
 pub use refusal::{Refusal, RefusalCode};
-
-/// The package ecosystem an artifact comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
-    Npm,
-    Pypi,
-    Oci,
-}
 
 /// The launcher program named in the argv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -107,7 +97,7 @@ impl FloatingSpec {
     pub fn pinned_token(&self, resolved: &str) -> String {
         let package = &self.package;
         let body = match package.ecosystem {
-            Ecosystem::Npm => format!("{}@{resolved}", package.name),
+            Ecosystem::Npm | Ecosystem::Mcpb => format!("{}@{resolved}", package.name),
             Ecosystem::Pypi if package.extras.is_empty() => format!("{}=={resolved}", package.name),
             Ecosystem::Pypi => {
                 format!("{}[{}]=={resolved}", package.name, package.extras.join(","))
@@ -794,16 +784,6 @@ fn is_command_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !name.starts_with('.')
-}
-
-impl fmt::Display for Ecosystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Ecosystem::Npm => "npm",
-            Ecosystem::Pypi => "pypi",
-            Ecosystem::Oci => "oci",
-        })
-    }
 }
 
 #[cfg(test)]

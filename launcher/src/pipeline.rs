@@ -478,7 +478,9 @@ fn package_spec(request: &LaunchRequest) -> Spec {
             name: package.name.clone(),
             specifiers: v.clone(),
         },
-        (Ecosystem::Oci, _) => unreachable!("docker requests are verified by verify_image"),
+        (Ecosystem::Oci | Ecosystem::Mcpb, _) => {
+            unreachable!("the grammar reads only npx, uvx (and docker, verified by verify_image)")
+        }
     }
 }
 

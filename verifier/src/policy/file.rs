@@ -81,7 +81,6 @@ pub struct SignerFile {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PackageRuleFile {
-    #[schemars(with = "EcosystemName")]
     pub ecosystem: Ecosystem,
     /// Package name or glob (`@scope/*`, `mcp-server-*`).
     #[schemars(with = "String")]
@@ -112,17 +111,6 @@ pub struct PackageRuleFile {
     /// Tool rules for this package, replacing the top-level `[tools]`.
     #[serde(default)]
     pub tools: Option<ToolRulesFile>,
-}
-
-/// The schema of [`Ecosystem`] (which lives in the schema-free attestation crate).
-#[derive(JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum EcosystemName {
-    Npm,
-    Pypi,
-    Oci,
-    Mcpb,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
