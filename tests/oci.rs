@@ -588,10 +588,13 @@ fn docker_client_variables_from_the_environment_never_reach_the_client() {
     };
 
     // Control: the real client runs the planted `ssh` when DOCKER_HOST says ssh://.
-    let mut control = Command::new(which_docker());
-    control.args(["run", "-i", "--rm", &pinned]).stdin(Stdio::null());
-    hostile(&mut control);
-    let control = control.output().unwrap();
+    let control = Command::new(which_docker())
+        .args(["run", "-i", "--rm", &pinned])
+        .stdin(Stdio::null())
+        .env("PATH", &path)
+        .env("DOCKER_HOST", "ssh://mcpin@127.0.0.1")
+        .output()
+        .unwrap();
     assert_ne!(control.status.code(), Some(0));
     assert!(
         marker.exists(),
@@ -675,6 +678,8 @@ fn bind_mount_sources_are_resolved_and_judged() {
     let pinned = world.image(&image);
     let data = world.path("data");
     std::fs::create_dir_all(data.join("project")).unwrap();
+    let outside = world.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("/run", data.join("innocent")).unwrap();
     let policy = world.write_policy_with(
@@ -709,7 +714,10 @@ fn bind_mount_sources_are_resolved_and_judged() {
             "/run is a host system path",
         ),
         ("/var/lib/nonexistent-mcpin:/h:ro", "does not exist"),
-        ("/etc:/h:ro", "not inside a [launch] docker-mount-sources directory"),
+        (
+            &format!("{}:/h:ro", outside.display()),
+            "not inside a [launch] docker-mount-sources directory",
+        ),
     ] {
         let message = refused(&run(volume), "docker-mount-denied");
         assert!(message.contains(why), "{volume}: {message}");

@@ -989,18 +989,22 @@ fn malformed_registry_locations_are_errors_not_panics() {
     );
 
     let root = store.path().join("mcp");
-    let versions = root.join("v0/servers/x/versions");
+    // The client asks for `v0/servers/io.example%2Fx/…`; the fixture server unquotes paths.
+    let versions = root.join("v0/servers/io.example/x/versions");
     std::fs::create_dir_all(&versions).unwrap();
     std::fs::write(
         versions.join("1.0.0"),
-        json!({"server": {"name": "x", "version": "1.0.0", "packages": [
+        json!({"server": {"name": "io.example/x", "version": "1.0.0", "packages": [
             {"registryType": "pypi", "registryBaseUrl": "data:x", "identifier": "x", "version": "1.0.0"}
         ]}})
         .to_string(),
     )
     .unwrap();
     let (_service, base, _log) = fixture_server(&root, &[]);
-    let data = fetch(store.path(), &["--mcp-registry", &base, "mcp:x@1.0.0"]);
+    let data = fetch(
+        store.path(),
+        &["--mcp-registry", &base, "mcp:io.example/x@1.0.0"],
+    );
     assert_eq!(data.status.code(), Some(3), "{}", stderr(&data));
     assert!(
         stderr(&data).contains("registryBaseUrl `data:x`: not an http(s) registry URL"),
