@@ -525,9 +525,24 @@ fn run_refusals_go_to_stderr_and_leave_stdout_empty() {
 fn refusals_before_the_pipeline_are_audited_as_the_real_user() {
     let sandbox = Sandbox::new();
     let missing_key = sandbox.path("no-such-root.pub");
-    let argv = ["npx", "-y", "@modelcontextprotocol/server-filesystem@2026.8.31"];
+    let argv = [
+        "npx",
+        "-y",
+        "@modelcontextprotocol/server-filesystem@2026.8.31",
+    ];
     let output = sandbox
-        .command(&[&["run", "--policy-root-key", missing_key.to_str().unwrap(), "--"][..], &argv].concat())
+        .command(
+            &[
+                &[
+                    "run",
+                    "--policy-root-key",
+                    missing_key.to_str().unwrap(),
+                    "--",
+                ][..],
+                &argv,
+            ]
+            .concat(),
+        )
         .env("USER", "mallory")
         .env("LOGNAME", "mallory")
         .env_remove("MCPIN_POLICY_ROOT_KEY")
@@ -542,7 +557,11 @@ fn refusals_before_the_pipeline_are_audited_as_the_real_user() {
     );
 
     std::fs::create_dir_all(sandbox.path("home")).unwrap();
-    std::fs::write(sandbox.path("home/.npmrc"), "@corp:registry=ftp://corp.example/\n").unwrap();
+    std::fs::write(
+        sandbox.path("home/.npmrc"),
+        "@corp:registry=ftp://corp.example/\n",
+    )
+    .unwrap();
     let output = sandbox
         .command(&[&["run", "--"][..], &argv].concat())
         .env("USER", "mallory")
@@ -575,7 +594,10 @@ fn refusals_before_the_pipeline_are_audited_as_the_real_user() {
     }
     let message = records[1]["reasons"][0]["message"].as_str().unwrap();
     assert!(
-        message.contains(&format!("{}: line 1", sandbox.path("home/.npmrc").display())),
+        message.contains(&format!(
+            "{}: line 1",
+            sandbox.path("home/.npmrc").display()
+        )),
         "{message}"
     );
     let verified = sandbox.run(&["audit", "verify", sandbox.audit_log().to_str().unwrap()]);

@@ -90,7 +90,10 @@ impl World {
 
     /// A policy allowing `allowed`, with the docker daemon pinned to [`World::docker_host`].
     fn write_policy(&self, allowed: &[&Image]) -> PathBuf {
-        self.write_policy_with(allowed, &format!("docker-host = \"{}\"\n", self.docker_host))
+        self.write_policy_with(
+            allowed,
+            &format!("docker-host = \"{}\"\n", self.docker_host),
+        )
     }
 
     /// A policy allowing `allowed`, with `launch` appended to its `[launch]` table.
@@ -573,11 +576,7 @@ fn docker_client_variables_from_the_environment_never_reach_the_client() {
     )
     .unwrap();
     std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        evil_bin.display(),
-        std::env::var("PATH").unwrap()
-    );
+    let path = format!("{}:{}", evil_bin.display(), std::env::var("PATH").unwrap());
     let hostile = |command: &mut Command| {
         command
             .env("PATH", &path)
@@ -634,7 +633,12 @@ fn docker_client_variables_from_the_environment_never_reach_the_client() {
         .filter(|r| r["code"] == "env-stripped")
         .map(|r| r["message"].as_str().unwrap())
         .collect();
-    for name in ["DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+    for name in [
+        "DOCKER_HOST",
+        "DOCKER_CONFIG",
+        "DOCKER_TLS_VERIFY",
+        "DOCKER_CERT_PATH",
+    ] {
         assert!(
             stripped.iter().any(|m| m.starts_with(name)),
             "{name} not reported: {stripped:?}"

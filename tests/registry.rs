@@ -1014,7 +1014,11 @@ fn malformed_registry_locations_are_errors_not_panics() {
 
     let plain = fetch(
         store.path(),
-        &["--npm-registry", "http://registry.invalid/", "npm:left-pad@1.3.0"],
+        &[
+            "--npm-registry",
+            "http://registry.invalid/",
+            "npm:left-pad@1.3.0",
+        ],
     );
     assert_eq!(plain.status.code(), Some(3), "{}", stderr(&plain));
     assert!(

@@ -879,12 +879,16 @@ fn docker_launches_are_refused_before_any_registry_is_asked() {
     // A parent of the docker socket and the root passed the suffix check on `docker.sock`;
     // `-e LD_PRELOAD=…` skipped the environment rules. Even a policy that allows every mount
     // source refuses them, before any registry is asked.
-    let mounts = Sandbox::new("[launch]\nlaunchers = [\"docker\"]\ndocker-mount-sources = [\"/\"]\n");
+    let mounts =
+        Sandbox::new("[launch]\nlaunchers = [\"docker\"]\ndocker-mount-sources = [\"/\"]\n");
     for (options, code) in [
         (&["-v", "/var/run:/h:ro"][..], "docker-mount-denied"),
         (&["-v", "/:/host:ro"], "docker-mount-denied"),
         (&["-e", "LD_PRELOAD=/host/x.so"], "docker-env-denied"),
-        (&["-e", "NODE_OPTIONS=--require=/host/x.js"], "docker-env-denied"),
+        (
+            &["-e", "NODE_OPTIONS=--require=/host/x.js"],
+            "docker-env-denied",
+        ),
     ] {
         let argv = [&["docker", "run", "-i"][..], options, &[pinned.as_str()]].concat();
         refused(&mounts.run(&argv, ""), code);
@@ -916,8 +920,12 @@ fn capture_server() -> Capture {
                     Ok(n) => head.extend_from_slice(&buffer[..n]),
                 }
             }
-            log.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
         }
     });
     Capture { address, requests }
@@ -956,7 +964,10 @@ fn a_project_npmrc_never_reaches_run() {
         .output()
         .unwrap();
     let asked = capture.requests.lock().unwrap().clone();
-    assert!(asked.is_empty(), "the project's registry was asked: {asked:?}");
+    assert!(
+        asked.is_empty(),
+        "the project's registry was asked: {asked:?}"
+    );
     ok(&output, "a cold mcpin run beside a hostile .npmrc");
     assert!(!stderr(&output).contains(secret));
     let allow = sandbox.audit().pop().unwrap();
@@ -1024,7 +1035,10 @@ fn the_server_environment_is_an_allowlist() {
         .output()
         .unwrap();
     ok(&control, "node control");
-    assert!(marker.exists(), "control: $HOME/.node_modules was not searched");
+    assert!(
+        marker.exists(),
+        "control: $HOME/.node_modules was not searched"
+    );
     std::fs::remove_file(&marker).unwrap();
 
     let path = format!("node_modules/.bin::{}", std::env::var("PATH").unwrap());
@@ -1043,7 +1057,10 @@ fn the_server_environment_is_an_allowlist() {
         .output()
         .unwrap();
     ok(&output, "mcpin run with a hostile environment");
-    assert!(!marker.exists(), "the module planted in the caller's HOME ran");
+    assert!(
+        !marker.exists(),
+        "the module planted in the caller's HOME ran"
+    );
     let seen: Value = serde_json::from_str(&stdout(&output)).unwrap();
     let seen = seen.as_object().unwrap();
     const BASE: &[&str] = &["HOME", "PATH", "LANG", "TERM", "TMPDIR", "USER", "LOGNAME"];
@@ -1061,7 +1078,11 @@ fn the_server_environment_is_an_allowlist() {
     let account_home = stdout(&passwd).trim().split(':').nth(5).unwrap().to_owned();
     assert_eq!(seen["HOME"], account_home.as_str());
     for entry in std::env::split_paths(seen["PATH"].as_str().unwrap()) {
-        assert!(entry.is_absolute(), "{} in the server's PATH", entry.display());
+        assert!(
+            entry.is_absolute(),
+            "{} in the server's PATH",
+            entry.display()
+        );
     }
     let allow = sandbox.audit().pop().unwrap();
     let reasons = allow["reasons"].as_array().unwrap();
@@ -1090,8 +1111,10 @@ fn the_server_environment_is_an_allowlist() {
         "HOME",
     ] {
         assert!(
-            reasons.iter().any(|r| r["code"] == "env-stripped"
-                && r["message"].as_str().unwrap().starts_with(name)),
+            reasons
+                .iter()
+                .any(|r| r["code"] == "env-stripped"
+                    && r["message"].as_str().unwrap().starts_with(name)),
             "{name} not reported as stripped: {allow}"
         );
     }

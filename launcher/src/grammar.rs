@@ -16,10 +16,10 @@ mod pypi;
 mod refusal;
 
 use docker::{docker_flag_refusal, docker_image, docker_volume};
+pub use mcpin_attestation::Ecosystem;
 use npm::npm_spec;
 use pypi::pypi_requirement;
 use refusal::refuse;
-pub use mcpin_attestation::Ecosystem;
 pub use refusal::{Refusal, RefusalCode};
 
 /// The launcher program named in the argv.

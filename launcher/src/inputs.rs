@@ -6,9 +6,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use mcpin_verifier::launch::{
-    self, DockerRequest, LaunchDecision, LaunchRules, MountSource,
-};
+use mcpin_verifier::launch::{self, DockerRequest, LaunchDecision, LaunchRules, MountSource};
 
 use crate::grammar::LaunchRequest;
 use crate::locate::Account;

@@ -101,9 +101,7 @@ pub enum Error {
     Config { path: PathBuf, reason: String },
 
     /// A registry URL that is neither https nor plain http on loopback.
-    #[error(
-        "refusing {url}: registries are reached over https (plain http only on loopback)"
-    )]
+    #[error("refusing {url}: registries are reached over https (plain http only on loopback)")]
     InsecureUrl { url: String },
 
     /// Something this client deliberately does not do.

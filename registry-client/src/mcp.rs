@@ -225,9 +225,17 @@ mod tests {
     fn a_registry_base_url_that_cannot_take_a_path_is_an_error_not_a_panic() {
         let answered_by = Url::parse("https://registry.example/v0/servers/x").unwrap();
         // `data:x` used to panic joining `simple/` ("a relative path joins").
-        for bad in ["data:x", "mailto:a@b", "file:///srv/pypi", "http://mirror.example/"] {
+        for bad in [
+            "data:x",
+            "mailto:a@b",
+            "file:///srv/pypi",
+            "http://mirror.example/",
+        ] {
             assert!(
-                matches!(registry_base(bad, &answered_by), Err(Error::Metadata { .. })),
+                matches!(
+                    registry_base(bad, &answered_by),
+                    Err(Error::Metadata { .. })
+                ),
                 "{bad}"
             );
         }

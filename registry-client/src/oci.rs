@@ -115,7 +115,8 @@ impl Reference {
             reason,
         })?;
         if crate::http::is_loopback(&url) {
-            url.set_scheme("http").expect("https and http are both special");
+            url.set_scheme("http")
+                .expect("https and http are both special");
         }
         Ok(url)
     }
@@ -845,7 +846,11 @@ mod tests {
         };
         assert!(matches!(built.api_base(), Err(Error::Spec { .. })));
         assert_eq!(
-            Reference::parse("[::1]:5000/o/i").unwrap().api_base().unwrap().as_str(),
+            Reference::parse("[::1]:5000/o/i")
+                .unwrap()
+                .api_base()
+                .unwrap()
+                .as_str(),
             "http://[::1]:5000/v2/"
         );
     }

@@ -306,8 +306,10 @@ fn docker_client_env(
         );
         return;
     };
-    env.vars
-        .insert("DOCKER_CONFIG".into(), home.join(".docker").into_os_string());
+    env.vars.insert(
+        "DOCKER_CONFIG".into(),
+        home.join(".docker").into_os_string(),
+    );
     if let Some(host) = &rules.docker_host {
         env.vars.insert("DOCKER_HOST".into(), host.into());
         reasons.info(
@@ -412,13 +414,26 @@ mod tests {
         let preload = docker(&["--interactive", "--env=LD_PRELOAD=/host/x.so"], &[], &[]);
         assert!(!preload.verdict.is_allowed());
         assert!(codes(&preload).contains(&"env-denied"));
-        let node = docker(&["--interactive", "--env=NODE_OPTIONS=--require /x"], &[], &[]);
-        assert!(codes(&node).contains(&"docker-env-denied"), "{:?}", codes(&node));
+        let node = docker(
+            &["--interactive", "--env=NODE_OPTIONS=--require /x"],
+            &[],
+            &[],
+        );
+        assert!(
+            codes(&node).contains(&"docker-env-denied"),
+            "{:?}",
+            codes(&node)
+        );
         let gconv = docker(&["--interactive", "--env=GCONV_PATH"], &[], &[]);
         assert!(codes(&gconv).contains(&"docker-env-denied"));
         // Explicit values and allowed names pass; an unlisted `-e NAME` is reported.
         let ok = docker(
-            &["--interactive", "--env=MCP_MODE=stdio", "--env=TOKEN", "--env=OTHER"],
+            &[
+                "--interactive",
+                "--env=MCP_MODE=stdio",
+                "--env=TOKEN",
+                "--env=OTHER",
+            ],
             &[],
             &[("TOKEN", "t"), ("OTHER", "o")],
         );
@@ -426,8 +441,12 @@ mod tests {
         let env = ok.env.unwrap();
         assert_eq!(env.vars.get(OsStr::new("TOKEN")).unwrap(), "t");
         assert!(!env.vars.contains_key(OsStr::new("OTHER")));
-        assert!(ok.verdict.reasons.iter().any(|r| r.code == Code::EnvDropped
-            && r.message.contains("`-e OTHER`")));
+        assert!(
+            ok.verdict
+                .reasons
+                .iter()
+                .any(|r| r.code == Code::EnvDropped && r.message.contains("`-e OTHER`"))
+        );
     }
 
     #[test]
@@ -485,7 +504,11 @@ mod tests {
             ("/srv/data/docker.sock", "/srv/data/docker.sock", true),
             ("/run/user/1000", "/run/user/1000", false),
             ("/home/u", "/home/u", false),
-            ("/home/u/.docker/config.json", "/home/u/.docker/config.json", false),
+            (
+                "/home/u/.docker/config.json",
+                "/home/u/.docker/config.json",
+                false,
+            ),
             ("/srv/data/link-to-etc", "/etc", false),
             ("/srv/other", "/srv/other", false),
         ] {
@@ -495,9 +518,16 @@ mod tests {
                 &[],
             );
             assert!(!decision.verdict.is_allowed(), "{written}");
-            assert!(codes(&decision).contains(&"docker-mount-denied"), "{written}");
+            assert!(
+                codes(&decision).contains(&"docker-mount-denied"),
+                "{written}"
+            );
         }
-        let missing = docker(&["--interactive"], &[mount("/srv/data/new", None, false)], &[]);
+        let missing = docker(
+            &["--interactive"],
+            &[mount("/srv/data/new", None, false)],
+            &[],
+        );
         assert!(codes(&missing).contains(&"docker-mount-denied"));
         let ok = docker(
             &["--interactive"],
@@ -557,5 +587,51 @@ mod tests {
         assert!(!denied.verdict.is_allowed());
         assert!(denied.env.is_none());
         assert!(codes(&denied).contains(&"env-denied"));
+    }
+
+    #[test]
+    fn launch_keys_are_validated_with_their_place_in_the_file() {
+        let parse = |launch: &str| {
+            crate::policy::Policy::parse(
+                Path::new("policy.toml"),
+                &format!("version = 1\n[launch]\n{launch}\n"),
+            )
+        };
+        let policy = parse(
+            "env-allow = [\"MCP_*\", \"TOKEN\"]\ndocker-deny-flags = [\"--network=bridge\"]\n\
+             docker-mount-sources = [\"/srv/data\"]\ndocker-host = \"unix:///run/docker.sock\"",
+        )
+        .unwrap();
+        assert_eq!(policy.launch.env.allow, ["MCP_*", "TOKEN"]);
+        assert_eq!(
+            policy.launch.docker_mount_sources,
+            [PathBuf::from("/srv/data")]
+        );
+        assert_eq!(
+            policy.launch.docker_host.as_deref(),
+            Some("unix:///run/docker.sock")
+        );
+        for (bad, line, message) in [
+            (
+                "env-allow = [\"GOOD\", \"BAD-NAME\"]",
+                3,
+                "not a variable name",
+            ),
+            ("env-deny = [\"A*B\"]", 3, "not a variable name"),
+            ("docker-deny-flags = [\"-e\"]", 3, "write the long form"),
+            ("docker-mount-sources = [\"data\"]", 3, "absolute paths"),
+            (
+                "docker-mount-sources = [\"/srv/../etc\"]",
+                3,
+                "absolute paths",
+            ),
+            ("docker-host = \"http://x\"", 3, "docker-host is"),
+        ] {
+            let error = parse(bad).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("policy.toml:{line}:")) && error.contains(message),
+                "{bad}: {error}"
+            );
+        }
     }
 }

@@ -581,9 +581,12 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         .filter_map(|dir| {
             let path = PathBuf::from(dir.get_ref());
             let normal = path.is_absolute()
-                && path
-                    .components()
-                    .all(|c| !matches!(c, std::path::Component::ParentDir | std::path::Component::CurDir));
+                && path.components().all(|c| {
+                    !matches!(
+                        c,
+                        std::path::Component::ParentDir | std::path::Component::CurDir
+                    )
+                });
             if !normal {
                 check.error(
                     dir.span(),

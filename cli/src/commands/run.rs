@@ -46,9 +46,7 @@ pub fn run_settings(
 
 impl From<SettingsRefusal> for anyhow::Error {
     fn from(refusal: SettingsRefusal) -> Self {
-        refusal
-            .error
-            .context(format!("refused [{}]", refusal.code))
+        refusal.error.context(format!("refused [{}]", refusal.code))
     }
 }
 

@@ -454,10 +454,7 @@ fn uvx_refusals() {
         ),
         (&["uvx", "--bogus", "x==1"], RefusalCode::UvxUnknownOption),
         // `--python` was accepted and ignored: the interpreter is the system's or the policy's.
-        (
-            &["uvx", "--python", "3.12", "x==1"],
-            RefusalCode::UvxPython,
-        ),
+        (&["uvx", "--python", "3.12", "x==1"], RefusalCode::UvxPython),
         (
             &["uvx", "-p", "/usr/bin/python3", "x==1"],
             RefusalCode::UvxPython,
@@ -560,7 +557,16 @@ fn docker_digest_pinned_images_are_accepted() {
     // Registry with a port, combined flags.
     let image = format!("localhost:5000/mcp/time@{DIGEST}");
     let request = ok(&[
-        "docker", "run", "-i", "--init", "--rm", "--net=bridge", "-eX=1", "-u", "1000", &image,
+        "docker",
+        "run",
+        "-i",
+        "--init",
+        "--rm",
+        "--net=bridge",
+        "-eX=1",
+        "-u",
+        "1000",
+        &image,
     ]);
     assert_eq!(request.package.name, "localhost:5000/mcp/time");
     let docker = request.docker.unwrap();

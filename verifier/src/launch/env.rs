@@ -34,13 +34,25 @@ pub const BASE_ALLOW: &[&str] = &[
 /// dynamic linker, weakens TLS, redirects name resolution or configures a package manager.
 pub const DEFAULT_STRIP: &[(&str, &str)] = &[
     ("NODE_OPTIONS", "can load code before the server"),
-    ("NODE_PATH", "adds module directories the signed tree does not have"),
-    ("NODE_REPL_EXTERNAL_MODULE", "can load code before the server"),
-    ("NODE_TLS_REJECT_UNAUTHORIZED", "turns off TLS certificate checks"),
+    (
+        "NODE_PATH",
+        "adds module directories the signed tree does not have",
+    ),
+    (
+        "NODE_REPL_EXTERNAL_MODULE",
+        "can load code before the server",
+    ),
+    (
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "turns off TLS certificate checks",
+    ),
     ("NODE_EXTRA_CA_CERTS", "adds trusted TLS roots"),
     ("NODE_V8_COVERAGE", "makes node write files where it points"),
     ("NODE_ICU_DATA", "loads ICU data from where it points"),
-    ("NODE_REDIRECT_WARNINGS", "makes node write files where it points"),
+    (
+        "NODE_REDIRECT_WARNINGS",
+        "makes node write files where it points",
+    ),
     ("PYTHONPATH", "can load code before the server"),
     ("PYTHONSTARTUP", "can load code before the server"),
     ("PYTHONHOME", "can load code before the server"),
@@ -50,7 +62,10 @@ pub const DEFAULT_STRIP: &[(&str, &str)] = &[
     ("PYTHONINSPECT", "can load code before the server"),
     ("LD_*", "can load code before the server (dynamic linker)"),
     ("DYLD_*", "can load code before the server (dynamic linker)"),
-    ("GCONV_PATH", "can load code before the server (glibc charset modules)"),
+    (
+        "GCONV_PATH",
+        "can load code before the server (glibc charset modules)",
+    ),
     ("GLIBC_TUNABLES", "changes how glibc behaves"),
     ("LOCPATH", "loads locale data from where it points"),
     ("NLSPATH", "loads message catalogs from where it points"),
@@ -60,8 +75,14 @@ pub const DEFAULT_STRIP: &[(&str, &str)] = &[
     ("SSL_CERT_DIR", "replaces the trusted TLS roots"),
     ("REQUESTS_CA_BUNDLE", "replaces the trusted TLS roots"),
     ("CURL_CA_BUNDLE", "replaces the trusted TLS roots"),
-    ("npm_config_*", "configures npm for anything the server starts"),
-    ("NPM_CONFIG_*", "configures npm for anything the server starts"),
+    (
+        "npm_config_*",
+        "configures npm for anything the server starts",
+    ),
+    (
+        "NPM_CONFIG_*",
+        "configures npm for anything the server starts",
+    ),
     ("UV_*", "configures uv for anything the server starts"),
     ("PIP_*", "configures pip for anything the server starts"),
     ("BASH_ENV", "can load code before the server (shell)"),
@@ -264,7 +285,11 @@ impl<'a> EnvRules<'a> {
         let home_key = OsString::from("HOME");
         match home {
             Some(home) => {
-                if env.vars.get(&home_key).is_some_and(|v| Path::new(v) != home) {
+                if env
+                    .vars
+                    .get(&home_key)
+                    .is_some_and(|v| Path::new(v) != home)
+                {
                     env.stripped.push(Stripped {
                         name: "HOME".to_owned(),
                         reason: format!(
@@ -413,12 +438,17 @@ mod tests {
             ..EnvLists::default()
         };
         let input: Vec<(&str, &str)> = names.iter().map(|n| (*n, "x")).collect();
-        let env = EnvRules::server(&lists).sanitize(vars(&input), None).unwrap();
+        let env = EnvRules::server(&lists)
+            .sanitize(vars(&input), None)
+            .unwrap();
         assert!(env.vars.is_empty(), "{:?}", kept(&env));
         assert_eq!(stripped(&env), names);
         let node = EnvRules::server(&lists)
             .sanitize(
-                vars(&[("NODE_OPTIONS", "--max-old-space-size=100 --require /tmp/x.js")]),
+                vars(&[(
+                    "NODE_OPTIONS",
+                    "--max-old-space-size=100 --require /tmp/x.js",
+                )]),
                 None,
             )
             .unwrap();
@@ -452,7 +482,10 @@ mod tests {
                 ("TERM", "xterm-256color")
             ]
         );
-        assert_eq!(stripped(&env), ["PATH", "TMPDIR", "LANG", "LC_CTYPE", "HOME"]);
+        assert_eq!(
+            stripped(&env),
+            ["PATH", "TMPDIR", "LANG", "LC_CTYPE", "HOME"]
+        );
         let no_account = EnvRules::server(&lists)
             .sanitize(vars(&[("HOME", "/repo/evil-home")]), None)
             .unwrap();
@@ -494,7 +527,9 @@ mod tests {
             ..EnvLists::default()
         };
         let host = vars(&[("DOCKER_HOST", "ssh://attacker@example")]);
-        let docker = EnvRules::docker(&lists).sanitize(host.clone(), None).unwrap();
+        let docker = EnvRules::docker(&lists)
+            .sanitize(host.clone(), None)
+            .unwrap();
         assert!(docker.vars.is_empty());
         assert_eq!(stripped(&docker), ["DOCKER_HOST"]);
         let server = EnvRules::server(&lists).sanitize(host, None).unwrap();
