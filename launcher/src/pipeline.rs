@@ -74,11 +74,12 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
     }
 }
 
-fn failed_reasons(verdict: &Verdict) -> Vec<Reason> {
+/// The verdict's reasons with `outcome`, for the audit record.
+fn reasons_with(verdict: &Verdict, outcome: VerdictOutcome) -> Vec<Reason> {
     verdict
         .reasons
         .iter()
-        .filter(|r| r.outcome == VerdictOutcome::Fail)
+        .filter(|r| r.outcome == outcome)
         .map(|r| Reason {
             code: r.code.as_str().to_owned(),
             message: r.message.clone(),
@@ -204,8 +205,9 @@ fn decide(
         lock,
         _named,
     } = verify_package(&request, &loaded, &settings.registry, known)?;
-    let mut reasons = passed_reasons(&judged.verdict);
-    reasons.extend(launch_reasons(&launch_verdict));
+    let mut reasons = reasons_with(&judged.verdict, VerdictOutcome::Pass);
+    // What the launch rules noted: variables stripped or dropped, a pinned docker host.
+    reasons.extend(reasons_with(&launch_verdict, VerdictOutcome::Info));
     if let Some(docker) = &request.docker {
         let launch = docker_launch(&request, docker, &identified, env, settings)?;
         reasons.push(Reason {
@@ -248,19 +250,6 @@ fn decide(
         ),
     });
     Ok((Launch { program, args, env }, reasons))
-}
-
-/// The verdict's passing reasons, for the audit record of an allowed launch.
-fn passed_reasons(verdict: &Verdict) -> Vec<Reason> {
-    verdict
-        .reasons
-        .iter()
-        .filter(|r| r.outcome == VerdictOutcome::Pass)
-        .map(|r| Reason {
-            code: r.code.as_str().to_owned(),
-            message: r.message.clone(),
-        })
-        .collect()
 }
 
 /// The real docker client (on `PATH`, never mcpin itself) running exactly the verified image:
@@ -315,19 +304,6 @@ fn launch_rules(
             verdict: Some(decision.verdict),
         }),
     }
-}
-
-/// What the launch rules noted (variables stripped or dropped, a pinned docker host).
-fn launch_reasons(verdict: &Verdict) -> Vec<Reason> {
-    verdict
-        .reasons
-        .iter()
-        .filter(|r| r.outcome == VerdictOutcome::Info)
-        .map(|r| Reason {
-            code: r.code.as_str().to_owned(),
-            message: r.message.clone(),
-        })
-        .collect()
 }
 
 /// A package verified against the policy, with the lock to install.
@@ -669,7 +645,7 @@ fn describe(refusal: &Refusal) -> Vec<Reason> {
     let mut reasons = refusal
         .verdict
         .as_ref()
-        .map(failed_reasons)
+        .map(|verdict| reasons_with(verdict, VerdictOutcome::Fail))
         .unwrap_or_default();
     if reasons.is_empty() {
         reasons.push(Reason {
@@ -706,17 +682,7 @@ impl crate::wrap::Gate for PolicyGate<'_> {
         match verified {
             Ok(verified) => crate::wrap::GateVerdict {
                 outcome: Outcome::Allow,
-                reasons: verified
-                    .judged
-                    .verdict
-                    .reasons
-                    .iter()
-                    .filter(|r| r.outcome == VerdictOutcome::Pass)
-                    .map(|r| Reason {
-                        code: r.code.as_str().to_owned(),
-                        message: r.message.clone(),
-                    })
-                    .collect(),
+                reasons: reasons_with(&verified.judged.verdict, VerdictOutcome::Pass),
             },
             Err(refusal) => deny(describe(&refusal)),
         }
