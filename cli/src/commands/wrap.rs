@@ -25,9 +25,9 @@ fn targets(args: &TargetArgs) -> anyhow::Result<Vec<(Client, PathBuf)>> {
     } else {
         args.clients.iter().map(|name| client(name)).collect()
     };
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
+    let base = BaseDirs::from_env();
+    let home = base
+        .home
         .context("HOME is not set: use --config FILE --client NAME")?;
     let project = match &args.project {
         Some(dir) => Some(dir.clone()),
@@ -35,9 +35,7 @@ fn targets(args: &TargetArgs) -> anyhow::Result<Vec<(Client, PathBuf)>> {
     };
     let dirs = ClientDirs {
         home,
-        config: std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute()),
+        config: base.xdg_config_home,
         project,
     };
     let mut found = Vec::new();
