@@ -518,8 +518,8 @@ fn run_refusals_go_to_stderr_and_leave_stdout_empty() {
     );
 }
 
-/// Refusals before the pipeline (an unreadable policy-root key, a malformed `~/.npmrc`) left
-/// no audit record, and `user` came from `$USER`, which an agent config's `env` sets. Both
+/// Refusals before the pipeline (an unreadable policy-root key, a malformed `~/.npmrc`, a
+/// command line that does not parse) left no audit record, and `user` came from `$USER`, which an agent config's `env` sets. Both
 /// are audited now, as the account of the real uid.
 #[test]
 fn refusals_before_the_pipeline_are_audited_as_the_real_user() {
@@ -574,19 +574,28 @@ fn refusals_before_the_pipeline_are_audited_as_the_real_user() {
         stderr(&output)
     );
 
+    // A flag `run` does not know: clap's usage error, recorded before anything else runs.
+    let output = sandbox
+        .command(&[&["run", "--no-such-flag", "--"][..], &argv].concat())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+
     let records: Vec<serde_json::Value> = std::fs::read_to_string(sandbox.audit_log())
         .expect("the refusals are in the audit log")
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 3);
     let id = Command::new("id").arg("-un").output().unwrap();
     let account = stdout(&id).trim().to_owned();
     assert_ne!(account, "mallory");
-    for (record, code) in records
-        .iter()
-        .zip(["policy-root-key-invalid", "registry-config-invalid"])
-    {
+    for (record, code) in records.iter().zip([
+        "policy-root-key-invalid",
+        "registry-config-invalid",
+        "run-usage-invalid",
+    ]) {
         assert_eq!(record["verdict"], "deny");
         assert_eq!(record["argv"], serde_json::json!(argv));
         assert_eq!(record["reasons"][0]["code"], code);

@@ -877,21 +877,42 @@ fn docker_launches_are_refused_before_any_registry_is_asked() {
         "launcher-not-allowed",
     );
     // A parent of the docker socket and the root passed the suffix check on `docker.sock`;
-    // `-e LD_PRELOAD=…` skipped the environment rules. Even a policy that allows every mount
-    // source refuses them, before any registry is asked.
-    let mounts =
-        Sandbox::new("[launch]\nlaunchers = [\"docker\"]\ndocker-mount-sources = [\"/\"]\n");
-    for (options, code) in [
-        (&["-v", "/var/run:/h:ro"][..], "docker-mount-denied"),
-        (&["-v", "/:/host:ro"], "docker-mount-denied"),
-        (&["-e", "LD_PRELOAD=/host/x.so"], "docker-env-denied"),
+    // `-e LD_PRELOAD=…` skipped the environment rules. Both are refused before any registry is
+    // asked, by the system-path rule (not only because this policy allows no mount source)…
+    for (options, code, why) in [
+        (
+            &["-v", "/var/run:/h:ro"][..],
+            "docker-mount-denied",
+            "is a host system path",
+        ),
+        (
+            &["-v", "/:/host:ro"],
+            "docker-mount-denied",
+            "/ is a host system path",
+        ),
+        (
+            &["-e", "LD_PRELOAD=/host/x.so"],
+            "docker-env-denied",
+            "LD_PRELOAD",
+        ),
         (
             &["-e", "NODE_OPTIONS=--require=/host/x.js"],
             "docker-env-denied",
+            "NODE_OPTIONS",
         ),
     ] {
         let argv = [&["docker", "run", "-i"][..], options, &[pinned.as_str()]].concat();
-        refused(&mounts.run(&argv, ""), code);
+        let message = refused(&sandbox.run(&argv, ""), code);
+        assert!(message.contains(why), "{options:?}: {message}");
+    }
+    // …and so even where the policy allows every mount source.
+    let everything =
+        Sandbox::new("[launch]\nlaunchers = [\"docker\"]\ndocker-mount-sources = [\"/\"]\n");
+    for volume in ["/var/run:/h:ro", "/:/host:ro", "/var:/h:ro"] {
+        refused(
+            &everything.run(&["docker", "run", "-i", "-v", volume, &pinned], ""),
+            "docker-mount-denied",
+        );
     }
 }
 

@@ -50,6 +50,45 @@ impl From<SettingsRefusal> for anyhow::Error {
     }
 }
 
+/// A `mcpin run` command line that does not parse (an unknown flag, a bad value) is a refusal
+/// too. `raw` is the whole command line; the record goes to the default audit log (an
+/// `--audit-log` on a line that does not parse is not trusted), with code `run-usage-invalid`.
+/// Does nothing for other subcommands, `--help` and `--version`.
+pub fn record_usage_error(raw: &[String], error: &clap::Error) -> anyhow::Result<()> {
+    use clap::error::ErrorKind;
+    if raw.get(1).map(String::as_str) != Some("run")
+        || matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        )
+    {
+        return Ok(());
+    }
+    let argv = match raw.iter().position(|arg| arg == "--") {
+        Some(separator) => raw[separator + 1..].to_vec(),
+        None => raw[2..].to_vec(),
+    };
+    let log = BaseDirs::from_env()
+        .audit_log()
+        .context("cannot record the refusal: neither XDG_STATE_HOME nor HOME is set")?;
+    let message = error.to_string();
+    let first_line = message.lines().next().unwrap_or_default();
+    AuditLog::new(log)
+        .append(Decision {
+            argv,
+            artifact: None,
+            policy: None,
+            signers: Vec::new(),
+            verdict: Outcome::Deny,
+            reasons: vec![Reason {
+                code: "run-usage-invalid".to_owned(),
+                message: first_line.trim_start_matches("error: ").to_owned(),
+            }],
+        })
+        .context("recording the refusal in the audit log")?;
+    Ok(())
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let dirs = BaseDirs::from_env();
     let log_path = match &args.audit_log {
