@@ -41,6 +41,9 @@ pub enum Command {
     Sbom(SbomArgs),
     /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
     Run(RunArgs),
+    /// Check and install a server exactly as `mcpin run` would, without launching it (in system
+    /// mode, the privileged step that fills the root-owned store: `sudo mcpin install -- npx …`)
+    Install(InstallArgs),
     /// Rewrite agent configs so npx/uvx/docker servers launch through `mcpin run`
     Wrap(WrapArgs),
     /// Undo `mcpin wrap`, restoring the original config bytes
@@ -101,6 +104,26 @@ pub struct RunArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// The launcher command line, after `--`: npx …, uvx …, docker run …, or cmd /c npx …
+    #[arg(last = true, required = true, value_name = "ARGV")]
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Policy file [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Audit log [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print the decision as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The launcher command line, after `--`, as the agent config writes it
     #[arg(last = true, required = true, value_name = "ARGV")]
     pub argv: Vec<String>,
 }

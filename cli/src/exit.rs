@@ -3,13 +3,14 @@
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
 use mcpin_launcher::audit::AuditError;
+use mcpin_launcher::system::SystemError;
 use mcpin_launcher::wrap::WrapError;
 use mcpin_registry_client::Error as RegistryError;
-use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
+use mcpin_registry_client::attestations::oci::OciStoreError;
+use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError, SbomReadError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::gate::GateError;
 use mcpin_verifier::keyless::KeylessError;
-use mcpin_verifier::oci_store::OciStoreError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
@@ -55,7 +56,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         }
         if let Some(error) = cause.downcast_ref::<GateError>() {
             return match error {
-                GateError::Io { .. } | GateError::Temp(_) => ExitStatus::Io,
+                GateError::Io { .. } => ExitStatus::Io,
                 GateError::State(StateError::Io { .. }) => ExitStatus::Io,
                 GateError::Policy(PolicyError::Io { .. }) => ExitStatus::Io,
                 GateError::TrustRoot(SigstoreError::Io { .. }) => ExitStatus::Io,
@@ -111,8 +112,11 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 _ => ExitStatus::InvalidInput,
             };
         }
-        if let Some(FactsError::Io(_)) = cause.downcast_ref::<FactsError>() {
-            return ExitStatus::Io;
+        if let Some(error) = cause.downcast_ref::<SbomReadError>() {
+            return match error {
+                SbomReadError::Io { .. } => ExitStatus::Io,
+                SbomReadError::TooLarge(_) => ExitStatus::InvalidInput,
+            };
         }
         if cause.is::<SbomError>() || cause.is::<FactsError>() || cause.is::<LockError>() {
             return ExitStatus::InvalidInput;
@@ -121,6 +125,15 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 AuditError::Io { .. } => ExitStatus::Io,
                 AuditError::Broken { .. } => ExitStatus::Denied,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<SystemError>() {
+            return match error {
+                SystemError::Override { .. } => ExitStatus::Usage,
+                SystemError::Io { .. } => ExitStatus::Io,
+                SystemError::Invalid { .. } | SystemError::Insecure { .. } => {
+                    ExitStatus::InvalidInput
+                }
             };
         }
         if let Some(error) = cause.downcast_ref::<WrapError>() {
@@ -143,9 +156,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 OciStoreError::Location { .. } | OciStoreError::NotJson { .. } => {
                     return ExitStatus::InvalidInput;
                 }
-                OciStoreError::Read { .. }
-                | OciStoreError::Write { .. }
-                | OciStoreError::Scratch(_) => return ExitStatus::Io,
+                OciStoreError::Read { .. } => return ExitStatus::Io,
                 // The registry client's error, next in the chain, decides.
                 OciStoreError::Registry { .. } => {}
             }
@@ -212,7 +223,7 @@ fn registry_status(error: &RegistryError) -> ExitStatus {
         | RegistryError::NoMatchingVersion { .. }
         | RegistryError::Metadata { .. }
         | RegistryError::Config { .. }
-        | RegistryError::InsecureUrl { .. }
+        | RegistryError::Insecure { .. }
         | RegistryError::Unsupported(_) => ExitStatus::InvalidInput,
         RegistryError::Auth { .. }
         | RegistryError::Network { .. }

@@ -24,14 +24,34 @@ fn url(value: &str, what: &str) -> anyhow::Result<Url> {
 /// Which registry configuration a command may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistryScope {
-    /// `mcpin run` and `mcpin wrap`, started in a directory an attacker may control: only the
-    /// user's `~/.npmrc` (or `--npmrc` files), never the project's, never `$NPM_CONFIG_USERCONFIG`,
-    /// and `${VAR}` in them is never expanded.
+    /// `mcpin run`, `mcpin install` and `mcpin wrap`, started in a directory an attacker may
+    /// control: only the user's `~/.npmrc` (or `--npmrc` files), never the project's, never
+    /// `$NPM_CONFIG_USERCONFIG`, and `${VAR}` in them is never expanded.
     Launch,
-    /// Publisher and maintenance commands (`fetch`, `store`, `sign`/`verify` of `oci:`), run in
-    /// the publisher's own tree: npm's files (`$NPM_CONFIG_USERCONFIG` or `~/.npmrc`, then
-    /// `./.npmrc`) with `${VAR}` expanded, as npm does in CI.
+    /// Publisher and maintenance commands (`fetch`, `store`, `attest`, `sign`/`verify` of
+    /// `oci:`), run in the publisher's own tree: npm's files (`$NPM_CONFIG_USERCONFIG` or
+    /// `~/.npmrc`, then `./.npmrc`) with `${VAR}` expanded, as npm does in CI.
     Publisher,
+}
+
+/// The registry client's settings for publisher commands without registry flags (the
+/// environment still applies: `MCPIN_STORE`, `MCPIN_OFFLINE`, …).
+pub fn registry_defaults() -> anyhow::Result<Settings> {
+    registry(
+        RegistryArgs {
+            store: None,
+            offline: false,
+            npm_registry: None,
+            npmrc: Vec::new(),
+            allow_sha1: false,
+            pypi_index: None,
+            mcp_registry: None,
+            retries: 3,
+            timeout: 60,
+        },
+        false,
+        RegistryScope::Publisher,
+    )
 }
 
 /// Resolves the registry client's settings.

@@ -22,5 +22,6 @@ pub mod inputs;
 pub mod install;
 pub mod locate;
 pub mod pipeline;
+pub mod system;
 pub mod tree;
 pub mod wrap;

@@ -100,9 +100,9 @@ pub enum Error {
     #[error("configuration {path}: {reason}")]
     Config { path: PathBuf, reason: String },
 
-    /// A registry URL that is neither https nor plain http on loopback.
-    #[error("refusing {url}: registries are reached over https (plain http only on loopback)")]
-    InsecureUrl { url: String },
+    /// A URL that is neither `https://` nor plain HTTP to a loopback host.
+    #[error("`{url}` must be https:// (plain http only to a loopback address)")]
+    Insecure { url: String },
 
     /// Something this client deliberately does not do.
     #[error("unsupported: {0}")]

@@ -80,7 +80,7 @@ impl Http {
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     attempt.error("too many redirects")
-                } else if let Err(error) = check_transport(attempt.url()) {
+                } else if let Err(error) = require_secure(attempt.url()) {
                     attempt.error(error.to_string())
                 } else {
                     attempt.follow()
@@ -117,7 +117,7 @@ impl Http {
                 store: PathBuf::from("(offline mode never touches the network)"),
             });
         }
-        check_transport(url)?;
+        require_secure(url)?;
         let mut attempt = 0;
         loop {
             let client = self.client.as_ref().expect("an online Http has a client");
@@ -175,13 +175,13 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Registries are reached over https; plain http only on loopback (a test or local
-/// mirror), so neither credentials nor metadata cross the network in the clear.
-pub(crate) fn check_transport(url: &Url) -> Result<(), Error> {
+/// Refuses anything but `https://`, or `http://` to a loopback host (a local mirror), so
+/// neither credentials nor metadata cross the network in the clear.
+pub fn require_secure(url: &Url) -> Result<(), Error> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        _ => Err(Error::InsecureUrl { url: redact(url) }),
+        _ => Err(Error::Insecure { url: redact(url) }),
     }
 }
 
@@ -283,7 +283,7 @@ mod tests {
             "http://localhost:8080/x",
             "http://[::1]:5000/v2/",
         ] {
-            assert!(check_transport(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+            assert!(require_secure(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
         }
         for refused in [
             "http://registry.example/",
@@ -294,8 +294,8 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    check_transport(&Url::parse(refused).unwrap()),
-                    Err(Error::InsecureUrl { .. })
+                    require_secure(&Url::parse(refused).unwrap()),
+                    Err(Error::Insecure { .. })
                 ),
                 "{refused}"
             );

@@ -57,7 +57,7 @@ fn registry_base(base: &str, answered_by: &Url) -> Result<Url, Error> {
     if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() {
         return Err(bad("not an http(s) registry URL".to_owned()));
     }
-    crate::http::check_transport(&url).map_err(|error| bad(error.to_string()))?;
+    crate::http::require_secure(&url).map_err(|error| bad(error.to_string()))?;
     Ok(crate::npm::with_trailing_slash(url))
 }
 

@@ -150,7 +150,7 @@ impl NpmConfig {
                         format!("`{key}`: `{value}` is not an http(s) registry URL"),
                     ));
                 }
-                crate::http::check_transport(&url)
+                crate::http::require_secure(&url)
                     .map_err(|error| bad(index + 1, format!("`{key}`: {error}")))?;
                 Ok(with_trailing_slash(url))
             };

@@ -131,12 +131,14 @@ fn mcpin_path() -> anyhow::Result<PathBuf> {
 
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
     let mcpin = mcpin_path()?;
-    let settings = super::run::run_settings(
+    let settings = super::run::launch_settings(
         args.policy.clone(),
+        None,
         &args.policy_trust,
         args.registry,
         BaseDirs::from_env(),
-    )?;
+    )?
+    .settings?;
     let resolver = ToolResolver {
         registry: settings.registry.clone(),
     };
