@@ -984,7 +984,7 @@ fn malformed_registry_locations_are_errors_not_panics() {
     );
     assert_eq!(plain.status.code(), Some(3), "{}", stderr(&plain));
     assert!(
-        stderr(&plain).contains("plain http only on loopback"),
+        stderr(&plain).contains("must be https:// (plain http only to a loopback address)"),
         "{}",
         stderr(&plain)
     );
