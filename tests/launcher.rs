@@ -1133,6 +1133,101 @@ fn run_refusals_go_to_stderr_and_leave_stdout_empty() {
     );
 }
 
+/// Refusals before the pipeline (an unreadable policy-root key, a malformed `~/.npmrc`, a
+/// command line that does not parse) left no audit record, and `user` came from `$USER`, which an agent config's `env` sets. Both
+/// are audited now, as the account of the real uid.
+#[test]
+fn refusals_before_the_pipeline_are_audited_as_the_real_user() {
+    let sandbox = Sandbox::new();
+    let missing_key = sandbox.path("no-such-root.pub");
+    let argv = [
+        "npx",
+        "-y",
+        "@modelcontextprotocol/server-filesystem@2026.8.31",
+    ];
+    let output = sandbox
+        .command(
+            &[
+                &[
+                    "run",
+                    "--policy-root-key",
+                    missing_key.to_str().unwrap(),
+                    "--",
+                ][..],
+                &argv,
+            ]
+            .concat(),
+        )
+        .env("USER", "mallory")
+        .env("LOGNAME", "mallory")
+        .env_remove("MCPIN_POLICY_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr(&output).contains("[policy-root-key-invalid]"),
+        "{}",
+        stderr(&output)
+    );
+
+    std::fs::create_dir_all(sandbox.path("home")).unwrap();
+    std::fs::write(
+        sandbox.path("home/.npmrc"),
+        "@corp:registry=ftp://corp.example/\n",
+    )
+    .unwrap();
+    let output = sandbox
+        .command(&[&["run", "--"][..], &argv].concat())
+        .env("USER", "mallory")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("[registry-config-invalid]"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A flag `run` does not know: clap's usage error, recorded before anything else runs.
+    let output = sandbox
+        .command(&[&["run", "--no-such-flag", "--"][..], &argv].concat())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(sandbox.audit_log())
+        .expect("the refusals are in the audit log")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    let id = Command::new("id").arg("-un").output().unwrap();
+    let account = stdout(&id).trim().to_owned();
+    assert_ne!(account, "mallory");
+    for (record, code) in records.iter().zip([
+        "policy-root-key-invalid",
+        "registry-config-invalid",
+        "run-usage-invalid",
+    ]) {
+        assert_eq!(record["verdict"], "deny");
+        assert_eq!(record["argv"], serde_json::json!(argv));
+        assert_eq!(record["reasons"][0]["code"], code);
+        assert_eq!(record["user"], account.as_str());
+    }
+    let message = records[1]["reasons"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "{}: line 1",
+            sandbox.path("home/.npmrc").display()
+        )),
+        "{message}"
+    );
+    let verified = sandbox.run(&["audit", "verify", sandbox.audit_log().to_str().unwrap()]);
+    assert_success(&verified);
+}
+
 #[cfg(unix)]
 #[test]
 fn multi_call_links_behave_as_mcpin_run() {
@@ -1300,7 +1395,10 @@ fn injection(
         .unwrap();
     let direct_hit = std::fs::read_to_string(marker).unwrap_or_default();
     let _ = std::fs::remove_file(marker);
+    // The payloads find the marker through MARKER_PATH: allow it, or the allowlist alone
+    // would keep them from writing and the test would prove nothing.
     let sanitized = Command::new(sanitized_exec())
+        .args(["--allow", "MARKER_PATH"])
         .arg(program)
         .args(args)
         .env(var, value)

@@ -28,7 +28,8 @@ fn env(name: &str) -> String {
 struct World {
     dir: tempfile::TempDir,
     host: String,
-    /// `DOCKER_HOST` for the real docker client: a loopback port nothing listens on.
+    /// The docker daemon the policy pins (`[launch] docker-host`): a loopback port nothing
+    /// listens on.
     docker_host: String,
 }
 
@@ -87,7 +88,16 @@ impl World {
         )
     }
 
+    /// A policy allowing `allowed`, with the docker daemon pinned to [`World::docker_host`].
     fn write_policy(&self, allowed: &[&Image]) -> PathBuf {
+        self.write_policy_with(
+            allowed,
+            &format!("docker-host = \"{}\"\n", self.docker_host),
+        )
+    }
+
+    /// A policy allowing `allowed`, with `launch` appended to its `[launch]` table.
+    fn write_policy_with(&self, allowed: &[&Image], launch: &str) -> PathBuf {
         let mut text = format!(
             "version = 1\n[[signers]]\nid = \"publisher\"\npublic-key = \"{}\"\n\n",
             self.path("publisher.pub").display()
@@ -99,7 +109,7 @@ impl World {
             ));
         }
         text.push_str(&format!(
-            "[store]\ndir = \"{}\"\n\n[launch]\nlaunchers = [\"docker\"]\n",
+            "[store]\ndir = \"{}\"\n\n[launch]\nlaunchers = [\"docker\"]\n{launch}",
             self.path("bundles").display()
         ));
         let path = self.path("policy.toml");
@@ -114,7 +124,7 @@ impl World {
             .env("HOME", self.path("home"))
             .env("XDG_STATE_HOME", self.path("state"))
             .env("MCPIN_STORE", self.path("store"))
-            .env("DOCKER_HOST", &self.docker_host)
+            .env_remove("DOCKER_HOST")
             .env_remove("MCPIN_STATE_DIR")
             .env_remove("MCPIN_OFFLINE")
             .stdin(Stdio::null());
@@ -543,4 +553,180 @@ fn an_image_index_pin_runs_the_platform_manifest_that_was_verified() {
         "{exec}"
     );
     assert!(!exec.contains(&index_desc.digest), "{exec}");
+}
+
+/// The docker client's own variables come from the caller's environment, which an agent
+/// config sets: `DOCKER_HOST=ssh://…` made the client run `ssh` from the caller's PATH, and
+/// `DOCKER_CONFIG` chose its contexts and plugins. Under `mcpin run` they are stripped; the
+/// daemon is the policy's `docker-host` or the client's default.
+#[cfg(unix)]
+#[test]
+fn docker_client_variables_from_the_environment_never_reach_the_client() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    let image = world.push("client-env", &["/usr/local/bin/server"]);
+    world.sign_into_store(&image);
+    let pinned = world.image(&image);
+    let evil_bin = world.path("evil-bin");
+    std::fs::create_dir_all(&evil_bin).unwrap();
+    let marker = world.path("ssh-ran");
+    let ssh = evil_bin.join("ssh");
+    std::fs::write(
+        &ssh,
+        format!("#!/bin/sh\necho \"$@\" >> {}\nexit 1\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", evil_bin.display(), std::env::var("PATH").unwrap());
+    let hostile = |command: &mut Command| {
+        command
+            .env("PATH", &path)
+            .env("DOCKER_HOST", "ssh://mcpin@127.0.0.1")
+            .env("DOCKER_CONFIG", world.path("evil-docker-config"))
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", world.path("evil-certs"));
+    };
+
+    // Control: the real client runs the planted `ssh` when DOCKER_HOST says ssh://.
+    let control = Command::new(which_docker())
+        .args(["run", "-i", "--rm", &pinned])
+        .stdin(Stdio::null())
+        .env("PATH", &path)
+        .env("DOCKER_HOST", "ssh://mcpin@127.0.0.1")
+        .output()
+        .unwrap();
+    assert_ne!(control.status.code(), Some(0));
+    assert!(
+        marker.exists(),
+        "control: the docker client did not run ssh: {}",
+        stderr(&control)
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    // Through mcpin, without a pin: the client's default daemon, no ssh.
+    let unpinned = world.write_policy_with(&[&image], "");
+    let output = world
+        .command(&[
+            "run",
+            "--policy",
+            unpinned.to_str().unwrap(),
+            "--",
+            "docker",
+            "run",
+            "-i",
+            "--rm",
+            &pinned,
+        ])
+        .env("PATH", &path)
+        .env("DOCKER_HOST", "ssh://mcpin@127.0.0.1")
+        .env("DOCKER_CONFIG", world.path("evil-docker-config"))
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(!marker.exists(), "mcpin's docker client ran ssh");
+    assert!(
+        err.contains("Cannot connect to the Docker daemon at unix:///var/run/docker.sock"),
+        "{err}"
+    );
+    let allow = world.audit().pop().unwrap();
+    assert_eq!(allow["verdict"], "allow", "{allow}");
+    let stripped: Vec<&str> = allow["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["code"] == "env-stripped")
+        .map(|r| r["message"].as_str().unwrap())
+        .collect();
+    for name in ["DOCKER_HOST", "DOCKER_CONFIG"] {
+        assert!(
+            stripped.iter().any(|m| m.starts_with(name)),
+            "{name} not reported: {stripped:?}"
+        );
+    }
+
+    // With the policy's pin, that daemon and nothing else, whatever the caller sets (the TLS
+    // variables too, which made the client fail before it connected anywhere).
+    let pinned_policy = world.write_policy(&[&image]);
+    let mut command = world.command(&[
+        "run",
+        "--policy",
+        pinned_policy.to_str().unwrap(),
+        "--",
+        "docker",
+        "run",
+        "-i",
+        &pinned,
+    ]);
+    hostile(&mut command);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    assert!(!marker.exists());
+    assert!(
+        stderr(&output).contains(&format!(
+            "Cannot connect to the Docker daemon at {}",
+            world.docker_host
+        )),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Bind-mount sources are resolved with realpath and judged: a parent of the docker socket,
+/// the root and a symlink into `/run` are refused even where the policy allows mounts; a real
+/// directory under `[launch] docker-mount-sources` reaches the docker client.
+#[test]
+fn bind_mount_sources_are_resolved_and_judged() {
+    let world = World::new();
+    let image = world.push("mounts", &["/usr/local/bin/server"]);
+    world.sign_into_store(&image);
+    let pinned = world.image(&image);
+    let data = world.path("data");
+    std::fs::create_dir_all(data.join("project")).unwrap();
+    let outside = world.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/run", data.join("innocent")).unwrap();
+    let policy = world.write_policy_with(
+        &[&image],
+        &format!(
+            "docker-host = \"{}\"\ndocker-mount-sources = [\"{}\", \"/var\"]\n",
+            world.docker_host,
+            std::fs::canonicalize(&data).unwrap().display()
+        ),
+    );
+    let run = |volume: &str| {
+        world.mcpin(&[
+            "run",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--",
+            "docker",
+            "run",
+            "-i",
+            "-v",
+            volume,
+            &pinned,
+        ])
+    };
+    // `/var` is allowed, which makes the checks before the allow list the ones that refuse.
+    for (volume, why) in [
+        ("/var/run:/h:ro", "is a host system path"),
+        ("/:/host:ro", "/ is a host system path"),
+        ("/var:/h:ro", "/var contains /var/run"),
+        (
+            &format!("{}:/h:ro", data.join("innocent").display()),
+            "/run is a host system path",
+        ),
+        ("/var/lib/nonexistent-mcpin:/h:ro", "does not exist"),
+        (
+            &format!("{}:/h:ro", outside.display()),
+            "not inside a [launch] docker-mount-sources directory",
+        ),
+    ] {
+        let message = refused(&run(volume), "docker-mount-denied");
+        assert!(message.contains(why), "{volume}: {message}");
+    }
+    let allowed = run(&format!("{}:/project:ro", data.join("project").display()));
+    assert_eq!(allowed.status.code(), Some(125), "{}", stderr(&allowed));
 }

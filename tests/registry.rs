@@ -936,3 +936,56 @@ fn a_download_that_stalls_times_out_and_stores_nothing() {
     assert!(blobs(&store).is_empty());
     assert_eq!(temp_files(&store), 0);
 }
+
+/// Inputs that made the client panic (exit 101) are errors with a message: a registry port
+/// over 65535, a `registryBaseUrl` that cannot take a path, and plain http to another host.
+#[test]
+fn malformed_registry_locations_are_errors_not_panics() {
+    let store = tempfile::tempdir().unwrap();
+    let port = fetch(store.path(), &["oci:localhost:99999/o/i:1"]);
+    assert_eq!(port.status.code(), Some(2), "{}", stderr(&port));
+    assert!(
+        stderr(&port).contains("`localhost:99999` is not a registry host"),
+        "{}",
+        stderr(&port)
+    );
+
+    let root = store.path().join("mcp");
+    // The client asks for `v0/servers/io.example%2Fx/…`; the fixture server unquotes paths.
+    let versions = root.join("v0/servers/io.example/x/versions");
+    std::fs::create_dir_all(&versions).unwrap();
+    std::fs::write(
+        versions.join("1.0.0"),
+        json!({"server": {"name": "io.example/x", "version": "1.0.0", "packages": [
+            {"registryType": "pypi", "registryBaseUrl": "data:x", "identifier": "x", "version": "1.0.0"}
+        ]}})
+        .to_string(),
+    )
+    .unwrap();
+    let (_service, base, _log) = fixture_server(&root, &[]);
+    let data = fetch(
+        store.path(),
+        &["--mcp-registry", &base, "mcp:io.example/x@1.0.0"],
+    );
+    assert_eq!(data.status.code(), Some(3), "{}", stderr(&data));
+    assert!(
+        stderr(&data).contains("registryBaseUrl `data:x`: not an http(s) registry URL"),
+        "{}",
+        stderr(&data)
+    );
+
+    let plain = fetch(
+        store.path(),
+        &[
+            "--npm-registry",
+            "http://registry.invalid/",
+            "npm:left-pad@1.3.0",
+        ],
+    );
+    assert_eq!(plain.status.code(), Some(3), "{}", stderr(&plain));
+    assert!(
+        stderr(&plain).contains("must be https:// (plain http only to a loopback address)"),
+        "{}",
+        stderr(&plain)
+    );
+}

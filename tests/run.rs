@@ -48,8 +48,9 @@ struct World {
     unlisted: String,
 }
 
-/// A tiny npm server published to Verdaccio under `name`: `exit N`, `sleep`, `env`, or MCP
-/// `initialize` on stdin.
+/// A tiny npm server published to Verdaccio under `name`: `exit N`, `sleep`, `env` (prints its
+/// whole environment, after trying to load a module it does not ship, as servers with optional
+/// dependencies do), or MCP `initialize` on stdin.
 fn fixture_tarball(dir: &Path, name: &str, extra: &str) -> PathBuf {
     let src = dir.join(format!("src-{name}"));
     std::fs::create_dir_all(&src).unwrap();
@@ -64,7 +65,7 @@ fn fixture_tarball(dir: &Path, name: &str, extra: &str) -> PathBuf {
             "#!/usr/bin/env node\n// {extra}\nconst [mode, arg] = process.argv.slice(2);\n\
              if (mode === 'exit') process.exit(Number(arg));\n\
              if (mode === 'sleep') {{ process.stdout.write('ready ' + process.pid + '\\n'); setInterval(() => {{}}, 1000); }}\n\
-             if (mode === 'env') process.stdout.write(JSON.stringify({{NODE_OPTIONS: process.env.NODE_OPTIONS || null, LD_PRELOAD: process.env.LD_PRELOAD || null, KEEP: process.env.KEEP || null}}));\n"
+             if (mode === 'env') {{ try {{ require('mcpin-home-probe'); }} catch (e) {{}} process.stdout.write(JSON.stringify(process.env)); }}\n"
         ),
     )
     .unwrap();
@@ -607,7 +608,11 @@ fn bytes_replaced_in_the_registry_after_signing_are_refused() {
 #[test]
 fn injected_environment_is_stripped_or_refused() {
     let w = world();
-    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    // The payloads find their marker through MARKER_PATH: the policy lets it through, or the
+    // allowlist alone would keep them from writing and the test would prove nothing.
+    let sandbox = Sandbox::new(&format!(
+        "{LAUNCH_NPX_UVX}env-allow = [\"KEEP\", \"MARKER_PATH\"]\n"
+    ));
     let fixture = format!("{}@1.0.0", w.fixture);
     let payload = sandbox.path("payload.js");
     let marker = sandbox.path("marker");
@@ -643,6 +648,7 @@ fn injected_environment_is_stripped_or_refused() {
     let seen: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(seen["NODE_OPTIONS"], Value::Null);
     assert_eq!(seen["KEEP"], "kept");
+    assert_eq!(seen["MARKER_PATH"], marker.to_str().unwrap());
     assert!(!marker.exists(), "the NODE_OPTIONS payload ran");
 
     // PYTHONPATH with a sitecustomize.py: stripped, and the server runs with -I anyway.
@@ -871,6 +877,269 @@ fn docker_launches_are_refused_before_any_registry_is_asked() {
         &npx_only.run(&["docker", "run", "-i", "--rm", &pinned], ""),
         "launcher-not-allowed",
     );
+    // A parent of the docker socket and the root passed the suffix check on `docker.sock`;
+    // `-e LD_PRELOAD=…` skipped the environment rules. Both are refused before any registry is
+    // asked, by the system-path rule (not only because this policy allows no mount source)…
+    for (options, code, why) in [
+        (
+            &["-v", "/var/run:/h:ro"][..],
+            "docker-mount-denied",
+            "is a host system path",
+        ),
+        (
+            &["-v", "/:/host:ro"],
+            "docker-mount-denied",
+            "/ is a host system path",
+        ),
+        (
+            &["-e", "LD_PRELOAD=/host/x.so"],
+            "docker-env-denied",
+            "LD_PRELOAD",
+        ),
+        (
+            &["-e", "NODE_OPTIONS=--require=/host/x.js"],
+            "docker-env-denied",
+            "NODE_OPTIONS",
+        ),
+    ] {
+        let argv = [&["docker", "run", "-i"][..], options, &[pinned.as_str()]].concat();
+        let message = refused(&sandbox.run(&argv, ""), code);
+        assert!(message.contains(why), "{options:?}: {message}");
+    }
+    // …and so even where the policy allows every mount source.
+    let everything =
+        Sandbox::new("[launch]\nlaunchers = [\"docker\"]\ndocker-mount-sources = [\"/\"]\n");
+    for volume in ["/var/run:/h:ro", "/:/host:ro", "/var:/h:ro"] {
+        refused(
+            &everything.run(&["docker", "run", "-i", "-v", volume, &pinned], ""),
+            "docker-mount-denied",
+        );
+    }
+}
+
+/// A loopback TCP server that records the head of every request it receives and answers 404:
+/// a registry an attacker runs.
+struct Capture {
+    address: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn capture_server() -> Capture {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                }
+            }
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    Capture { address, requests }
+}
+
+/// A cloned repository's `./.npmrc` pointed a cold `mcpin run` at its own registry over plain
+/// http, with `${SECRET}` from the environment expanded into the token. Under `run` only the
+/// user's `~/.npmrc` counts, and nothing in it is expanded; a malformed one is refused with
+/// its path and line, and audited.
+#[test]
+fn a_project_npmrc_never_reaches_run() {
+    let w = world();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let capture = capture_server();
+    let secret = "mcpin-test-secret-5d1e9c";
+    std::fs::write(
+        sandbox.path(".npmrc"),
+        format!(
+            "registry=http://{0}/\n//{0}/:_authToken=${{MCPIN_TEST_SECRET}}\n",
+            capture.address
+        ),
+    )
+    .unwrap();
+    // The user's own configuration names the registry the package is in.
+    std::fs::create_dir_all(sandbox.path("home")).unwrap();
+    std::fs::write(
+        sandbox.path("home/.npmrc"),
+        format!("registry={}\n", env("MCPIN_TEST_NPM_REGISTRY")),
+    )
+    .unwrap();
+    let output = sandbox
+        .run_command(&["npx", "-y", &fixture, "env"])
+        .env_remove("MCPIN_NPM_REGISTRY")
+        .env("MCPIN_TEST_SECRET", secret)
+        .output()
+        .unwrap();
+    let asked = capture.requests.lock().unwrap().clone();
+    assert!(
+        asked.is_empty(),
+        "the project's registry was asked: {asked:?}"
+    );
+    ok(&output, "a cold mcpin run beside a hostile .npmrc");
+    assert!(!stderr(&output).contains(secret));
+    let allow = sandbox.audit().pop().unwrap();
+    assert_eq!(allow["verdict"], "allow", "{allow}");
+
+    // A malformed user configuration: refused before the pipeline, named, and in the log.
+    let broken = Sandbox::new(LAUNCH_NPX_UVX);
+    std::fs::create_dir_all(broken.path("home")).unwrap();
+    std::fs::write(
+        broken.path("home/.npmrc"),
+        "; mine\nregistry=http://registry.example/\n",
+    )
+    .unwrap();
+    let output = broken
+        .run_command(&["npx", "-y", &fixture, "env"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    let npmrc = broken.path("home/.npmrc");
+    assert!(
+        message.contains(&format!("{}: line 2", npmrc.display()))
+            && message.contains("[registry-config-invalid]"),
+        "{message}"
+    );
+    let deny = broken.audit().pop().unwrap();
+    assert_eq!(deny["verdict"], "deny");
+    assert_eq!(deny["reasons"][0]["code"], "registry-config-invalid");
+    // The project's file is not even read: a malformed one denies nothing.
+    let project = Sandbox::new(LAUNCH_NPX_UVX);
+    std::fs::write(project.path(".npmrc"), "registry=::not a url::\n").unwrap();
+    let output = project
+        .run_command(&["npx", "-y", &fixture, "exit", "0"])
+        .output()
+        .unwrap();
+    ok(&output, "mcpin run beside a malformed project .npmrc");
+}
+
+/// The server's environment is an allowlist: the base names, the policy's `env-allow`, nothing
+/// else. `HOME` is the account's (node looks in `$HOME/.node_modules` for a module a package
+/// does not ship), `PATH` keeps only absolute entries, and every removal is in the audit record.
+#[test]
+fn the_server_environment_is_an_allowlist() {
+    let w = world();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let evil_home = sandbox.path("evil-home");
+    let probe = evil_home.join(".node_modules/mcpin-home-probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    let marker = sandbox.path("home-probe-ran");
+    std::fs::write(
+        probe.join("index.js"),
+        format!(
+            "require('fs').writeFileSync({:?}, 'pwned');\n",
+            marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    // Control: node loads the planted module when HOME points at it.
+    let control = Command::new("node")
+        .args(["-e", "try { require('mcpin-home-probe') } catch (e) {}"])
+        .env("HOME", &evil_home)
+        .current_dir(sandbox.path("data"))
+        .output()
+        .unwrap();
+    ok(&control, "node control");
+    assert!(
+        marker.exists(),
+        "control: $HOME/.node_modules was not searched"
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    let path = format!("node_modules/.bin::{}", std::env::var("PATH").unwrap());
+    let output = sandbox
+        .run_command(&["npx", "-y", &fixture, "env"])
+        .env("HOME", &evil_home)
+        .env("PATH", &path)
+        .env("AWS_SECRET_ACCESS_KEY", "aws-value-7b2f")
+        .env("NODE_TLS_REJECT_UNAUTHORIZED", "0")
+        .env("NODE_EXTRA_CA_CERTS", sandbox.path("evil-ca.pem"))
+        .env("NODE_V8_COVERAGE", sandbox.path("coverage"))
+        .env("HOSTALIASES", sandbox.path("hosts"))
+        .env("GCONV_PATH", sandbox.path("gconv"))
+        .env("npm_config_registry", "http://127.0.0.1:9/")
+        .env("UV_INDEX_URL", "http://127.0.0.1:9/")
+        .output()
+        .unwrap();
+    ok(&output, "mcpin run with a hostile environment");
+    assert!(
+        !marker.exists(),
+        "the module planted in the caller's HOME ran"
+    );
+    let seen: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let seen = seen.as_object().unwrap();
+    const BASE: &[&str] = &["HOME", "PATH", "LANG", "TERM", "TMPDIR", "USER", "LOGNAME"];
+    for name in seen.keys() {
+        assert!(
+            BASE.contains(&name.as_str()) || name.starts_with("LC_"),
+            "{name} reached the server: {seen:?}"
+        );
+    }
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let passwd = Command::new("getent")
+        .args(["passwd", stdout(&uid).trim()])
+        .output()
+        .unwrap();
+    let account_home = stdout(&passwd).trim().split(':').nth(5).unwrap().to_owned();
+    assert_eq!(seen["HOME"], account_home.as_str());
+    for entry in std::env::split_paths(seen["PATH"].as_str().unwrap()) {
+        assert!(
+            entry.is_absolute(),
+            "{} in the server's PATH",
+            entry.display()
+        );
+    }
+    let allow = sandbox.audit().pop().unwrap();
+    let reasons = allow["reasons"].as_array().unwrap();
+    let dropped = reasons
+        .iter()
+        .find(|r| r["code"] == "env-dropped")
+        .unwrap_or_else(|| panic!("no env-dropped reason: {allow}"));
+    assert!(
+        dropped["message"]
+            .as_str()
+            .unwrap()
+            .contains("AWS_SECRET_ACCESS_KEY"),
+        "{dropped}"
+    );
+    // Names are reported, never values.
+    assert!(!allow.to_string().contains("aws-value-7b2f"), "{allow}");
+    for name in [
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "NODE_EXTRA_CA_CERTS",
+        "NODE_V8_COVERAGE",
+        "HOSTALIASES",
+        "GCONV_PATH",
+        "npm_config_registry",
+        "UV_INDEX_URL",
+        "PATH",
+        "HOME",
+    ] {
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r["code"] == "env-stripped"
+                    && r["message"].as_str().unwrap().starts_with(name)),
+            "{name} not reported as stripped: {allow}"
+        );
+    }
 }
 
 /// Issue 10, item 4: the lock installed comes only from the signers the matched rule

@@ -2,8 +2,8 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256, Sha512};
 
-/// The size and digests of an artifact's exact bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The size and digests of an artifact's (or any stored blob's) exact bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Digests {
     pub size: u64,
     /// Lowercase hex.

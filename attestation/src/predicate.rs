@@ -10,8 +10,10 @@ pub const PACKAGE_PREDICATE_TYPE: &str = "https://mcpin.dev/attestation/mcp-pack
 /// predicateType of an enterprise approval (countersignature) over the same subject.
 pub const APPROVAL_PREDICATE_TYPE: &str = "https://mcpin.dev/attestation/approval/v1";
 
-/// Package ecosystems mcpin understands.
+/// Package ecosystems mcpin understands: the one definition the predicate, the launcher
+/// grammar and policy files share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {
     Npm,

@@ -7,7 +7,7 @@ mod exit;
 mod output;
 mod settings;
 
-use clap::Parser;
+use clap::Parser as _;
 
 /// Invoked through a link named `npx`, `uvx` or `docker`, mcpin is `mcpin run -- <name> ARGS…`.
 fn multi_call() -> Option<args::Command> {
@@ -31,7 +31,21 @@ fn multi_call() -> Option<args::Command> {
 }
 
 fn main() -> std::process::ExitCode {
-    let command = multi_call().unwrap_or_else(|| args::Cli::parse().command);
+    let command = match multi_call() {
+        Some(command) => command,
+        None => match args::Cli::try_parse() {
+            Ok(cli) => cli.command,
+            Err(error) => {
+                let raw: Vec<String> = std::env::args_os()
+                    .map(|arg| arg.to_string_lossy().into_owned())
+                    .collect();
+                if let Err(audit) = commands::record_usage_error(&raw, &error) {
+                    eprintln!("mcpin: error: {audit:#}");
+                }
+                error.exit()
+            }
+        },
+    };
     match commands::run(command) {
         Ok(status) => status.into(),
         Err(error) => {

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use mcpin_registry_client::npm::NpmConfig;
+use mcpin_launcher::locate::BaseDirs;
+use mcpin_registry_client::npm::{Expansion, NpmConfig};
 use mcpin_registry_client::pypi::WheelTarget;
-use mcpin_registry_client::{HttpSettings, Settings, Store, mcp, pypi};
+use mcpin_registry_client::{HttpSettings, Settings, mcp, pypi};
 use url::Url;
 
 use crate::args::RegistryArgs;
@@ -20,8 +21,21 @@ fn url(value: &str, what: &str) -> anyhow::Result<Url> {
     Url::parse(value).with_context(|| format!("{what}: `{value}` is not a URL"))
 }
 
-/// The registry client's settings for commands without registry flags (the environment
-/// still applies: `MCPIN_STORE`, `MCPIN_OFFLINE`, …).
+/// Which registry configuration a command may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryScope {
+    /// `mcpin run`, `mcpin install` and `mcpin wrap`, started in a directory an attacker may
+    /// control: only the user's `~/.npmrc` (or `--npmrc` files), never the project's, never
+    /// `$NPM_CONFIG_USERCONFIG`, and `${VAR}` in them is never expanded.
+    Launch,
+    /// Publisher and maintenance commands (`fetch`, `store`, `attest`, `sign`/`verify` of
+    /// `oci:`), run in the publisher's own tree: npm's files (`$NPM_CONFIG_USERCONFIG` or
+    /// `~/.npmrc`, then `./.npmrc`) with `${VAR}` expanded, as npm does in CI.
+    Publisher,
+}
+
+/// The registry client's settings for publisher commands without registry flags (the
+/// environment still applies: `MCPIN_STORE`, `MCPIN_OFFLINE`, …).
 pub fn registry_defaults() -> anyhow::Result<Settings> {
     registry(
         RegistryArgs {
@@ -36,11 +50,16 @@ pub fn registry_defaults() -> anyhow::Result<Settings> {
             timeout: 60,
         },
         false,
+        RegistryScope::Publisher,
     )
 }
 
 /// Resolves the registry client's settings.
-pub fn registry(args: RegistryArgs, progress: bool) -> anyhow::Result<Settings> {
+pub fn registry(
+    args: RegistryArgs,
+    progress: bool,
+    scope: RegistryScope,
+) -> anyhow::Result<Settings> {
     let RegistryArgs {
         store,
         offline,
@@ -52,9 +71,10 @@ pub fn registry(args: RegistryArgs, progress: bool) -> anyhow::Result<Settings> 
         retries,
         timeout,
     } = args;
+    let dirs = BaseDirs::from_env();
     let store = match store.or_else(|| env("MCPIN_STORE").map(PathBuf::from)) {
         Some(store) => store,
-        None => Store::default_root()
+        None => dirs.store()
             .context("no store location: pass --store DIR or set MCPIN_STORE (neither XDG_DATA_HOME nor HOME is set)")?,
     };
     let offline = offline
@@ -63,13 +83,24 @@ pub fn registry(args: RegistryArgs, progress: bool) -> anyhow::Result<Settings> 
             Some("1" | "true" | "yes") => true,
             Some(other) => bail!("MCPIN_OFFLINE={other}: expected 1 or 0"),
         };
-    let cwd = std::env::current_dir().context("reading the current directory")?;
-    let npmrc_files = if npmrc.is_empty() {
-        NpmConfig::default_files(&cwd)
-    } else {
-        npmrc
+    let expansion = match scope {
+        RegistryScope::Launch => Expansion::Never,
+        RegistryScope::Publisher => Expansion::FromEnvironment,
     };
-    let mut npm = NpmConfig::load(&npmrc_files)?;
+    let npmrc_files = match scope {
+        _ if !npmrc.is_empty() => npmrc,
+        RegistryScope::Launch => dirs.user_npmrc().into_iter().collect(),
+        RegistryScope::Publisher => {
+            let cwd = std::env::current_dir().context("reading the current directory")?;
+            let user = std::env::var_os("NPM_CONFIG_USERCONFIG")
+                .or_else(|| std::env::var_os("npm_config_userconfig"))
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| dirs.user_npmrc());
+            NpmConfig::publisher_files(user, &cwd)
+        }
+    };
+    let mut npm = NpmConfig::load(&npmrc_files, expansion)?;
     if let Some(registry) = npm_registry.or_else(|| env("MCPIN_NPM_REGISTRY")) {
         npm.registry = url(&registry, "--npm-registry / MCPIN_NPM_REGISTRY")?;
     }

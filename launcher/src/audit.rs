@@ -54,7 +54,8 @@ pub struct PolicyRef {
     pub digest: String,
 }
 
-/// What the caller knows about a decision; the log adds time, user, host, seq and prev.
+/// What the caller knows about a decision; the log adds time, user (the real uid's account
+/// name from the password database, never `$USER`), host, seq and prev.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub argv: Vec<String>,
@@ -177,7 +178,7 @@ impl AuditLog {
         let record = Record {
             seq,
             time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            user: current_user(),
+            user: crate::locate::Account::current().name,
             host: rustix::system::uname()
                 .nodename()
                 .to_string_lossy()
@@ -212,13 +213,6 @@ fn last_line(file: &mut std::fs::File) -> std::io::Result<(u64, Option<Vec<u8>>)
     let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
     let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     Ok((lines, Some(bytes[start..].to_vec())))
-}
-
-fn current_user() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| format!("uid:{}", rustix::process::getuid().as_raw()))
 }
 
 /// Checks every record's `seq` and `prev` and the head file; names the first line that breaks.

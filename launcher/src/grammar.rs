@@ -8,8 +8,6 @@
 //! than the registry artifact named in the argv, or changes how it is resolved, is
 //! refused. Unknown options are refused too: the grammar fails closed.
 
-use std::fmt;
-
 use serde::Serialize;
 
 mod docker;
@@ -18,19 +16,11 @@ mod pypi;
 mod refusal;
 
 use docker::{docker_flag_refusal, docker_image, docker_volume};
+pub use mcpin_attestation::Ecosystem;
 use npm::npm_spec;
 use pypi::pypi_requirement;
 use refusal::refuse;
 pub use refusal::{Refusal, RefusalCode};
-
-/// The package ecosystem an artifact comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
-    Npm,
-    Pypi,
-    Oci,
-}
 
 /// The launcher program named in the argv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -107,7 +97,7 @@ impl FloatingSpec {
     pub fn pinned_token(&self, resolved: &str) -> String {
         let package = &self.package;
         let body = match package.ecosystem {
-            Ecosystem::Npm => format!("{}@{resolved}", package.name),
+            Ecosystem::Npm | Ecosystem::Mcpb => format!("{}@{resolved}", package.name),
             Ecosystem::Pypi if package.extras.is_empty() => format!("{}=={resolved}", package.name),
             Ecosystem::Pypi => {
                 format!("{}[{}]=={resolved}", package.name, package.extras.join(","))
@@ -148,8 +138,10 @@ pub struct DockerRun {
     pub volumes: Vec<DockerVolume>,
     pub network: Option<String>,
     pub remove: bool,
-    /// Other accepted options, verbatim (`--init`, `--read-only`, `--name x`, …).
-    pub other_options: Vec<String>,
+    /// Every option before the image in canonical long form, in argv order (`-i` is
+    /// `--interactive`, `-e X` is `--env=X`, `--net` is `--network`): what the policy's
+    /// `docker-deny-flags` and the environment rules are matched against.
+    pub options: Vec<String>,
     /// Where `run` and the image are in [`LaunchRequest::argv`]: the options between them
     /// are passed on as written, the image is replaced by the verified reference.
     pub run_index: usize,
@@ -171,9 +163,6 @@ pub struct LaunchRequest {
     /// uvx `--with` packages.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub with: Vec<PackageRef>,
-    /// uvx `--python` constraint.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub python: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerRun>,
     /// Arguments passed on to the server.
@@ -301,7 +290,6 @@ impl<'a> Parser<'a> {
             package,
             command: None,
             with: Vec::new(),
-            python: None,
             docker: None,
             server_args: Vec::new(),
             floating: Vec::new(),
@@ -388,7 +376,6 @@ impl<'a> Parser<'a> {
     fn uvx(&mut self) -> Result<LaunchRequest, Refusal> {
         let mut from: Option<(PackageRef, usize, String)> = None;
         let mut with: Vec<(PackageRef, usize, String)> = Vec::new();
-        let mut python = None;
         while let Some(token) = self.peek() {
             if !token.starts_with('-') || token == "-" {
                 break;
@@ -403,6 +390,14 @@ impl<'a> Parser<'a> {
                 }
                 "--from" => {
                     let (value, index, prefix) = self.value(&opt, token)?;
+                    if from.is_some() {
+                        return refuse(
+                            RefusalCode::UvxMultipleFrom,
+                            format!(
+                                "a second `--from {value}`: uvx would silently use the last one"
+                            ),
+                        );
+                    }
                     from = Some((pypi_requirement(value)?, index, prefix));
                 }
                 "-w" | "--with" => {
@@ -419,13 +414,12 @@ impl<'a> Parser<'a> {
                 }
                 "-p" | "--python" => {
                     let (value, ..) = self.value(&opt, token)?;
-                    if looks_like_path(value) {
-                        return refuse(
-                            RefusalCode::LauncherLocalSpec,
-                            format!("`--python {value}` names an interpreter path, not a version"),
-                        );
-                    }
-                    python = Some(value.to_owned());
+                    return refuse(
+                        RefusalCode::UvxPython,
+                        format!(
+                            "`--python {value}`: mcpin runs the interpreter the system or policy pins; remove `--python`"
+                        ),
+                    );
                 }
                 "--with-editable" => {
                     return refuse(
@@ -515,7 +509,6 @@ impl<'a> Parser<'a> {
             }
             request.with.push(package);
         }
-        request.python = python;
         request.server_args = self.rest();
         Ok(request)
     }
@@ -547,7 +540,7 @@ impl<'a> Parser<'a> {
         let mut env = Vec::new();
         let mut volumes = Vec::new();
         let mut network = None;
-        let mut other_options = Vec::new();
+        let mut options = Vec::new();
         while let Some(token) = self.peek() {
             if !token.starts_with('-') || token == "-" {
                 break;
@@ -563,19 +556,29 @@ impl<'a> Parser<'a> {
             {
                 for flag in token[1..].chars() {
                     match flag {
-                        'i' => interactive = true,
+                        'i' => {
+                            interactive = true;
+                            options.push("--interactive".to_owned());
+                        }
                         _ => docker_flag_refusal(&format!("-{flag}"))?,
                     }
                 }
                 continue;
             }
             let opt = split_opt(token, &["e", "v", "u", "w", "m"]);
+            let long = canonical_docker_option(opt.name);
             match opt.name {
-                "-i" | "--interactive" => interactive = true,
-                "--rm" => remove = true,
-                "--init" | "--read-only" => other_options.push(token.to_owned()),
+                "-i" | "--interactive" => {
+                    interactive = true;
+                    options.push(long.to_owned());
+                }
+                "--rm" | "--init" | "--read-only" => {
+                    remove |= opt.name == "--rm";
+                    options.push(long.to_owned());
+                }
                 "-e" | "--env" => {
                     let (value, ..) = self.value(&opt, token)?;
+                    options.push(format!("{long}={value}"));
                     env.push(match value.split_once('=') {
                         Some((name, value)) => DockerEnv {
                             name: name.to_owned(),
@@ -590,9 +593,11 @@ impl<'a> Parser<'a> {
                 "-v" | "--volume" => {
                     let (value, ..) = self.value(&opt, token)?;
                     volumes.push(docker_volume(value)?);
+                    options.push(format!("{long}={value}"));
                 }
                 "--network" | "--net" => {
                     let (value, ..) = self.value(&opt, token)?;
+                    options.push(format!("{long}={value}"));
                     match value {
                         "none" | "bridge" => network = Some(value.to_owned()),
                         "host" => {
@@ -619,12 +624,12 @@ impl<'a> Parser<'a> {
                             format!("`{} {value}` shares another namespace", opt.name),
                         );
                     }
-                    other_options.push(format!("{}={value}", opt.name));
+                    options.push(format!("{long}={value}"));
                 }
                 "--name" | "-u" | "--user" | "-w" | "--workdir" | "-m" | "--memory" | "--cpus"
                 | "--cap-drop" | "--pull" | "--platform" | "--stop-timeout" => {
                     let (value, ..) = self.value(&opt, token)?;
-                    other_options.push(format!("{}={value}", opt.name));
+                    options.push(format!("{long}={value}"));
                 }
                 name => docker_flag_refusal(name)?,
             }
@@ -671,7 +676,7 @@ impl<'a> Parser<'a> {
             volumes,
             network,
             remove,
-            other_options,
+            options,
             run_index,
             image_index,
         });
@@ -694,6 +699,20 @@ fn push_floating(
             token_prefix,
             image,
         });
+    }
+}
+
+/// The long name of an accepted `docker run` option (`-e` → `--env`, `--net` → `--network`).
+fn canonical_docker_option(name: &str) -> &str {
+    match name {
+        "-i" => "--interactive",
+        "-e" => "--env",
+        "-v" => "--volume",
+        "--net" => "--network",
+        "-u" => "--user",
+        "-w" => "--workdir",
+        "-m" => "--memory",
+        long => long,
     }
 }
 
@@ -765,16 +784,6 @@ fn is_command_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !name.starts_with('.')
-}
-
-impl fmt::Display for Ecosystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Ecosystem::Npm => "npm",
-            Ecosystem::Pypi => "pypi",
-            Ecosystem::Oci => "oci",
-        })
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! What it does: parses how agent configs call `npx`, `uvx` and `docker` ([`grammar`]) into a
 //! typed request or a refusal with a stable code; sanitizes the environment a server is started
-//! with ([`env`]); makes an installed tree read-only, digests it and re-checks it before launch
+//! with ([`env`], the rules over what [`inputs`] gathers); makes an installed tree read-only, digests it and re-checks it before launch
 //! ([`tree`]); execs the interpreter in place of the shim ([`exec`]); keeps a hash-chained,
 //! append-only audit log of decisions ([`audit`]); finds the policy file ([`locate`]); and rewrites
 //! agent configs to launch through the shim, reversibly ([`wrap`]).
@@ -18,6 +18,7 @@ pub mod audit;
 pub mod env;
 pub mod exec;
 pub mod grammar;
+pub mod inputs;
 pub mod install;
 pub mod interpreter;
 pub mod locate;

@@ -14,13 +14,12 @@ use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
 use mcpin_verifier::evaluate::{self, Evidence, Requested};
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
-use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
 use mcpin_verifier::{PublicKey, VerifiedPackage};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
-use crate::env::EnvPolicy;
+use crate::env::SanitizedEnv;
 use crate::exec::Launch;
 use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
@@ -90,11 +89,12 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
     }
 }
 
-fn failed_reasons(verdict: &Verdict) -> Vec<Reason> {
+/// The verdict's reasons with `outcome`, for the audit record.
+fn reasons_with(verdict: &Verdict, outcome: VerdictOutcome) -> Vec<Reason> {
     verdict
         .reasons
         .iter()
-        .filter(|r| r.outcome == VerdictOutcome::Fail)
+        .filter(|r| r.outcome == outcome)
         .map(|r| Reason {
             code: r.code.as_str().to_owned(),
             message: r.message.clone(),
@@ -224,11 +224,8 @@ fn decide(
         Some(crate::interpreter::cache_dir(&settings.registry.store)),
     );
 
-    // Launch rules (launcher, docker flags) and the environment, before any download.
-    launch_rules(policy, &request)?;
-    let env = env_rules(policy)
-        .sanitize(env)
-        .map_err(|e| refuse("env-denied", e.to_string()))?;
+    // Launch rules (launcher, docker options and mounts) and the environment, before any download.
+    let (env, launch_verdict) = launch_rules(policy, &request, env)?;
 
     let Verified {
         fetched,
@@ -242,7 +239,9 @@ fn decide(
             _ => refusal,
         }
     })?;
-    let mut reasons = passed_reasons(&verdict);
+    let mut reasons = reasons_with(&verdict, VerdictOutcome::Pass);
+    // What the launch rules noted: variables stripped or dropped, a pinned docker host.
+    reasons.extend(reasons_with(&launch_verdict, VerdictOutcome::Info));
     if let Some(docker) = &request.docker {
         let launch = docker_launch(&request, docker, &identified, env, &resolver)?;
         reasons.push(Reason {
@@ -314,19 +313,6 @@ fn not_installed(argv: &[String], why: &dyn std::fmt::Display) -> Refusal {
     )
 }
 
-/// The verdict's passing reasons, for the audit record of an allowed launch.
-fn passed_reasons(verdict: &Verdict) -> Vec<Reason> {
-    verdict
-        .reasons
-        .iter()
-        .filter(|r| r.outcome == VerdictOutcome::Pass)
-        .map(|r| Reason {
-            code: r.code.as_str().to_owned(),
-            message: r.message.clone(),
-        })
-        .collect()
-}
-
 /// The real docker client (on `PATH`, never mcpin itself) running exactly the verified image:
 /// `docker run --pull=never <options as written> <registry>/<repository>@sha256:<manifest>
 /// ARGS`, with the sanitized environment.
@@ -334,7 +320,7 @@ fn docker_launch(
     request: &LaunchRequest,
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
-    env: crate::env::SanitizedEnv,
+    env: SanitizedEnv,
     resolver: &Resolver,
 ) -> Result<Launch, Refusal> {
     let program = resolver
@@ -356,36 +342,22 @@ fn docker_launch(
     Ok(Launch { program, args, env })
 }
 
-/// The environment rules: the built-in strip list plus the policy's `[launch.env]` (one place
-/// for `mcpin run` and the wrap gate).
-fn env_rules(policy: &mcpin_verifier::policy::Policy) -> EnvPolicy {
-    let mut rules = EnvPolicy::default();
-    rules.strip.extend(policy.launch.env_strip.iter().cloned());
-    rules.deny.extend(policy.launch.env_deny.iter().cloned());
-    rules
-}
-
+/// The launch rules over the request and the environment (an allowlist): the environment to
+/// start with (for docker, the docker client's), or the launch verdict's refusal.
 fn launch_rules(
     policy: &mcpin_verifier::policy::Policy,
     request: &LaunchRequest,
-) -> Result<(), Refusal> {
-    let launcher_args = &request.argv[1..];
-    let rules = launch::evaluate_launch(
-        policy,
-        &PolicyLaunch {
-            launcher: request.launcher.name(),
-            args: launcher_args,
-            env: &[],
-        },
-    );
-    if !rules.verdict.is_allowed() {
-        return Err(Refusal {
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<(SanitizedEnv, Verdict), Refusal> {
+    let decision = crate::inputs::judge(&policy.launch, request, env);
+    match decision.env {
+        Some(env) => Ok((env, decision.verdict)),
+        None => Err(Refusal {
             code: "launch-denied",
             message: String::new(),
-            verdict: Some(rules.verdict),
-        });
+            verdict: Some(decision.verdict),
+        }),
     }
-    Ok(())
 }
 
 /// A package verified against the policy: the verdict, and what was judged.
@@ -438,11 +410,7 @@ fn verify_package(
         VersionSpec::Floating(_) => fetched.version.clone(),
     };
     let requested = Requested {
-        ecosystem: match request.package.ecosystem {
-            Ecosystem::Npm => mcpin_attestation::Ecosystem::Npm,
-            Ecosystem::Pypi => mcpin_attestation::Ecosystem::Pypi,
-            Ecosystem::Oci => mcpin_attestation::Ecosystem::Oci,
-        },
+        ecosystem: request.package.ecosystem,
         name: request.package.name.clone(),
         version,
     };
@@ -539,7 +507,7 @@ fn verify_image(
         ));
     };
     if let Some(pull) = docker
-        .other_options
+        .options
         .iter()
         .find(|o| o.starts_with("--pull=") && *o != "--pull=never")
     {
@@ -607,7 +575,9 @@ fn package_spec(request: &LaunchRequest) -> Spec {
             name: package.name.clone(),
             specifiers: v.clone(),
         },
-        (Ecosystem::Oci, _) => unreachable!("docker requests are verified by verify_image"),
+        (Ecosystem::Oci | Ecosystem::Mcpb, _) => {
+            unreachable!("the grammar reads only npx, uvx (and docker, verified by verify_image)")
+        }
     }
 }
 
@@ -697,7 +667,7 @@ fn describe(refusal: &Refusal) -> Vec<Reason> {
     let mut reasons = refusal
         .verdict
         .as_ref()
-        .map(failed_reasons)
+        .map(|verdict| reasons_with(verdict, VerdictOutcome::Fail))
         .unwrap_or_default();
     if reasons.is_empty() {
         reasons.push(Reason {
@@ -731,36 +701,21 @@ impl crate::wrap::Gate for PolicyGate<'_> {
         let vars = env
             .iter()
             .map(|(k, v)| (OsString::from(k), OsString::from(v)));
-        let stripped = match env_rules(&loaded.policy).sanitize(vars) {
-            Ok(sanitized) => sanitized.stripped,
-            Err(error) => {
-                return deny(vec![Reason {
-                    code: "env-denied".to_owned(),
-                    message: error.to_string(),
-                }]);
-            }
-        };
-        let verified = launch_rules(&loaded.policy, request).and_then(|()| {
+        let verified = launch_rules(&loaded.policy, request, vars).and_then(|(sanitized, _)| {
             verify_package(
                 request,
                 loaded,
                 &self.settings.registry,
                 &mut Known::default(),
             )
+            .map(|verified| (verified, sanitized))
         });
         match verified {
-            Ok(verified) => crate::wrap::GateVerdict {
+            Ok((verified, sanitized)) => crate::wrap::GateVerdict {
                 outcome: Outcome::Allow,
-                reasons: verified
-                    .verdict
-                    .reasons
-                    .iter()
-                    .filter(|r| r.outcome == VerdictOutcome::Pass)
-                    .map(|r| Reason {
-                        code: r.code.as_str().to_owned(),
-                        message: r.message.clone(),
-                    })
-                    .chain(stripped.into_iter().map(|s| Reason {
+                reasons: reasons_with(&verified.verdict, VerdictOutcome::Pass)
+                    .into_iter()
+                    .chain(sanitized.stripped.into_iter().map(|s| Reason {
                         code: "env-stripped".to_owned(),
                         message: format!("{} is removed at launch: {}", s.name, s.reason),
                     }))

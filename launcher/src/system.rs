@@ -129,9 +129,13 @@ pub fn load(path: &Path, uid: u32) -> Result<Mode, SystemError> {
             .map(|p| ("policy-root-key", p)),
     );
     let pins = &file.interpreters;
-    for (name, pin) in [("node", &pins.node), ("python", &pins.python), ("docker", &pins.docker)]
-        .into_iter()
-        .filter_map(|(name, pin)| Some((name, pin.as_ref()?)))
+    for (name, pin) in [
+        ("node", &pins.node),
+        ("python", &pins.python),
+        ("docker", &pins.docker),
+    ]
+    .into_iter()
+    .filter_map(|(name, pin)| Some((name, pin.as_ref()?)))
     {
         if let Some(sha256) = &pin.sha256
             && (sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()))

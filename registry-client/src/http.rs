@@ -2,6 +2,7 @@
 //! platform's roots plus `SSL_CERT_FILE`, proxies from the environment
 //! (`HTTPS_PROXY`, `NO_PROXY`), timeouts, and retries with backoff on
 //! connection errors and 5xx answers. Offline mode refuses every request.
+//! Plain HTTP is refused except on loopback, for every request and every redirect.
 
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
@@ -76,6 +77,15 @@ impl Http {
             .user_agent(concat!("mcpin/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.read_timeout)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    attempt.error("too many redirects")
+                } else if let Err(error) = require_secure(attempt.url()) {
+                    attempt.error(error.to_string())
+                } else {
+                    attempt.follow()
+                }
+            }))
             .pool_max_idle_per_host(4);
         if let Some(path) = &settings.extra_roots {
             builder = builder.tls_certs_merge(load_roots(path)?);
@@ -107,6 +117,7 @@ impl Http {
                 store: PathBuf::from("(offline mode never touches the network)"),
             });
         }
+        require_secure(url)?;
         let mut attempt = 0;
         loop {
             let client = self.client.as_ref().expect("an online Http has a client");
@@ -122,7 +133,7 @@ impl Http {
                     source: source.without_url(),
                 });
             }
-            sleep(Duration::from_millis(200 << attempt));
+            sleep(backoff(attempt));
             attempt += 1;
         }
     }
@@ -139,17 +150,37 @@ impl Http {
     }
 }
 
-/// Refuses anything but `https://`, or `http://` to a loopback host (a local mirror).
-pub fn require_secure(url: &Url) -> Result<(), Error> {
-    let loopback = match url.host() {
+/// Redirects followed before a request fails (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The wait before retry `attempt` (0-based): 200 ms, doubling, at most [`MAX_BACKOFF`],
+/// whatever `--retries` asks for.
+fn backoff(attempt: u32) -> Duration {
+    1u64.checked_shl(attempt)
+        .and_then(|factor| factor.checked_mul(200))
+        .map_or(MAX_BACKOFF, Duration::from_millis)
+        .min(MAX_BACKOFF)
+}
+
+/// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(domain)) => domain == "localhost",
         None => false,
-    };
+    }
+}
+
+/// Refuses anything but `https://`, or `http://` to a loopback host (a local mirror), so
+/// neither credentials nor metadata cross the network in the clear.
+pub fn require_secure(url: &Url) -> Result<(), Error> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
         _ => Err(Error::Insecure { url: redact(url) }),
     }
 }
@@ -227,4 +258,47 @@ pub(crate) fn split_credentials(url: &Url) -> (Url, Option<(String, Option<Strin
     let _ = bare.set_username("");
     let _ = bare.set_password(None);
     (bare, Some(credentials))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped_for_any_retry_count() {
+        assert_eq!(backoff(0), Duration::from_millis(200));
+        assert_eq!(backoff(3), Duration::from_millis(1600));
+        // `200 << attempt` overflowed (and panicked) for large --retries.
+        for attempt in [8, 63, 64, 1000, u32::MAX] {
+            assert_eq!(backoff(attempt), MAX_BACKOFF, "attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback() {
+        for ok in [
+            "https://registry.npmjs.org/",
+            "http://127.0.0.1:4873/",
+            "http://127.1.2.3/",
+            "http://localhost:8080/x",
+            "http://[::1]:5000/v2/",
+        ] {
+            assert!(require_secure(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://registry.example/",
+            "http://10.0.0.1/",
+            "http://localhost.attacker.example/",
+            "ftp://127.0.0.1/",
+            "data:x",
+        ] {
+            assert!(
+                matches!(
+                    require_secure(&Url::parse(refused).unwrap()),
+                    Err(Error::Insecure { .. })
+                ),
+                "{refused}"
+            );
+        }
+    }
 }

@@ -46,6 +46,21 @@ enum Response {
     Bare(ServerJson),
 }
 
+/// A `registryBaseUrl` from `server.json` (`answered_by` names the registry response):
+/// an http(s) URL that paths can be joined to, ending in `/`.
+fn registry_base(base: &str, answered_by: &Url) -> Result<Url, Error> {
+    let bad = |reason: String| Error::Metadata {
+        url: redact(answered_by),
+        reason: format!("registryBaseUrl `{base}`: {reason}"),
+    };
+    let url = Url::parse(base).map_err(|error| bad(error.to_string()))?;
+    if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() {
+        return Err(bad("not an http(s) registry URL".to_owned()));
+    }
+    crate::http::require_secure(&url).map_err(|error| bad(error.to_string()))?;
+    Ok(crate::npm::with_trailing_slash(url))
+}
+
 impl Client {
     /// Looks up `name`@`version` in the MCP registry and fetches its first
     /// package of a supported type.
@@ -96,12 +111,7 @@ impl Client {
         let base = package
             .registry_base_url
             .as_deref()
-            .map(|base| {
-                Url::parse(base).map_err(|error| Error::Metadata {
-                    url: redact(&url),
-                    reason: format!("registryBaseUrl `{base}`: {error}"),
-                })
-            })
+            .map(|base| registry_base(base, &url))
             .transpose()?;
         let package_version = package
             .version
@@ -111,9 +121,10 @@ impl Client {
             "npm" => self.fetch_npm_from(base, &package.identifier, &package_version)?,
             "pypi" => {
                 let index = match base {
-                    Some(base) => crate::npm::with_trailing_slash(base)
-                        .join("simple/")
-                        .expect("a relative path joins"),
+                    Some(base) => base.join("simple/").map_err(|error| Error::Metadata {
+                        url: redact(&url),
+                        reason: format!("registryBaseUrl `{base}`: {error}"),
+                    })?,
                     None => self.settings.pypi_index.clone(),
                 };
                 self.fetch_pypi(&index, &package.identifier, &format!("=={package_version}"))?
@@ -203,5 +214,35 @@ impl Client {
             None,
             Vec::new(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_base_url_that_cannot_take_a_path_is_an_error_not_a_panic() {
+        let answered_by = Url::parse("https://registry.example/v0/servers/x").unwrap();
+        // `data:x` used to panic joining `simple/` ("a relative path joins").
+        for bad in [
+            "data:x",
+            "mailto:a@b",
+            "file:///srv/pypi",
+            "http://mirror.example/",
+        ] {
+            assert!(
+                matches!(
+                    registry_base(bad, &answered_by),
+                    Err(Error::Metadata { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let base = registry_base("https://pypi.example/mirror", &answered_by).unwrap();
+        assert_eq!(
+            base.join("simple/").unwrap().as_str(),
+            "https://pypi.example/mirror/simple/"
+        );
     }
 }

@@ -1,6 +1,10 @@
 //! npm: packuments, dist-tag and semver-range resolution, tarballs verified
 //! against `dist.integrity`, and registries and tokens per scope the way
 //! `.npmrc` configures them.
+//!
+//! Which `.npmrc` files are read, and whether `${VAR}` in them is expanded, is the caller's
+//! choice ([`NpmConfig::load`], [`Expansion`]): a launch reads only the user's file and never
+//! expands, so a project's `.npmrc` cannot redirect it or make it send an environment secret.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,8 @@ pub const DEFAULT_REGISTRY: &str = "https://registry.npmjs.org/";
 
 /// Registries and credentials, following `.npmrc` conventions:
 /// `registry=URL`, `@scope:registry=URL`, `//host/path/:_authToken=TOKEN`,
-/// `//host/path/:_auth=BASE64`, with `${VAR}` expanded from the environment.
+/// `//host/path/:_auth=BASE64`, with `${VAR}` expanded from the environment when the
+/// caller asks for it ([`Expansion`]). Registry URLs are https, or http on loopback.
 #[derive(Debug, Clone)]
 pub struct NpmConfig {
     pub registry: Url,
@@ -46,6 +51,15 @@ pub(crate) fn with_trailing_slash(mut url: Url) -> Url {
         url.set_path(&path);
     }
     url
+}
+
+/// Whether `${VAR}` in an `.npmrc` value is replaced by the environment variable, as npm does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expansion {
+    /// npm's behaviour, for publisher commands (`mcpin fetch`) in the publisher's own tree.
+    FromEnvironment,
+    /// Values are taken literally: a file can never make mcpin send an environment secret.
+    Never,
 }
 
 fn expand_env(value: &str) -> String {
@@ -82,13 +96,14 @@ fn nerf_dart(url: &Url) -> String {
 }
 
 impl NpmConfig {
-    /// Reads `.npmrc` files in order (later files override earlier ones).
-    /// Missing files are skipped.
-    pub fn load(files: &[PathBuf]) -> Result<NpmConfig, Error> {
+    /// Reads `.npmrc` files in order (later files override earlier ones), expanding
+    /// `${VAR}` as `expansion` says. Missing files are skipped; anything else that cannot be
+    /// read or understood is an error naming the file and line.
+    pub fn load(files: &[PathBuf], expansion: Expansion) -> Result<NpmConfig, Error> {
         let mut config = NpmConfig::default();
         for file in files {
             match fs_err::read_to_string(file) {
-                Ok(text) => config.apply(file, &text)?,
+                Ok(text) => config.apply(file, &text, expansion)?,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => {
                     return Err(Error::Config {
@@ -101,21 +116,13 @@ impl NpmConfig {
         Ok(config)
     }
 
-    /// The usual `.npmrc` files: `$NPM_CONFIG_USERCONFIG` or `~/.npmrc`, then `./.npmrc`.
-    pub fn default_files(cwd: &Path) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        if let Some(user) = std::env::var_os("NPM_CONFIG_USERCONFIG")
-            .or_else(|| std::env::var_os("npm_config_userconfig"))
-        {
-            files.push(PathBuf::from(user));
-        } else if let Some(home) = std::env::var_os("HOME") {
-            files.push(PathBuf::from(home).join(".npmrc"));
-        }
-        files.push(cwd.join(".npmrc"));
-        files
+    /// npm's own files for a publisher command: `user` (`$NPM_CONFIG_USERCONFIG` or
+    /// `~/.npmrc`, chosen by the caller), then the project's `<cwd>/.npmrc`.
+    pub fn publisher_files(user: Option<PathBuf>, cwd: &Path) -> Vec<PathBuf> {
+        user.into_iter().chain([cwd.join(".npmrc")]).collect()
     }
 
-    fn apply(&mut self, path: &Path, text: &str) -> Result<(), Error> {
+    fn apply(&mut self, path: &Path, text: &str, expansion: Expansion) -> Result<(), Error> {
         let bad = |line: usize, reason: String| Error::Config {
             path: path.to_owned(),
             reason: format!("line {line}: {reason}"),
@@ -128,11 +135,24 @@ impl NpmConfig {
             let Some((key, value)) = line.split_once('=') else {
                 continue;
             };
-            let (key, value) = (key.trim(), expand_env(value.trim().trim_matches('"')));
+            let value = value.trim().trim_matches('"');
+            let value = match expansion {
+                Expansion::FromEnvironment => expand_env(value),
+                Expansion::Never => value.to_owned(),
+            };
+            let key = key.trim();
             let parse_url = |value: &str| {
-                Url::parse(value)
-                    .map(with_trailing_slash)
-                    .map_err(|error| bad(index + 1, format!("`{key}`: {error}")))
+                let url = Url::parse(value)
+                    .map_err(|error| bad(index + 1, format!("`{key}`: `{value}`: {error}")))?;
+                if url.cannot_be_a_base() || !matches!(url.scheme(), "https" | "http") {
+                    return Err(bad(
+                        index + 1,
+                        format!("`{key}`: `{value}` is not an http(s) registry URL"),
+                    ));
+                }
+                crate::http::require_secure(&url)
+                    .map_err(|error| bad(index + 1, format!("`{key}`: {error}")))?;
+                Ok(with_trailing_slash(url))
             };
             if key == "registry" {
                 self.registry = parse_url(&value)?;
@@ -434,6 +454,7 @@ mod tests {
                 Path::new(".npmrc"),
                 "registry=https://r.example/npm\n@corp:registry=https://corp.example/api/npm/\n\
                  //corp.example/api/npm/:_authToken=${MCPIN_TEST_NO_SUCH_VAR}tok\n; comment\n",
+                Expansion::FromEnvironment,
             )
             .unwrap();
         assert_eq!(
@@ -456,5 +477,63 @@ mod tests {
                 .as_str(),
             "https://corp.example/api/npm/@corp%2fx"
         );
+    }
+
+    #[test]
+    fn without_expansion_a_file_never_reads_the_environment() {
+        // A project .npmrc sent `${GITHUB_TOKEN}` to its own registry on the first cold launch.
+        // PATH stands in for the secret: it is set in every test process.
+        let name = "PATH";
+        let secret = std::env::var(name).expect("PATH is set");
+        let mut config = NpmConfig::default();
+        config
+            .apply(
+                Path::new("/home/u/.npmrc"),
+                &format!("//r.example/:_authToken=${{{name}}}\n"),
+                Expansion::Never,
+            )
+            .unwrap();
+        let url = Url::parse("https://r.example/x").unwrap();
+        assert_eq!(
+            config.auth_for(&url),
+            Some(&Auth::Bearer(format!("${{{name}}}")))
+        );
+        let mut expanded = NpmConfig::default();
+        expanded
+            .apply(
+                Path::new("./.npmrc"),
+                &format!("//r.example/:_authToken=${{{name}}}\n"),
+                Expansion::FromEnvironment,
+            )
+            .unwrap();
+        assert_eq!(expanded.auth_for(&url), Some(&Auth::Bearer(secret)));
+    }
+
+    #[test]
+    fn registry_urls_must_be_https_or_loopback_and_errors_name_the_line() {
+        for (text, line) in [
+            ("; ok\nregistry=http://registry.example/\n", 2),
+            ("@corp:registry=ftp://corp.example/\n", 1),
+            ("a=b\n\nregistry=${REGISTRY}\n", 3),
+            ("registry=data:x\n", 1),
+        ] {
+            let error = NpmConfig::default()
+                .apply(Path::new("/home/u/.npmrc"), text, Expansion::Never)
+                .unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("configuration /home/u/.npmrc: line {line}: ")),
+                "{text:?}: {message}"
+            );
+        }
+        let mut config = NpmConfig::default();
+        config
+            .apply(
+                Path::new(".npmrc"),
+                "registry=http://127.0.0.1:4873\n",
+                Expansion::Never,
+            )
+            .unwrap();
+        assert_eq!(config.registry.as_str(), "http://127.0.0.1:4873/");
     }
 }

@@ -64,6 +64,7 @@ impl Reference {
             Some(_) => ("docker.io".to_owned(), name.to_owned()),
             None => ("docker.io".to_owned(), format!("library/{name}")),
         };
+        registry_url(&registry)?;
         let valid_repo = !repository.is_empty()
             && repository.split('/').all(|part| {
                 !part.is_empty()
@@ -103,20 +104,36 @@ impl Reference {
 
     /// The base URL of the registry API. Loopback registries speak plain HTTP,
     /// like Docker's default for localhost.
-    pub fn api_base(&self) -> Url {
+    pub fn api_base(&self) -> Result<Url, Error> {
         let host = if self.registry == "docker.io" {
             "registry-1.docker.io"
         } else {
             &self.registry
         };
-        let bare_host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        let scheme = if matches!(bare_host, "localhost" | "127.0.0.1" | "[::1]") {
-            "http"
-        } else {
-            "https"
-        };
-        Url::parse(&format!("{scheme}://{host}/v2/")).expect("a registry host forms a URL")
+        let mut url = registry_url(host).map_err(|reason| Error::Spec {
+            spec: format!("oci:{self}"),
+            reason,
+        })?;
+        if crate::http::is_loopback(&url) {
+            url.set_scheme("http")
+                .expect("https and http are both special");
+        }
+        Ok(url)
     }
+}
+
+/// `https://<host[:port]>/v2/`, or why `host` is not a registry host (a port over 65535,
+/// user info, a path, characters no host has).
+fn registry_url(host: &str) -> Result<Url, String> {
+    let invalid = || format!("`{host}` is not a registry host[:port]");
+    let url = Url::parse(&format!("https://{host}/v2/")).map_err(|_| invalid())?;
+    // Whatever the parser split off the host (user info, a path, a query) was not a host.
+    let only_a_host = url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/v2/"
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if only_a_host { Ok(url) } else { Err(invalid()) }
 }
 
 impl fmt::Display for Reference {
@@ -352,11 +369,18 @@ impl Client {
         send(Some(token))
     }
 
-    fn oci_url(reference: &Reference, path: &str) -> Url {
-        reference
-            .api_base()
-            .join(&format!("{}/{path}", reference.repository))
-            .expect("repository paths form URLs")
+    fn oci_url(reference: &Reference, path: &str) -> Result<Url, Error> {
+        let invalid = || Error::Spec {
+            spec: format!("oci:{reference}"),
+            reason: format!("`{}` is not a repository path", reference.repository),
+        };
+        let base = reference.api_base()?;
+        // A relative path only: a repository like `x:y` would otherwise parse as a URL scheme.
+        if reference.repository.contains(':') {
+            return Err(invalid());
+        }
+        base.join(&format!("{}/{path}", reference.repository))
+            .map_err(|_| invalid())
     }
 
     /// Fetches a manifest by tag or digest and checks its bytes hash to the
@@ -366,7 +390,7 @@ impl Client {
         reference: &Reference,
         manifest_ref: &str,
     ) -> Result<(Vec<u8>, String, String), Error> {
-        let url = Self::oci_url(reference, &format!("manifests/{manifest_ref}"));
+        let url = Self::oci_url(reference, &format!("manifests/{manifest_ref}"))?;
         let request = OciRequest {
             method: Method::GET,
             url: url.clone(),
@@ -415,7 +439,7 @@ impl Client {
 
     /// Fetches the image manifest `digest` (a `sha256:` digest its bytes must hash to).
     pub fn oci_get_manifest(&self, reference: &Reference, digest: &str) -> Result<Manifest, Error> {
-        let url = Self::oci_url(reference, &format!("manifests/{digest}"));
+        let url = Self::oci_url(reference, &format!("manifests/{digest}"))?;
         // Only a digest: a tag (or anything else) would be fetched without a hash to check.
         sha256_checksum(digest, &url)?;
         let (bytes, _, _) = self.oci_manifest(reference, digest)?;
@@ -430,7 +454,7 @@ impl Client {
         descriptor: &Descriptor,
         limit: u64,
     ) -> Result<Vec<u8>, Error> {
-        let url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest));
+        let url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest))?;
         let checksum = sha256_checksum(&descriptor.digest, &url)?;
         if descriptor.size > limit {
             return Err(Error::Metadata {
@@ -473,7 +497,7 @@ impl Client {
         let (mut bytes, mut digest, mut media_type) =
             self.oci_manifest(reference, reference.manifest_reference())?;
         let mut index_digest = None;
-        let base_url = Self::oci_url(reference, "manifests/");
+        let base_url = Self::oci_url(reference, "manifests/")?;
         if media_type == OCI_INDEX || media_type == DOCKER_LIST {
             let index: Manifest = crate::http::parse_json(&bytes, &base_url)?;
             let arch = goarch();
@@ -504,7 +528,7 @@ impl Client {
             )));
         }
         let manifest: Manifest = crate::http::parse_json(&bytes, &base_url)?;
-        let manifest_url = Self::oci_url(reference, &format!("manifests/{digest}"));
+        let manifest_url = Self::oci_url(reference, &format!("manifests/{digest}"))?;
         let stored = self.store.insert(
             &sha256_checksum(&digest, &manifest_url)?,
             &redact(&manifest_url),
@@ -512,7 +536,7 @@ impl Client {
         )?;
         let mut blobs = Vec::new();
         for descriptor in manifest.config.iter().chain(&manifest.layers) {
-            let blob_url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest));
+            let blob_url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest))?;
             let checksum = sha256_checksum(&descriptor.digest, &blob_url)?;
             self.store.fetch(&checksum, &redact(&blob_url), || {
                 let request = OciRequest {
@@ -607,7 +631,7 @@ impl Client {
     /// Uploads a blob unless the registry has it (monolithic upload).
     pub fn oci_push_blob(&self, reference: &Reference, bytes: &[u8]) -> Result<Descriptor, Error> {
         let descriptor = Descriptor::of("application/octet-stream", bytes);
-        let blob_url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest));
+        let blob_url = Self::oci_url(reference, &format!("blobs/{}", descriptor.digest))?;
         let head = OciRequest {
             method: Method::HEAD,
             url: blob_url.clone(),
@@ -618,7 +642,7 @@ impl Client {
         if self.oci_send(reference, true, &head)?.status().is_success() {
             return Ok(descriptor);
         }
-        let start_url = Self::oci_url(reference, "blobs/uploads/");
+        let start_url = Self::oci_url(reference, "blobs/uploads/")?;
         let start = OciRequest {
             method: Method::POST,
             url: start_url.clone(),
@@ -672,7 +696,7 @@ impl Client {
             .tag
             .clone()
             .unwrap_or_else(|| descriptor.digest.clone());
-        let url = Self::oci_url(reference, &format!("manifests/{target}"));
+        let url = Self::oci_url(reference, &format!("manifests/{target}"))?;
         let put = OciRequest {
             method: Method::PUT,
             url: url.clone(),
@@ -696,7 +720,7 @@ impl Client {
         reference: &Reference,
         subject: &str,
     ) -> Result<Vec<Descriptor>, Error> {
-        let url = Self::oci_url(reference, &format!("referrers/{subject}"));
+        let url = Self::oci_url(reference, &format!("referrers/{subject}"))?;
         let request = OciRequest {
             method: Method::GET,
             url: url.clone(),
@@ -726,7 +750,7 @@ impl Client {
         match self.oci_manifest(reference, &tag) {
             Ok((bytes, _, _)) => crate::http::parse_json(
                 &bytes,
-                &Self::oci_url(reference, &format!("manifests/{tag}")),
+                &Self::oci_url(reference, &format!("manifests/{tag}"))?,
             ),
             Err(Error::NotFound { .. }) => Ok(Manifest {
                 schema_version: 2,
@@ -789,11 +813,11 @@ mod tests {
             (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
             ("127.0.0.1:5000", "mcpin/server", Some("1.0"))
         );
-        assert_eq!(r.api_base().as_str(), "http://127.0.0.1:5000/v2/");
+        assert_eq!(r.api_base().unwrap().as_str(), "http://127.0.0.1:5000/v2/");
         let hex = "a".repeat(64);
         let r = Reference::parse(&format!("ghcr.io/o/i@sha256:{hex}")).unwrap();
         assert_eq!(r.manifest_reference(), format!("sha256:{hex}"));
-        assert_eq!(r.api_base().as_str(), "https://ghcr.io/v2/");
+        assert_eq!(r.api_base().unwrap().as_str(), "https://ghcr.io/v2/");
         assert_eq!(
             Reference::parse("alpine").unwrap().repository,
             "library/alpine"
@@ -801,6 +825,34 @@ mod tests {
         assert!(Reference::parse("ghcr.io/O/i").is_err());
         assert!(Reference::parse("ghcr.io/o/i@sha256:abc").is_err());
         assert!(Reference::parse("ghcr.io/o/i@md5:abc").is_err());
+    }
+
+    #[test]
+    fn a_registry_port_out_of_range_is_an_error_not_a_panic() {
+        // `localhost:99999` used to panic in api_base ("a registry host forms a URL").
+        for bad in [
+            "localhost:99999/o/i",
+            "127.0.0.1:65536/o/i",
+            "ghcr.io?x/o/i",
+        ] {
+            let error = Reference::parse(bad).unwrap_err();
+            assert!(error.contains("is not a registry host"), "{bad}: {error}");
+        }
+        let built = Reference {
+            registry: "localhost:99999".into(),
+            repository: "o/i".into(),
+            tag: None,
+            digest: None,
+        };
+        assert!(matches!(built.api_base(), Err(Error::Spec { .. })));
+        assert_eq!(
+            Reference::parse("[::1]:5000/o/i")
+                .unwrap()
+                .api_base()
+                .unwrap()
+                .as_str(),
+            "http://[::1]:5000/v2/"
+        );
     }
 
     #[test]

@@ -70,13 +70,14 @@ impl Checksum {
             .then_some(Checksum { algorithm, hex })
     }
 
-    fn matches(&self, digests: &Digests) -> Option<String> {
+    /// The actual digest when `digests` (and the blob's `sha1`) do not match this checksum.
+    fn matches(&self, digests: &Digests, sha1: &str) -> Option<String> {
         let actual = match self.algorithm {
-            Algorithm::Sha256 => &digests.sha256,
-            Algorithm::Sha512 => &digests.sha512,
-            Algorithm::Sha1 => &digests.sha1,
+            Algorithm::Sha256 => digests.sha256.as_str(),
+            Algorithm::Sha512 => digests.sha512.as_str(),
+            Algorithm::Sha1 => sha1,
         };
-        (actual != &self.hex).then(|| actual.clone())
+        (actual != self.hex).then(|| actual.to_owned())
     }
 }
 
@@ -86,15 +87,8 @@ impl std::fmt::Display for Checksum {
     }
 }
 
-/// The digests of a blob's exact bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Digests {
-    pub size: u64,
-    pub sha256: String,
-    pub sha512: String,
-    #[serde(skip)]
-    sha1: String,
-}
+/// The size and digests of a blob's exact bytes (one definition, the artifact crate's).
+pub use mcpin_artifact::Digests;
 
 /// A blob in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -155,16 +149,6 @@ pub struct Store {
 const LAYOUT: &str = "v1";
 
 impl Store {
-    /// `$XDG_DATA_HOME/mcpin/store`, else `~/.local/share/mcpin/store`.
-    pub fn default_root() -> Option<PathBuf> {
-        if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-            return Some(PathBuf::from(data).join("mcpin/store"));
-        }
-        std::env::var_os("HOME")
-            .filter(|v| !v.is_empty())
-            .map(|home| PathBuf::from(home).join(".local/share/mcpin/store"))
-    }
-
     /// Opens (creating if needed) the store at `root`, for the current user: refused with
     /// [`Error::Unsafe`] unless [`check_private_dir`] passes for it.
     pub fn open(root: &Path) -> Result<Store, Error> {
@@ -231,8 +215,8 @@ impl Store {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(Error::store(&path, error)),
         };
-        let digests = hash(file).map_err(|e| Error::store(&path, e))?;
-        if digests.sha256 != sha256 || checksum.matches(&digests).is_some() {
+        let (digests, sha1) = hash(file).map_err(|e| Error::store(&path, e))?;
+        if digests.sha256 != sha256 || checksum.matches(&digests, &sha1).is_some() {
             return Ok(None);
         }
         Ok(Some(Stored {
@@ -310,14 +294,8 @@ impl Store {
                 .map_err(|e| Error::store(tmp.path(), e))?;
         }
         let (inner, sha1) = hashing.finish();
-        let inner = inner.finish().map_err(|e| Error::store(tmp.path(), e))?;
-        let digests = Digests {
-            size: inner.size,
-            sha256: inner.sha256,
-            sha512: inner.sha512,
-            sha1,
-        };
-        if let Some(actual) = expected.matches(&digests) {
+        let digests = inner.finish().map_err(|e| Error::store(tmp.path(), e))?;
+        if let Some(actual) = expected.matches(&digests, &sha1) {
             // `tmp` is deleted on drop: nothing of the bad download stays.
             return Err(Error::IntegrityMismatch {
                 url: url.to_owned(),
@@ -340,7 +318,7 @@ impl Store {
             },
             Checksum {
                 algorithm: Algorithm::Sha1,
-                hex: digests.sha1.clone(),
+                hex: sha1,
             },
         ] {
             self.write_atomic(&self.alias_path(&alias), digests.sha256.as_bytes())?;
@@ -415,7 +393,7 @@ impl Store {
         let mut corrupt = Vec::new();
         for (name, path) in self.blobs()? {
             let file = fs_err::File::open(&path).map_err(|e| Error::store(&path, e))?;
-            let digests = hash(file).map_err(|e| Error::store(&path, e))?;
+            let (digests, _) = hash(file).map_err(|e| Error::store(&path, e))?;
             if digests.sha256 != name {
                 corrupt.push(Corrupt {
                     path,
@@ -693,17 +671,12 @@ fn read_ref(path: &Path) -> Result<Option<RefRecord>, Error> {
     }
 }
 
-fn hash(reader: impl Read) -> io::Result<Digests> {
+/// The digests of a stored blob, and its sha1 (checked against npm `shasum`s, never kept).
+fn hash(reader: impl Read) -> io::Result<(Digests, String)> {
     let mut hashing = Sha1Reader::new(HashingReader::new(reader));
     io::copy(&mut hashing, &mut io::sink())?;
     let (inner, sha1) = hashing.finish();
-    let inner = inner.finish()?;
-    Ok(Digests {
-        size: inner.size,
-        sha256: inner.sha256,
-        sha512: inner.sha512,
-        sha1,
-    })
+    Ok((inner.finish()?, sha1))
 }
 
 #[cfg(unix)]

@@ -158,7 +158,7 @@ pub struct DeniedComponent {
     pub source: String,
 }
 
-pub type LaunchRules = LaunchRulesFile;
+pub use crate::launch::LaunchRules;
 
 impl VersionReq {
     /// Parses `requirement` in the syntax of `ecosystem` (npm semver for npm and MCPB, PEP 440 for PyPI).
@@ -266,26 +266,6 @@ fn diagnostic(text: &str, span: Range<usize>, message: String) -> Diagnostic {
         snippet,
     }
 }
-
-/// Built-in docker flags that always deny (DESIGN.md, launcher grammar).
-pub const DOCKER_DENIED_FLAGS: &[&str] = &[
-    "--privileged",
-    "--cap-add",
-    "--device",
-    "--network=host",
-    "--net=host",
-    "--pid=host",
-    "--ipc=host",
-    "--uts=host",
-    "--userns=host",
-    "-d",
-    "--detach",
-    "-t",
-    "--tty",
-    "--entrypoint",
-    "--env-file",
-    "--security-opt",
-];
 
 impl Policy {
     /// Reads and validates the policy file at `path`.
@@ -428,6 +408,7 @@ impl Policy {
         }
 
         let sbom = sbom_rules(&file.sbom, &mut check);
+        let launch = launch_rules(&file.launch, &mut check);
         let store_url = file.store.url.as_ref().and_then(|url| {
             url::Url::parse(url.get_ref())
                 .map_err(|e| e.to_string())
@@ -459,12 +440,7 @@ impl Policy {
             packages,
             tools: clone_tools(&file.tools),
             sbom,
-            launch: LaunchRulesFile {
-                launchers: file.launch.launchers.clone(),
-                docker_deny_flags: file.launch.docker_deny_flags.clone(),
-                env_strip: file.launch.env_strip.clone(),
-                env_deny: file.launch.env_deny.clone(),
-            },
+            launch,
             approvers,
             store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
             store_url,
@@ -599,6 +575,95 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
             );
             None
         }
+    }
+}
+
+fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
+    let patterns = |check: &mut Checker, list: &[Spanned<String>]| -> Vec<String> {
+        list.iter()
+            .filter(|pattern| {
+                let valid = crate::launch::env::valid_pattern(pattern.get_ref());
+                if !valid {
+                    check.error(
+                        pattern.span(),
+                        format!(
+                            "`{}` is not a variable name or `PREFIX*` pattern",
+                            pattern.get_ref()
+                        ),
+                    );
+                }
+                valid
+            })
+            .map(|pattern| pattern.get_ref().clone())
+            .collect()
+    };
+    let env = crate::launch::env::EnvLists {
+        allow: patterns(check, &file.env_allow),
+        strip: patterns(check, &file.env_strip),
+        deny: patterns(check, &file.env_deny),
+    };
+    let docker_deny_flags = file
+        .docker_deny_flags
+        .iter()
+        .filter(|flag| {
+            let text = flag.get_ref();
+            let name = text.split_once('=').map_or(text.as_str(), |(name, _)| name);
+            let valid = name.len() > 2
+                && name.starts_with("--")
+                && name[2..].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid {
+                check.error(
+                    flag.span(),
+                    format!("`{text}`: write the long form, `--name` or `--name=value` (`-e` is `--env`, `--net` is `--network`)"),
+                );
+            }
+            valid
+        })
+        .map(|flag| flag.get_ref().clone())
+        .collect();
+    let docker_mount_sources = file
+        .docker_mount_sources
+        .iter()
+        .filter_map(|dir| {
+            let path = PathBuf::from(dir.get_ref());
+            let normal = path.is_absolute()
+                && path.components().all(|c| {
+                    !matches!(
+                        c,
+                        std::path::Component::ParentDir | std::path::Component::CurDir
+                    )
+                });
+            if !normal {
+                check.error(
+                    dir.span(),
+                    "docker-mount-sources entries are absolute paths without `.` or `..`",
+                );
+                return None;
+            }
+            Some(path)
+        })
+        .collect();
+    let docker_host = file.docker_host.as_ref().and_then(|host| {
+        let text = host.get_ref();
+        let valid = match url::Url::parse(text) {
+            Ok(url) if url.scheme() == "unix" => url.host().is_none() && url.path().starts_with('/'),
+            Ok(url) if matches!(url.scheme(), "tcp" | "ssh") => url.host().is_some(),
+            _ => false,
+        };
+        if !valid {
+            check.error(
+                host.span(),
+                "docker-host is `unix:///path/to/docker.sock`, `tcp://host:port` or `ssh://user@host`",
+            );
+        }
+        valid.then(|| text.clone())
+    });
+    LaunchRules {
+        launchers: file.launchers.clone(),
+        docker_deny_flags,
+        env,
+        docker_mount_sources,
+        docker_host,
     }
 }
 

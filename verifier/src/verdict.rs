@@ -101,8 +101,13 @@ codes! {
     LauncherAllowed = "launcher-allowed": "the launcher is in the policy's allowed launchers",
     LauncherNotAllowed = "launcher-not-allowed": "the launcher is not in the policy's allowed launchers",
     DockerFlagDenied = "docker-flag-denied": "a docker flag the policy denies is present",
+    DockerEnvDenied = "docker-env-denied": "a docker `-e` names a variable the environment rules strip (it would load code or weaken TLS in the container)",
+    DockerMountDenied = "docker-mount-denied": "a docker bind-mount source is missing, a socket, a system path or a parent of one, or outside [launch] docker-mount-sources",
+    DockerConfigUnavailable = "docker-config-unavailable": "the account has no home directory for the docker client's configuration",
+    DockerHostPinned = "docker-host-pinned": "the docker client talks to the daemon [launch] docker-host names",
     EnvDenied = "env-denied": "an environment variable the policy denies is set",
     EnvStripped = "env-stripped": "an environment variable is removed before launch",
+    EnvDropped = "env-dropped": "environment variables not on the allowlist are not passed to the server",
 }
 
 impl Serialize for Code {

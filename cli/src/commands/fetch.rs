@@ -19,7 +19,11 @@ struct Report<'a> {
 
 pub fn run(args: FetchArgs) -> anyhow::Result<ExitStatus> {
     let spec = Spec::parse(&args.spec)?;
-    let settings = settings::registry(args.registry, std::io::stderr().is_terminal())?;
+    let settings = settings::registry(
+        args.registry,
+        std::io::stderr().is_terminal(),
+        settings::RegistryScope::Publisher,
+    )?;
     let client = Client::new(settings)?;
     let fetched = client.fetch(&spec)?;
     if args.json {

@@ -22,6 +22,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
+pub use run::record_usage_error;
+
 use crate::args::Command;
 use crate::exit::ExitStatus;
 

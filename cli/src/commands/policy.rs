@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use mcpin_launcher::locate::BaseDirs;
 use mcpin_verifier::policy::{self, Policy};
 use mcpin_verifier::{PublicKey, SecretKey};
 
@@ -35,22 +36,18 @@ pub fn policy_root_key(flag: Option<&Path>) -> anyhow::Result<Option<PublicKey>>
     Ok(Some(key))
 }
 
-/// `--state-dir`, `MCPIN_STATE_DIR`, `$XDG_STATE_HOME/mcpin`, or `~/.local/state/mcpin`.
+/// `--state-dir`, `MCPIN_STATE_DIR`, else the base directories' state dir
+/// (`$XDG_STATE_HOME/mcpin` or `~/.local/state/mcpin`).
 pub fn state_dir(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = flag {
         return Ok(dir.to_owned());
     }
-    let env = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
-    if let Some(dir) = env("MCPIN_STATE_DIR") {
+    if let Some(dir) = std::env::var_os("MCPIN_STATE_DIR").filter(|value| !value.is_empty()) {
         return Ok(dir.into());
     }
-    if let Some(dir) = env("XDG_STATE_HOME") {
-        return Ok(PathBuf::from(dir).join("mcpin"));
-    }
-    match env("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local/state/mcpin")),
-        None => bail!("no state directory: set --state-dir, MCPIN_STATE_DIR or HOME"),
-    }
+    BaseDirs::from_env()
+        .state_dir()
+        .context("no state directory: set --state-dir, MCPIN_STATE_DIR or HOME")
 }
 
 fn init(args: PolicyInitArgs) -> anyhow::Result<ExitStatus> {

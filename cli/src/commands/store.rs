@@ -8,7 +8,7 @@ use crate::exit::ExitStatus;
 use crate::{output, settings};
 
 pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
-    let settings = settings::registry(args.registry, false)?;
+    let settings = settings::registry(args.registry, false, settings::RegistryScope::Publisher)?;
     let store = Store::open(&settings.store)?;
     match args.command {
         StoreCommand::Ls { json } => {

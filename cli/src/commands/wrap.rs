@@ -45,7 +45,7 @@ fn targets(
         Some(dir) => Some(absolute(dir)?),
         None => std::env::current_dir().ok(),
     };
-    let dirs = ClientDirs::from_env(project)
+    let dirs = ClientDirs::from_env(&BaseDirs::from_env(), project)
         .context("HOME is not set: use --config FILE --client NAME")?;
     let discovery = wrap::discover(&clients, &dirs, Some(records.dir()));
     let missing = if args.all {
@@ -223,13 +223,14 @@ fn mcpin_path() -> anyhow::Result<PathBuf> {
 
 pub fn wrap(args: WrapArgs) -> anyhow::Result<ExitStatus> {
     let mcpin = mcpin_path()?;
-    let (settings, _) = super::run::launch_settings(
+    let settings = super::run::launch_settings(
         args.policy.clone(),
         None,
         &args.policy_trust,
         args.registry,
         BaseDirs::from_env(),
-    )?;
+    )?
+    .settings?;
     // Records are the user's, in the user's state directory (in system mode the policy's
     // rollback state is root's, and `--state-dir` is refused above).
     let records = RecordStore::new(&state_dir(args.policy_trust.state_dir.as_deref())?);

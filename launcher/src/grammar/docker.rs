@@ -54,10 +54,13 @@ pub(super) fn docker_volume(value: &str) -> Result<DockerVolume, Refusal> {
             );
         }
     };
-    if host.ends_with("docker.sock") || container.ends_with("docker.sock") {
+    // Which host paths may be mounted is the launch rules' call, over the resolved path
+    // (`mcpin_verifier::launch`); here only the form: a named volume or a relative path would
+    // depend on the daemon's volumes or the caller's directory.
+    if !host.starts_with('/') {
         return refuse(
-            RefusalCode::DockerSocketMount,
-            format!("`-v {value}` mounts the docker socket: root on the host"),
+            RefusalCode::DockerMountSource,
+            format!("`-v {value}`: the source must be an absolute host path"),
         );
     }
     if !options

@@ -283,8 +283,6 @@ fn uvx_exact_versions_are_accepted() {
 
     let request = ok(&[
         "uvx",
-        "--python",
-        "3.12",
         "--from",
         "Mcp_Server.Fetch[Extra,b]==2026.10.24",
         "mcp-server-fetch",
@@ -296,7 +294,6 @@ fn uvx_exact_versions_are_accepted() {
         VersionSpec::Exact("2026.10.24".into())
     );
     assert_eq!(request.command.as_deref(), Some("mcp-server-fetch"));
-    assert_eq!(request.python.as_deref(), Some("3.12"));
     assert!(request.is_pinned());
 
     let request = ok(&[
@@ -456,9 +453,20 @@ fn uvx_refusals() {
             RefusalCode::UvxResolutionFlag,
         ),
         (&["uvx", "--bogus", "x==1"], RefusalCode::UvxUnknownOption),
+        // `--python` was accepted and ignored: the interpreter is the system's or the policy's.
+        (&["uvx", "--python", "3.12", "x==1"], RefusalCode::UvxPython),
         (
-            &["uvx", "--python", "/usr/bin/python3", "x==1"],
-            RefusalCode::LauncherLocalSpec,
+            &["uvx", "-p", "/usr/bin/python3", "x==1"],
+            RefusalCode::UvxPython,
+        ),
+        // A second `--from` silently won.
+        (
+            &["uvx", "--from", "x==1", "--from", "evil==6.6.6", "x"],
+            RefusalCode::UvxMultipleFrom,
+        ),
+        (
+            &["uvx", "--from=x==1", "--from=x==2", "x"],
+            RefusalCode::UvxMultipleFrom,
         ),
         (
             &["uvx", "--with", "a,b", "x==1"],
@@ -533,13 +541,48 @@ fn docker_digest_pinned_images_are_accepted() {
         }]
     );
     assert_eq!(docker.network.as_deref(), Some("none"));
+    assert_eq!(
+        docker.options,
+        argv(&[
+            "--interactive",
+            "--rm",
+            "--env=GITHUB_PERSONAL_ACCESS_TOKEN",
+            "--env=MODE=ro",
+            "--volume=/home/me/src:/src:ro",
+            "--network=none",
+        ])
+    );
     assert_eq!(request.server_args, argv(&["stdio"]));
 
     // Registry with a port, combined flags.
     let image = format!("localhost:5000/mcp/time@{DIGEST}");
-    let request = ok(&["docker", "run", "-i", "--init", "--rm", &image]);
+    let request = ok(&[
+        "docker",
+        "run",
+        "-i",
+        "--init",
+        "--rm",
+        "--net=bridge",
+        "-eX=1",
+        "-u",
+        "1000",
+        &image,
+    ]);
     assert_eq!(request.package.name, "localhost:5000/mcp/time");
-    assert_eq!(request.docker.unwrap().tag, None);
+    let docker = request.docker.unwrap();
+    assert_eq!(docker.tag, None);
+    // Short forms and aliases in their long form, for the policy's docker-deny-flags.
+    assert_eq!(
+        docker.options,
+        argv(&[
+            "--interactive",
+            "--init",
+            "--rm",
+            "--network=bridge",
+            "--env=X=1",
+            "--user=1000",
+        ])
+    );
 }
 
 #[test]
@@ -604,16 +647,19 @@ fn docker_refusals() {
             &["docker", "run", "-i", "--net=container:abc", "mcp/x"],
             RefusalCode::DockerNetwork,
         ),
+        // Which host paths may be mounted is decided over the resolved path by the launch
+        // rules; the grammar refuses sources that are not host paths at all.
         (
-            &[
-                "docker",
-                "run",
-                "-i",
-                "-v",
-                "/var/run/docker.sock:/var/run/docker.sock",
-                "mcp/x",
-            ],
-            RefusalCode::DockerSocketMount,
+            &["docker", "run", "-i", "-v", "docker-data:/data:ro", "mcp/x"],
+            RefusalCode::DockerMountSource,
+        ),
+        (
+            &["docker", "run", "-i", "-v", "./data:/data:ro", "mcp/x"],
+            RefusalCode::DockerMountSource,
+        ),
+        (
+            &["docker", "run", "-i", "-v", "~/.ssh:/k:ro", "mcp/x"],
+            RefusalCode::DockerMountSource,
         ),
         (
             &["docker", "run", "-i", "-v", "/home:/home", "mcp/x"],

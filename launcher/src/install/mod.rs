@@ -285,7 +285,9 @@ pub fn ensure_installed(
     for dir in [base.parent().unwrap_or(&base), &base, &tmp, &locks] {
         store::check_not_shared(dir, &owner)?;
     }
-    let lock_digest = request.lock().map_or_else(|| "none".to_owned(), Lock::digest);
+    let lock_digest = request
+        .lock()
+        .map_or_else(|| "none".to_owned(), Lock::digest);
     let key = secret.install_key(request.sha256(), &lock_digest, request.interpreter);
     let root = base.join(&key);
     let record_path = base.join(format!("{key}.json"));

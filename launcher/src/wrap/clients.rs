@@ -383,18 +383,22 @@ pub struct ClientDirs {
 }
 
 impl ClientDirs {
-    /// From `HOME` and the clients' variables; empty and relative values are ignored (a relative
-    /// path would name a file in whatever directory mcpin runs in). `None` without `HOME`.
-    pub fn from_env(project: Option<PathBuf>) -> Option<ClientDirs> {
+    /// From the base directories and the clients' variables; empty and relative values are
+    /// ignored (a relative path would name a file in whatever directory mcpin runs in). `None`
+    /// without a home directory.
+    pub fn from_env(
+        base: &crate::locate::BaseDirs,
+        project: Option<PathBuf>,
+    ) -> Option<ClientDirs> {
         let absolute = |var: &str| {
             std::env::var_os(var)
                 .map(PathBuf::from)
                 .filter(|path| path.is_absolute())
         };
-        let home = absolute("HOME").or_else(|| absolute("USERPROFILE"))?;
+        let home = base.home.clone().or_else(|| absolute("USERPROFILE"))?;
         Some(ClientDirs {
             home,
-            config: absolute("XDG_CONFIG_HOME"),
+            config: base.xdg_config_home.clone(),
             app_data: absolute("APPDATA"),
             project,
             env: ClientEnv {

@@ -144,6 +144,10 @@ impl Resolver for ToolResolver {
                     .map_err(|e| failed(e.to_string()))?;
                 Ok(format!("sha256:{}", fetched.sha256))
             }
+            Ecosystem::Mcpb => Err(ResolveError::Failed {
+                spec: package.name.clone(),
+                message: "an MCPB bundle is not launched through npx, uvx or docker".to_owned(),
+            }),
         }
     }
 }

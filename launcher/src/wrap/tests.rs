@@ -14,9 +14,9 @@ impl Resolver for FakeResolver {
         match spec.package.ecosystem {
             Ecosystem::Npm => Ok("1.2.3".into()),
             Ecosystem::Pypi => Ok("1.2".into()),
-            Ecosystem::Oci => Err(ResolveError::Unsupported {
-                ecosystem: Ecosystem::Oci,
-            }),
+            other @ (Ecosystem::Oci | Ecosystem::Mcpb) => {
+                Err(ResolveError::Unsupported { ecosystem: other })
+            }
         }
     }
 }

@@ -81,7 +81,6 @@ pub struct SignerFile {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PackageRuleFile {
-    #[schemars(with = "EcosystemName")]
     pub ecosystem: Ecosystem,
     /// Package name or glob (`@scope/*`, `mcp-server-*`).
     #[schemars(with = "String")]
@@ -112,17 +111,6 @@ pub struct PackageRuleFile {
     /// Tool rules for this package, replacing the top-level `[tools]`.
     #[serde(default)]
     pub tools: Option<ToolRulesFile>,
-}
-
-/// The schema of [`Ecosystem`] (which lives in the schema-free attestation crate).
-#[derive(JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum EcosystemName {
-    Npm,
-    Pypi,
-    Oci,
-    Mcpb,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -210,15 +198,35 @@ pub struct LaunchRulesFile {
     /// Launchers agent configs may use (`npx`, `uvx`, `docker`); empty allows none.
     #[serde(default)]
     pub launchers: Vec<String>,
-    /// docker flags that cause a deny, in addition to the built-in list.
+    /// docker options that deny a launch, besides those the launcher grammar refuses. Long
+    /// forms: `--network=bridge` (that value) or `--user` (any value).
     #[serde(default)]
-    pub docker_deny_flags: Vec<String>,
-    /// Environment variables removed before launch.
+    #[schemars(with = "Vec<String>")]
+    pub docker_deny_flags: Vec<Spanned<String>>,
+    /// Environment variables servers receive besides HOME, PATH, LANG, LC_*, TERM, TMPDIR,
+    /// USER and LOGNAME (exact names or `PREFIX*`). Everything else is dropped.
     #[serde(default)]
-    pub env_strip: Vec<String>,
-    /// Environment variables whose presence denies the launch.
+    #[schemars(with = "Vec<String>")]
+    pub env_allow: Vec<Spanned<String>>,
+    /// Environment variables removed before launch, besides the built-in list (names or `PREFIX*`).
     #[serde(default)]
-    pub env_deny: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub env_strip: Vec<Spanned<String>>,
+    /// Environment variables whose presence denies the launch (names or `PREFIX*`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub env_deny: Vec<Spanned<String>>,
+    /// Absolute directories docker bind-mount (`-v`) sources must lie in, after symlinks are
+    /// resolved. Empty (the default): no bind mount is allowed.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub docker_mount_sources: Vec<Spanned<String>>,
+    /// The docker daemon the docker client talks to (`unix:///…`, `tcp://host:port`,
+    /// `ssh://user@host`). Unset: the client's default; `DOCKER_HOST` and the other `DOCKER_*`
+    /// variables of the caller are never used.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub docker_host: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
