@@ -1746,6 +1746,7 @@ fn bundles_approval_and_sbom_come_from_an_oci_store() {
         pypi_index: url::Url::parse(mcpin_registry_client::pypi::DEFAULT_INDEX).unwrap(),
         mcp_registry: url::Url::parse(mcpin_registry_client::mcp::DEFAULT_REGISTRY).unwrap(),
         progress: false,
+        owner: mcpin_registry_client::store::Owner::current(),
         wheel_target: mcpin_registry_client::pypi::WheelTarget::current(),
     })
     .unwrap();

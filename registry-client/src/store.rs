@@ -476,6 +476,9 @@ pub struct Owner {
     pub uid: u32,
     /// Ancestors are checked up to here when the store is below it, else up to `/`.
     pub home: Option<PathBuf>,
+    /// The system store (system mode): root's, filled by a privileged `mcpin install`, read by
+    /// every user. Its files are readable by all; only root may write them.
+    pub system: bool,
 }
 
 impl Owner {
@@ -489,6 +492,16 @@ impl Owner {
             home: std::env::var_os("HOME")
                 .filter(|home| !home.is_empty())
                 .map(PathBuf::from),
+            system: false,
+        }
+    }
+
+    /// The system store's owner: root.
+    pub fn system() -> Owner {
+        Owner {
+            uid: 0,
+            home: None,
+            system: true,
         }
     }
 }
@@ -600,8 +613,13 @@ pub fn check_not_shared(path: &Path, owner: &Owner) -> Result<(), UnsafePath> {
     check_one(path, owner, 0o022, "`chmod go-w")
 }
 
-/// A secret file: a regular file owned by `owner` that nobody else can read or write.
+/// A secret file: a regular file owned by `owner` that nobody else can read or write. In the
+/// system store, where every user must read it and only root can write the store, nobody else
+/// may write it.
 pub fn check_private_file(path: &Path, owner: &Owner) -> Result<(), UnsafePath> {
+    if owner.system {
+        return check_one(path, owner, 0o022, "`chmod go-w");
+    }
     check_one(path, owner, 0o077, "`chmod go-rwx")
 }
 
@@ -819,6 +837,7 @@ mod tests {
             let stranger = Owner {
                 uid: me.uid + 4242,
                 home: None,
+                system: false,
             };
             Store::open_for(&root, &stranger).unwrap_err()
         };

@@ -102,6 +102,7 @@ pub fn launch_settings(
         .map_err(refusal("registry-config-invalid"))?;
         // The system store is filled by a privileged `mcpin install`; a user's launch reads it.
         registry_settings.http.offline |= !privileged;
+        registry_settings.owner = mcpin_registry_client::store::Owner::system();
         let policy_root_key = match &system.policy_root_key {
             Some(path) => Some(
                 PublicKey::load(path)
