@@ -1,13 +1,16 @@
 //! `docs/lint-rules.md`, generated from [`RULES`] and [`CROSS_RULES`] so that
 //! it cannot drift (a unit test fails when the file is stale).
 
+#[cfg(test)]
 use mcpin_attestation::ToolsPayload;
+#[cfg(test)]
 use serde_json::json;
 
 use super::{Class, Example, ExampleAt, RULES, push_visible};
 use crate::cross::CROSS_RULES;
 
 /// The tools payload an example is linted in: one tool, the example in its place.
+#[cfg(test)]
 pub(crate) fn example_payload(example: &Example) -> ToolsPayload {
     let property = |field: &str| json!({"type": "object", "properties": {"value": {"type": "string", field: example.text}}});
     let (name, description, schema) = match example.at {

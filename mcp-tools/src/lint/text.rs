@@ -271,16 +271,18 @@ pub fn decoded_payloads(text: &str) -> Vec<(Range<usize>, String)> {
 
 /// Decoded bytes that read as an instruction, a path or an address rather
 /// than as binary data or a JSON header (JWTs are base64 JSON).
+/// Up to a tenth of the characters may be junk, so that a few stray bytes
+/// appended to the run do not hide it.
 fn readable(bytes: Vec<u8>) -> Option<String> {
-    let text = String::from_utf8(bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let total = text.chars().count();
     let printable = text
         .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .filter(|c| c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\t'))
         .count();
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let letters = text.chars().filter(|c| c.is_ascii_alphabetic()).count();
     let wordy = text.contains(' ') || text.contains("://") || text.starts_with(['/', '~']);
-    (total >= 8 && printable == total && letters * 2 >= total && wordy && !text.starts_with('{'))
+    (total >= 8 && printable * 10 >= total * 9 && letters * 2 >= total && wordy && !text.starts_with('{'))
         .then_some(text)
 }
 
