@@ -32,12 +32,12 @@ pub use client::{
     ClientError, ClientOptions, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, ServerDescription,
     describe_server,
 };
-pub use diff::{JsonChange, TextChange, TextRun, ToolChange, ToolsDiff, diff};
 pub use cross::{CROSS_RULES, CrossFinding, CrossRule, Server, cross_server};
+pub use diff::{JsonChange, TextChange, TextRun, ToolChange, ToolsDiff, diff};
 pub use lint::{
-    Class, Example, ExampleAt, Finding, Hit, JSON_SCHEMA_VERSION, LintReport, LintedFile, Location, Matcher,
-    Place, RULES, Rule, Scope, Severity, Site, highest_severity, json_report, lint, render_text,
-    rules_markdown, sarif,
+    Class, Example, ExampleAt, Finding, Hit, JSON_SCHEMA_VERSION, LintReport, LintedFile, Location,
+    Matcher, Place, RULES, Rule, Scope, Severity, Site, highest_severity, json_report, lint,
+    render_text, rules_markdown, sarif,
 };
 pub use scratch::{ArtifactServer, ScratchError, capture_artifact};
 

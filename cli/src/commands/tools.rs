@@ -77,8 +77,15 @@ fn lint(args: ToolsLintArgs) -> anyhow::Result<ExitStatus> {
         .iter()
         .map(|file| read(file))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let names: Vec<String> = args.files.iter().map(|file| file.display().to_string()).collect();
-    let reports: Vec<_> = sections.iter().map(|section| mcpin_tools::lint(&section.payload)).collect();
+    let names: Vec<String> = args
+        .files
+        .iter()
+        .map(|file| file.display().to_string())
+        .collect();
+    let reports: Vec<_> = sections
+        .iter()
+        .map(|section| mcpin_tools::lint(&section.payload))
+        .collect();
     let files: Vec<LintedFile> = names
         .iter()
         .zip(&reports)
@@ -87,7 +94,10 @@ fn lint(args: ToolsLintArgs) -> anyhow::Result<ExitStatus> {
     let servers: Vec<Server> = names
         .iter()
         .zip(&sections)
-        .map(|(label, section)| Server { label, payload: &section.payload })
+        .map(|(label, section)| Server {
+            label,
+            payload: &section.payload,
+        })
         .collect();
     let cross = mcpin_tools::cross_server(&servers);
     if args.sarif {

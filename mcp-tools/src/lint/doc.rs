@@ -21,7 +21,9 @@ pub(crate) fn example_payload(example: &Example) -> ToolsPayload {
             "An example tool.",
             json!({"type": "object", "properties": {example.text: {"type": "string"}}}),
         ),
-        ExampleAt::ParamDescription => ("example_tool", "An example tool.", property("description")),
+        ExampleAt::ParamDescription => {
+            ("example_tool", "An example tool.", property("description"))
+        }
         ExampleAt::ParamDefault => ("example_tool", "An example tool.", property("default")),
     };
     serde_json::from_value(json!({
@@ -97,11 +99,20 @@ pub fn rules_markdown() -> String {
     );
     for class in CLASSES {
         for rule in RULES.iter().filter(|rule| rule.class == class) {
-            out.push_str(&format!("| [`{}`](#{}) | {} | {} |\n", rule.id, rule.id, rule.severity, class.title()));
+            out.push_str(&format!(
+                "| [`{}`](#{}) | {} | {} |\n",
+                rule.id,
+                rule.id,
+                rule.severity,
+                class.title()
+            ));
         }
     }
     for rule in CROSS_RULES {
-        out.push_str(&format!("| [`{}`](#{}) | {} | Across servers |\n", rule.id, rule.id, rule.severity));
+        out.push_str(&format!(
+            "| [`{}`](#{}) | {} | Across servers |\n",
+            rule.id, rule.id, rule.severity
+        ));
     }
     for class in CLASSES {
         out.push_str(&format!("\n## {}\n", class.title()));
@@ -124,7 +135,10 @@ pub fn rules_markdown() -> String {
          configuration together; `mcpin tools lint` runs it when given several payloads.\n",
     );
     for rule in CROSS_RULES {
-        out.push_str(&format!("\n### `{}`\n\n**{}** — {}.\n", rule.id, rule.severity, rule.description));
+        out.push_str(&format!(
+            "\n### `{}`\n\n**{}** — {}.\n",
+            rule.id, rule.severity, rule.description
+        ));
     }
     out
 }

@@ -29,7 +29,11 @@ pub fn render_text(files: &[LintedFile<'_>], cross: &[CrossFinding]) -> String {
     let mut count = 0;
     for file in files {
         for finding in &file.report.findings {
-            let at = if files.len() > 1 { format!(" in {}", file.file) } else { String::new() };
+            let at = if files.len() > 1 {
+                format!(" in {}", file.file)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
                 "{}[{}] {}{at}\n    {}\n",
                 finding.severity, finding.rule, finding.location, finding.excerpt
@@ -83,8 +87,15 @@ pub fn sarif(files: &[LintedFile<'_>], cross: &[CrossFinding]) -> Value {
             },
         })
     };
-    let mut rules: Vec<Value> = RULES.iter().map(|r| rule(r.id, r.severity, r.description)).collect();
-    rules.extend(CROSS_RULES.iter().map(|r| rule(r.id, r.severity, r.description)));
+    let mut rules: Vec<Value> = RULES
+        .iter()
+        .map(|r| rule(r.id, r.severity, r.description))
+        .collect();
+    rules.extend(
+        CROSS_RULES
+            .iter()
+            .map(|r| rule(r.id, r.severity, r.description)),
+    );
     let index_of = |id: &str| {
         RULES
             .iter()

@@ -91,8 +91,11 @@ pub fn find_invisible(text: &str) -> Option<Range<usize>> {
             .find(|c| !is_variation_selector(*c) && !('\u{1F3FB}'..='\u{1F3FF}').contains(c));
         let after = chars.get(index + 1).map(|(_, c)| *c);
         let joiner = matches!(c, '\u{200C}' | '\u{200D}');
-        let emoji = c == '\u{200D}' && before.is_some_and(is_pictograph) && after.is_some_and(is_pictograph);
-        let script = joiner && (before.is_some_and(is_joining_script) || after.is_some_and(is_joining_script));
+        let emoji = c == '\u{200D}'
+            && before.is_some_and(is_pictograph)
+            && after.is_some_and(is_pictograph);
+        let script = joiner
+            && (before.is_some_and(is_joining_script) || after.is_some_and(is_joining_script));
         (!emoji && !script).then(|| at..at + c.len_utf8())
     })
 }
@@ -120,9 +123,13 @@ pub fn hidden_tag_text(text: &str) -> Option<(Range<usize>, String)> {
             let spelled = chars
                 .get(next..next + len)
                 .map(|run| run.iter().map(|(_, c)| tag_ascii(*c)).collect::<String>());
-            let cancel = chars.get(next + len).is_some_and(|(_, c)| *c == '\u{E007F}');
+            let cancel = chars
+                .get(next + len)
+                .is_some_and(|(_, c)| *c == '\u{E007F}');
             if spelled.as_deref() == Some(sequence) && cancel {
-                allowed[next..=next + len].iter_mut().for_each(|a| *a = true);
+                allowed[next..=next + len]
+                    .iter_mut()
+                    .for_each(|a| *a = true);
             }
         }
     }
@@ -174,11 +181,15 @@ pub fn find_disguised_word(text: &str) -> Option<Range<usize>> {
     let mut start = None;
     let mut ascii = false;
     let mut disguised = false;
-    for (at, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    for (at, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
         if c.is_alphanumeric() {
             start.get_or_insert(at);
             ascii |= c.is_ascii_alphabetic();
-            disguised |= !c.is_ascii() && ascii_lookalike(c).is_some_and(|a| a.is_ascii_alphabetic());
+            disguised |=
+                !c.is_ascii() && ascii_lookalike(c).is_some_and(|a| a.is_ascii_alphabetic());
             continue;
         }
         if let Some(begin) = start.take()
@@ -228,7 +239,11 @@ impl Folded {
             text.push(folded);
             origin.extend(std::iter::repeat_n(at, text.len() - before));
         }
-        Folded { text, origin, original_len: original.len() }
+        Folded {
+            text,
+            origin,
+            original_len: original.len(),
+        }
     }
 
     /// The original byte range of `range` in the folded text.
@@ -282,8 +297,12 @@ fn readable(bytes: Vec<u8>) -> Option<String> {
         .count();
     let letters = text.chars().filter(|c| c.is_ascii_alphabetic()).count();
     let wordy = text.contains(' ') || text.contains("://") || text.starts_with(['/', '~']);
-    (total >= 8 && printable * 10 >= total * 9 && letters * 2 >= total && wordy && !text.starts_with('{'))
-        .then_some(text)
+    (total >= 8
+        && printable * 10 >= total * 9
+        && letters * 2 >= total
+        && wordy
+        && !text.starts_with('{'))
+    .then_some(text)
 }
 
 /// A run that looks like encoded data (hex with a digit, 32+; base64 mixing
@@ -343,8 +362,16 @@ mod tests {
     fn rgi_flags_are_not_hidden_text_but_chained_tag_runs_are() {
         let scotland = "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}";
         assert_eq!(hidden_tag_text(&format!("Region {scotland}.")), None);
-        let spelled = |word: &str| word.chars().map(|c| char::from_u32(0xE0000 + c as u32).unwrap()).collect::<String>();
-        let chained = format!("\u{1F3F4}{}\u{E007F}\u{1F3F4}{}\u{E007F}", spelled("ignor"), spelled("eallp"));
+        let spelled = |word: &str| {
+            word.chars()
+                .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+                .collect::<String>()
+        };
+        let chained = format!(
+            "\u{1F3F4}{}\u{E007F}\u{1F3F4}{}\u{E007F}",
+            spelled("ignor"),
+            spelled("eallp")
+        );
         let (_, decoded) = hidden_tag_text(&chained).unwrap();
         assert_eq!(decoded.replace('\0', ""), "ignoreallp");
     }
@@ -362,7 +389,10 @@ mod tests {
     #[test]
     fn joiners_in_emoji_and_joining_scripts_are_not_invisible_text() {
         assert_eq!(find_invisible("dev \u{1F469}\u{200D}\u{1F4BB} ok"), None);
-        assert_eq!(find_invisible("\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}"), None);
+        assert_eq!(
+            find_invisible("\u{0645}\u{06CC}\u{200C}\u{0634}\u{0648}\u{062F}"),
+            None
+        );
         assert_eq!(find_invisible("a\u{200D}b"), Some(1..4));
     }
 }
