@@ -145,13 +145,15 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--details", action="store_true",
                         help="list missed malicious cases and flagged benign tools with their findings")
+    parser.add_argument("--rules", action="store_true",
+                        help="also print, per rule, how many units it reports at medium or worse")
     args = parser.parse_args()
 
     items = [*getmcpm_cases(args.corpus), *mcpsecbench_cases(args.corpus), *livemcpbench_cases(args.corpus)]
     for extra in args.extra:
         items += list(extra_cases(extra))
 
-    rows, errors, details = {}, [], []
+    rows, errors, details, by_rule = {}, [], [], {}
     with tempfile.TemporaryDirectory(prefix="mcpin-lint-corpus.") as tmp:
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = [pool.submit(run_case, args.mcpin, pathlib.Path(tmp), i, item) for i, item in enumerate(items)]
@@ -167,6 +169,9 @@ def main():
                     row["medium"] += worst >= SEVERITY["medium"]
                     row["high"] += worst >= SEVERITY["high"]
                     flagged = worst >= SEVERITY["medium"]
+                    for rule in {f["rule"] for f in found if SEVERITY[f["severity"]] >= SEVERITY["medium"]}:
+                        counts = by_rule.setdefault(rule, {})
+                        counts[item["label"]] = counts.get(item["label"], 0) + 1
                     if (item["label"] == "benign") == flagged:
                         shown = [f"{f['severity']}[{f['rule']}] {f['excerpt']}" for f in found
                                  if SEVERITY[f["severity"]] >= SEVERITY["medium"]]
@@ -182,6 +187,12 @@ def main():
         print(f"| {source} | {label} | {row['n']} | {cell(row, 'medium')} | {cell(row, 'high')} |")
     for label, total in sorted(totals.items()):
         print(f"| **all** | {label} | {total['n']} | {cell(total, 'medium')} | {cell(total, 'high')} |")
+    if args.rules:
+        labels = sorted({label for _, label in rows})
+        print("\n| rule | " + " | ".join(f"{label} units" for label in labels) + " |")
+        print("|---|" + "---|" * len(labels))
+        for rule, counts in sorted(by_rule.items()):
+            print(f"| `{rule}` | " + " | ".join(str(counts.get(label, 0)) for label in labels) + " |")
     if args.details:
         print("\n" + "\n".join(sorted(details)))
     if errors:

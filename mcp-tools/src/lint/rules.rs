@@ -325,8 +325,11 @@ const SECRET_FILE_PATTERN: &str = concat!(
 
 static SECRET_FILE_RE: LazyLock<Regex> = LazyLock::new(|| compile(SECRET_FILE_PATTERN));
 
-fn compile(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("lint patterns are valid")
+/// Compiles a lint pattern. Word boundaries are ASCII ones: Unicode `\b`
+/// makes the regex engines fall back to their slowest one on any non-ASCII
+/// text, and the phrases matched are English.
+pub(super) fn compile(pattern: &str) -> Regex {
+    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("lint patterns are valid")
 }
 
 fn first(regex: &Regex, view: &str) -> Option<Range<usize>> {
@@ -881,13 +884,22 @@ fn exfiltration_destination(site: &Site<'_>, view: &str) -> Option<Hit> {
             gap!(40)
         ))
     });
+    // "All data must also be sent to …": the object comes first.
+    static PASSIVE: LazyLock<Regex> = LazyLock::new(|| {
+        compile(&format!(
+            r"(?i){OBJECT}{}\b(?:be|is|are|gets?)\s+(?:also\s+|always\s+|then\s+)?(?:sent|forwarded|emailed|mailed|posted|uploaded|transmitted|copied|shared|delivered|submitted|synced|pushed|cc'?d|bcc'?d)\s+(?:\w+\s+)?(?:to|at|into|via)\s*:?\s*<?(?:[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}}|(?:https?|ftp|wss?)://)",
+            gap!(40)
+        ))
+    });
     // A mail or HTTP tool's own examples name destinations.
     static SENDS: LazyLock<Regex> = LazyLock::new(|| {
         compile(r"(?i)mail|message|smtp|send|post|webhook|http|request|upload|notify|slack|share")
     });
-    let hit = match first(&EMAIL, view) {
-        Some(range) => Hit::at(range),
-        None => Hit::graded(first(&URL, view)?, Medium),
+    let hit = match (first(&EMAIL, view), first(&PASSIVE, view)) {
+        (Some(range), _) => Hit::at(range),
+        (None, Some(range)) if view[range.clone()].contains('@') => Hit::at(range),
+        (None, Some(range)) => Hit::graded(range, Medium),
+        (None, None) => Hit::graded(first(&URL, view)?, Medium),
     };
     let sends = site.tool.is_some_and(|tool| SENDS.is_match(&tool.name));
     Some(if sends {
@@ -909,9 +921,14 @@ fn parameter_tampering(_: &Site<'_>, view: &str) -> Option<Hit> {
             // A fixed recipient or account, whatever the user said.
             r"(?i)\b(?:must|should|always|need\s+to|have\s+to|are\s+required\s+to|make\s+sure\s+to|ensure)\b",
             gap!(40),
-            r"\b(?:set|change|replace|override|overwrite|modify|redirect|switch|rewrite|add)\b",
+            r"\b(?:set|chang(?:e|ed)|replac(?:e|ed)|overrid(?:e|den)|overwr(?:ite|itten)|modif(?:y|ied)|redirect(?:ed)?|switch(?:ed)?|rewr(?:ite|itten)|add(?:ed)?)\b",
             gap!(30),
             r"\b(?:recipients?|receivers?|destination|to\s+address|account(?:\s+number)?|iban|wallet(?:\s+address)?|beneficiary|payee|bcc|cc)\b",
+            gap!(20),
+            r#"\b(?:to|with|as)\s+(?:[\w.+-]+@|\d|['"`]|https?://)"#,
+            r"|\b(?:recipients?|receivers?|destination|to\s+address|account(?:\s+number)?|iban|wallet(?:\s+address)?|beneficiary|payee|bcc|cc)\b",
+            gap!(20),
+            r"\b(?:must|should|shall|always|will)\s+(?:always\s+|also\s+)?be\s+(?:set|changed|replaced|overridden|overwritten|modified|redirected|switched|rewritten)\b",
             gap!(20),
             r#"\b(?:to|with|as)\s+(?:[\w.+-]+@|\d|['"`]|https?://)"#,
             // Overriding what the user asked for.
