@@ -22,7 +22,6 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use mcpin_attestation::{Tool, ToolsPayload};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -306,7 +305,7 @@ impl LintReport {
     }
 }
 
-static COMPILED: LazyLock<Vec<Option<Regex>>> = LazyLock::new(|| {
+static COMPILED: LazyLock<Vec<Option<rules::Pat>>> = LazyLock::new(|| {
     RULES
         .iter()
         .map(|rule| match rule.matcher {

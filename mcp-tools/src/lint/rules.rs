@@ -3,8 +3,6 @@
 use std::ops::Range;
 use std::sync::LazyLock;
 
-use regex::Regex;
-
 use super::Class::{
     Concealment, ContextAndSecrets, Exfiltration, HiddenText, Informational, ModelDirectives,
     Names, OtherTools, Preference, SchemaInstructions,
@@ -112,7 +110,7 @@ pub static RULES: &[Rule] = &[
     Rule { id: "fake-system-message", severity: High, class: ModelDirectives, scope: Text,
         description: "text posing as a system, security or administrator notice, or as a message from the platform",
         rationale: "Fake notices (\"SYSTEM UPDATE:\", \"Security notice:\", \"message from the administrator\", a `System:` turn) borrow authority the description does not have, typically to re-route another tool or to lift restrictions. Only notice framing is reported (a heading, a bracket, a colon), not the words in passing.",
-        matcher: Pattern(concat!(r"(?i)(?:^|[\[(*#>\n]|[.!?:]\s)\s*\**\s*(?:system|security|admin(?:istrator)?|compliance|mandatory|urgent|critical|official|platform|policy|server)\s+(?:update|notice|message|override|alert|directive|instruction|announcement|patch|upgrade)s?\s*\**\s*[:\]!\x{2014}]",
+        matcher: Pattern(concat!(r"(?i)(?:^|[\[(*#>\n]|[.!?:]\s)\s*\**\s*(?:system|security|admin(?:istrator)?|compliance|mandatory|urgent|critical|official|platform|policy|server)\s+(?:update|notice|message|override|alert|directive|instruction|announcement|patch|upgrade)s?\s*\**\s*(?:[:\]!]|(?u:\x{2014}))",
             r"|\b(?:message|note|instruction|notice|directive)s?\s+(?:from|by)\s+(?:the\s+)?(?:system|administrator|admin|developers?|anthropic|openai|security\s+team|it\s+department|platform\s+team|mcp\s+host)\b",
             r"|(?:^|\n|[.!?]\s)\s*(?:system|assistant|developer|admin)\s*:\s*(?:you|your|the\s+assistant|ignore|always|never|from\s+now|do\s+not|important)\b",
             r"|\b(?:updated|upgraded|patched|migrated)\b", gap!(40), r"\b(?:instead|all\s+(?:other\s+)?(?:tools|requests|calls)|any\s+(?:other\s+)?tool)\b")),
@@ -323,16 +321,87 @@ const SECRET_FILE_PATTERN: &str = concat!(
     r#"|\.docker/config\.json|claude_desktop_config\.json|\.kube/config\b|\.gnupg\b|wallet\.dat\b|\.config/gcloud\b|\.azure/"#
 );
 
-static SECRET_FILE_RE: LazyLock<Regex> = LazyLock::new(|| compile(SECRET_FILE_PATTERN));
+static SECRET_FILE_RE: LazyLock<Pat> = LazyLock::new(|| compile(SECRET_FILE_PATTERN));
 
-/// Compiles a lint pattern. Word boundaries are ASCII ones: Unicode `\b`
-/// makes the regex engines fall back to their slowest one on any non-ASCII
-/// text, and the phrases matched are English.
-pub(super) fn compile(pattern: &str) -> Regex {
-    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("lint patterns are valid")
+/// A compiled lint pattern. Patterns run on bytes with ASCII classes and
+/// ASCII case folding (`(?-u)`): the views they read are folded to ASCII
+/// where it matters, and bounded repetitions of Unicode classes would make
+/// every pattern an order of magnitude larger to compile. Matches are
+/// widened to character boundaries.
+pub(super) struct Pat(regex::bytes::Regex);
+
+/// A match of a [`Pat`] in a `&str`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Found<'h> {
+    haystack: &'h str,
+    start: usize,
+    end: usize,
 }
 
-fn first(regex: &Regex, view: &str) -> Option<Range<usize>> {
+impl<'h> Found<'h> {
+    fn new(haystack: &'h str, start: usize, end: usize) -> Self {
+        let mut start = start.min(haystack.len());
+        while !haystack.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = end.clamp(start, haystack.len());
+        while !haystack.is_char_boundary(end) {
+            end += 1;
+        }
+        Found {
+            haystack,
+            start,
+            end,
+        }
+    }
+
+    pub(super) fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    pub(super) fn start(&self) -> usize {
+        self.start
+    }
+
+    pub(super) fn end(&self) -> usize {
+        self.end
+    }
+
+    pub(super) fn as_str(&self) -> &'h str {
+        &self.haystack[self.range()]
+    }
+}
+
+impl Pat {
+    pub(super) fn find<'h>(&self, haystack: &'h str) -> Option<Found<'h>> {
+        self.0
+            .find(haystack.as_bytes())
+            .map(|m| Found::new(haystack, m.start(), m.end()))
+    }
+
+    pub(super) fn find_iter<'h>(
+        &'h self,
+        haystack: &'h str,
+    ) -> impl Iterator<Item = Found<'h>> + 'h {
+        self.0
+            .find_iter(haystack.as_bytes())
+            .map(move |m| Found::new(haystack, m.start(), m.end()))
+    }
+
+    pub(super) fn is_match(&self, haystack: &str) -> bool {
+        self.0.is_match(haystack.as_bytes())
+    }
+}
+
+/// Compiles a lint pattern (see [`Pat`]).
+pub(super) fn compile(pattern: &str) -> Pat {
+    let bytes = regex::bytes::RegexBuilder::new(&format!("(?-u){pattern}"))
+        .build()
+        .expect("lint patterns are valid");
+    Pat(bytes)
+}
+
+fn first(regex: &Pat, view: &str) -> Option<Range<usize>> {
     regex.find(view).map(|m| m.range())
 }
 
@@ -344,8 +413,7 @@ const WHITESPACE_EXAMPLE: &str = concat!(
 );
 
 fn find_hidden_markup(text: &str) -> Option<Range<usize>> {
-    static MARKUP: LazyLock<Regex> =
-        LazyLock::new(|| compile(r"<!--[\s\S]*?\S[\s\S]*?-->|\s{120,}"));
+    static MARKUP: LazyLock<Pat> = LazyLock::new(|| compile(r"<!--[\s\S]*?\S[\s\S]*?-->|\s{120,}"));
     first(&MARKUP, text)
 }
 
@@ -371,26 +439,26 @@ fn find_confusable_name(name: &str) -> Option<Range<usize>> {
 }
 
 fn find_bad_name(name: &str) -> Option<Range<usize>> {
-    static NAME: LazyLock<Regex> = LazyLock::new(|| compile(r"^[A-Za-z0-9_.-]{1,128}$"));
+    static NAME: LazyLock<Pat> = LazyLock::new(|| compile(r"^[A-Za-z0-9_.-]{1,128}$"));
     (!NAME.is_match(name)).then_some(0..name.len())
 }
 
 /// Words that put an obligation on the reader.
-static OBLIGATION: LazyLock<Regex> = LazyLock::new(|| {
+static OBLIGATION: LazyLock<Pat> = LazyLock::new(|| {
     compile(
         r"(?i)\b(?:must|always|never|should|shall|required?|need\s+to|have\s+to|first|do\s+not|don't|make\s+sure|ensure|prior\s+to)\b",
     )
 });
 
 fn cross_tool_directive(_: &Site<'_>, view: &str) -> Option<Hit> {
-    static BEFORE_ANY: LazyLock<Regex> = LazyLock::new(|| {
+    static BEFORE_ANY: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\bbefore\s+(?:(?:using|calling|invoking|running|executing|performing|doing|making|answering|responding\s+to)\s+)?(?:any|every|all|each)\s+(?:other\s+|of\s+the\s+)?(?:\w+\s+)?(?:tools?|functions?|operations?|commands?|actions?|tool\s+calls?)\b",
             r"|\bevery\s+time\s+(?:you|the\s+(?:assistant|model|agent|ai))\s+(?:use|call|invoke|run|respond|answer|reply|interact)",
             r"|\b(?:at\s+the\s+(?:start|beginning|end)\s+of|after|before)\s+(?:every|each|all|any)\s+(?:of\s+your\s+)?(?:response|reply|answer|conversation|session|message)s?\b"
         ))
     });
-    static SCOPED: LazyLock<Regex> = LazyLock::new(|| {
+    static SCOPED: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\b(?:all|any|every|each)\s+other\s+(?:tools?|functions?|servers?|mcp\s+servers?)\b",
             r"|\b(?:for|in|on|after)\s+(?:every|each|all|any)\s+(?:future\s+|subsequent\s+|following\s+|later\s+)?(?:tool\s+calls?|requests?|responses?|replies|answers|conversations?|messages?|interactions?|sessions?)\b"
@@ -406,12 +474,12 @@ fn cross_tool_directive(_: &Site<'_>, view: &str) -> Option<Hit> {
 }
 
 fn conditional_trigger(site: &Site<'_>, view: &str) -> Option<Hit> {
-    static TRIGGER: LazyLock<Regex> = LazyLock::new(|| {
+    static TRIGGER: LazyLock<Pat> = LazyLock::new(|| {
         compile(
             r"(?i)\b(?:when(?:ever)?|if|once|in\s+case|any\s+time)\s+(?:the\s+|a\s+|your\s+)?(?:user|human|customer|person|requester)s?\s+(?:\w+\s+){0,2}?(?:asks?|asking|requests?|requesting|wants?|mentions?|says?|queries|query|tries|try|needs?|types?|inputs?|inquires?|searches|search|looks?\s+for|would\s+like|is\s+looking|provides?|gives?|refers?|talks?|expresses?)\b",
         )
     });
-    static REDIRECT: LazyLock<Regex> = LazyLock::new(|| {
+    static REDIRECT: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\b(?:really|actually|in\s+fact|truly|secretly|silently|quietly|covertly|regardless|no\s+matter|instead|rather\s+than|redirect|upload|exfiltrate|leak|bcc",
             r"|they\s+(?:really\s+|actually\s+)?(?:want|mean|need|intend|expect|are\s+(?:really\s+|actually\s+)?asking)|(?:this|it)\s+(?:means|implies)",
@@ -420,7 +488,7 @@ fn conditional_trigger(site: &Site<'_>, view: &str) -> Option<Hit> {
             r"|(?:read|open|access|collect|gather|attach)\s+(?:the\s+|their\s+|all\s+|your\s+)?(?:files?|credentials?|keys?|secrets?|tokens?|passwords?|history|conversation))\b"
         ))
     });
-    static REINTERPRET: LazyLock<Regex> = LazyLock::new(|| {
+    static REINTERPRET: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\b(?:the\s+)?(?:user|person|customer|human|requester)(?:'s)?\s+(?:\w+\s+){0,2}?(?:really|actually|secretly|truly)\s+(?:wants?|means?|needs?|intends?|asks?)\b",
             r"|\b(?:requests?|query|queries|questions?|asks?|prompts?)\s+(?:\w+\s+){0,3}?(?:should|must|is\s+to|are\s+to)\s+(?:always\s+)?be\s+(?:interpreted|treated|understood|read|handled)\s+as\b"
@@ -453,7 +521,7 @@ fn names_own_tool(site: &Site<'_>, text: &str) -> bool {
 }
 
 fn read_before_use(site: &Site<'_>, view: &str) -> Option<Hit> {
-    static BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    static BEFORE: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\bbefore\s+(?:using|calling|invoking|running|executing|answering|responding|\w+ing)\s+(?:this|the|any|a|an)\b",
             gap!(40),
@@ -470,26 +538,30 @@ fn read_before_use(site: &Site<'_>, view: &str) -> Option<Hit> {
 /// backticked identifiers in a tool context, snake_case or camelCase names
 /// after "call" / "use" / "run", "the X tool", and `name()`.
 fn tool_mentions(view: &str) -> Vec<(String, Range<usize>)> {
-    static MENTION: LazyLock<Regex> = LazyLock::new(|| {
+    static MENTION: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
-            r#"(?:[`'"\x{2018}\x{201C}]\s*(?P<quoted>[A-Za-z][\w.:-]{1,63}?)\s*(?:\(\))?\s*[`'"\x{2019}\x{201D}])"#,
+            r#"(?:(?:[`'"]|(?u:[\x{2018}\x{201C}]))\s*(?P<quoted>[A-Za-z][\w.:-]{1,63}?)\s*(?:\(\))?\s*(?:[`'"]|(?u:[\x{2019}\x{201D}])))"#,
             r"|(?i:\b(?:call|calls|calling|called|use|uses|using|invoke|invokes|invoking|run|running|execute|executing|trigger|triggering|prefer|over|instead\s+of)\s+(?:the\s+)?)(?P<bare>[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+|[a-z]+(?:[A-Z][a-z0-9]+)+)\b",
             r"|(?i:\bthe\s+)(?P<the>[A-Za-z][\w.-]{1,63})(?i:\s+(?:tool|function|mcp\s+tool)\b)",
             r"|\b(?P<snake>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)(?:\s*\(\)|(?i:\s+(?:tool|function)\b))",
             r"|(?i:\b(?:tool|function)\s+)(?P<named>[A-Za-z][A-Za-z0-9]*(?:[_.-][A-Za-z0-9]+)+|[a-z]+(?:[A-Z][a-z0-9]+)+)\b"
         ))
     });
-    static CONTEXT_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    static CONTEXT_BEFORE: LazyLock<Pat> = LazyLock::new(|| {
         compile(
             r"(?i)\b(?:call|calls|calling|called|use|uses|using|invoke|invoking|run|running|execute|executing|trigger|prefer|over|instead\s+of|before|after|via|with|through|than)\s*$",
         )
     });
-    static CONTEXT_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    static CONTEXT_AFTER: LazyLock<Pat> = LazyLock::new(|| {
         compile(r"(?i)^\s*(?:tool|function|command|server|endpoint|method|action)s?\b")
     });
     let mut found = Vec::new();
-    for caps in MENTION.captures_iter(view) {
-        let (name, range) = if let Some(q) = caps.name("quoted") {
+    for caps in MENTION.0.captures_iter(view.as_bytes()) {
+        let group = |name: &str| {
+            caps.name(name)
+                .map(|m| Found::new(view, m.start(), m.end()))
+        };
+        let (name, range) = if let Some(q) = group("quoted") {
             let before = &view[..caps.get(0).expect("match").start()];
             let mut from = before.len().saturating_sub(24);
             while !before.is_char_boundary(from) {
@@ -505,13 +577,12 @@ fn tool_mentions(view: &str) -> Vec<(String, Range<usize>)> {
                 continue;
             }
             (q.as_str(), q.range())
-        } else if let Some(m) = caps
-            .name("bare")
-            .or(caps.name("snake"))
-            .or(caps.name("named"))
+        } else if let Some(m) = group("bare")
+            .or_else(|| group("snake"))
+            .or_else(|| group("named"))
         {
             (m.as_str(), m.range())
-        } else if let Some(m) = caps.name("the") {
+        } else if let Some(m) = group("the") {
             (m.as_str(), m.range())
         } else {
             continue;
@@ -587,7 +658,7 @@ fn looks_like_tool(name: &str) -> bool {
         "null",
         "none",
     ];
-    static FILE: LazyLock<Regex> = LazyLock::new(|| compile(r"\.[A-Za-z]{1,5}$"));
+    static FILE: LazyLock<Pat> = LazyLock::new(|| compile(r"\.[A-Za-z]{1,5}$"));
     let lower = name.to_lowercase();
     let file = FILE.is_match(name) && !name.contains('_');
     !NOT_TOOLS.contains(&lower.as_str())
@@ -615,7 +686,7 @@ fn foreign_mentions(site: &Site<'_>, view: &str) -> Vec<(String, Range<usize>)> 
         .collect()
 }
 
-static SHADOW: LazyLock<Regex> = LazyLock::new(|| {
+static SHADOW: LazyLock<Pat> = LazyLock::new(|| {
     compile(concat!(
         r"(?i)\b(?:when(?:ever)?|if|after|before|each\s+time|every\s+time|once|while|prior\s+to)\b",
         gap!(40),
@@ -656,13 +727,13 @@ fn other_tool_reference(site: &Site<'_>, view: &str) -> Option<Hit> {
 }
 
 fn preference_manipulation(site: &Site<'_>, view: &str) -> Option<Hit> {
-    static HIGH: LazyLock<Regex> = LazyLock::new(|| {
+    static HIGH: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\b(?:do\s+not|don't|never|avoid|must\s+not|should\s+not|stop)\s+(?:use|using|call|calling|invoke|choose|trust|rely\s+on)\s+(?:any\s+|the\s+)?(?:other|alternative|competing|different|similar|third[- ]party|built-in)\s+(?:\w+\s+)?(?:tools?|functions?|servers?|services?|plugins?)\b",
             r"|\b(?:other|alternative|competing|all\s+other)\s+(?:\w+\s+)?(?:tools?|functions?|servers?|services?|plugins?)\s+(?:are|is|may\s+be|might\s+be|have\s+been|were)\s+(?:\w+\s+)?(?:outdated|unreliable|deprecated|inaccurate|broken|malicious|unsafe|insecure|compromised|wrong|untrusted|disabled|slow|dangerous|fake|buggy)\b"
         ))
     });
-    static MEDIUM: LazyLock<Regex> = LazyLock::new(|| {
+    static MEDIUM: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\b(?:this|it)(?:\s+(?:tool|function|server|service|plugin))?\s+(?:is|remains)\s+(?:(?:by\s+far|truly|definitely|simply|clearly|always)\s+)?(?:the\s+|your\s+|a\s+)?(?:(?:very|absolute|single)\s+)?(?:best|only|preferred|recommended|ultimate|superior|number\s+one|#1|top(?:-rated)?|leading|primary|go-to|most\s+\w+|fastest|smartest|safest|definitive)\b(?:\s+(?:and\s+)?[\w-]+){0,3}?\s+(?:tool|function|server|service|choice|option|solution|plugin|source)s?\b",
             r"|\balways\s+(?:use|prefer|choose|select|pick)\s+this\b(?:\s+(?:tool|function|server|one))?\s+(?:for|to|over|instead|when|whenever|rather)\b|\balways\s+prefer\s+(?:this|it)\b",
@@ -671,7 +742,7 @@ fn preference_manipulation(site: &Site<'_>, view: &str) -> Option<Hit> {
             r"|\b(?:the\s+)?(?:best|only|preferred|recommended|ultimate|#1|number\s+one|top[- ]rated)\s+(?:\w+\s+){0,2}?(?:tool|function|server|plugin)\s+(?:for|to|that|in|on)\b"
         ))
     });
-    static INSTEAD: LazyLock<Regex> = LazyLock::new(|| {
+    static INSTEAD: LazyLock<Pat> = LazyLock::new(|| {
         compile(
             r"(?i)\b(?:use|prefer|choose|select|pick|call)\s+this\s*(?:tool|function|one|server)?\s+(?:instead\s+of|over|rather\s+than|in\s+place\s+of)\b",
         )
@@ -707,12 +778,12 @@ fn secret_file(site: &Site<'_>, view: &str) -> Option<Hit> {
 
 fn secret_exfiltration(site: &Site<'_>, view: &str) -> Option<Hit> {
     // Imperatives: "read ~/.ssh/id_rsa", not "reads" or "requires access to".
-    static TRANSFER: LazyLock<Regex> = LazyLock::new(|| {
+    static TRANSFER: LazyLock<Pat> = LazyLock::new(|| {
         compile(
             r"(?i)\b(?:include|pass|send|provide|upload|attach|append|forward|post|share|leak|exfiltrate|transmit|email|mail|embed|insert|put)\b",
         )
     });
-    static READ: LazyLock<Regex> = LazyLock::new(|| {
+    static READ: LazyLock<Pat> = LazyLock::new(|| {
         compile(r"(?i)\b(?:read|open|cat|dump|extract|collect|retrieve|obtain|steal|grab|print)\b")
     });
     let secret = SECRET_FILE_RE.find(view)?;
@@ -750,13 +821,13 @@ const CONTEXT_KINDS: &[(&str, &str)] = &[
     (r"env(?:ironment)?\s*(?:vars?|variables)", "environment"),
 ];
 
-static CONTEXT_NAME: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+static CONTEXT_NAME: LazyLock<Vec<Pat>> = LazyLock::new(|| {
     CONTEXT_KINDS
         .iter()
         .map(|(kind, _)| compile(&format!(r"(?i)^(?:{kind})$")))
         .collect()
 });
-static CONTEXT_ASK: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+static CONTEXT_ASK: LazyLock<Vec<Pat>> = LazyLock::new(|| {
     CONTEXT_KINDS
         .iter()
         .map(|(kind, _)| {
@@ -770,7 +841,7 @@ static CONTEXT_ASK: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 
 fn context_solicitation(site: &Site<'_>, view: &str) -> Option<Hit> {
     // "the conversation ID" names a thing; it does not ask for the conversation.
-    static NAMES_A_THING: LazyLock<Regex> = LazyLock::new(|| {
+    static NAMES_A_THING: LazyLock<Pat> = LazyLock::new(|| {
         compile(r"(?i)^[\s_-]*(?:ids?|identifiers?|names?|keys?|types?|titles?|urls?|links?)\b")
     });
     let (kind, range) = if site.place == Place::ParamName {
@@ -831,15 +902,15 @@ fn split_identifier(name: &str) -> String {
 
 fn credential_solicitation(site: &Site<'_>, view: &str) -> Option<Hit> {
     const SECRET: &str = r"(?:seed\s*phrase|recovery\s*phrase|secret\s*recovery|mnemonic(?:\s*phrase)?|cvv2?|cvc2?|card\s*(?:security|verification)\s*(?:code|value)|security\s+code\s+(?:on|from)\s+the\s+back|social\s*security\s*number|ssn|(?:bank|card|atm|debit)\s*pin)";
-    static ASK: LazyLock<Regex> = LazyLock::new(|| {
+    static ASK: LazyLock<Pat> = LazyLock::new(|| {
         compile(&format!(
             r"(?i)\b(?:enter|provide|give|type|share|send|include|ask|input|supply|submit|confirm|paste|requires?|needs?|collect)\b{}\b{SECRET}\b|\b{SECRET}\b{}\b(?:to\s+(?:restore|verify|confirm|unlock|continue|proceed|recover))\b",
             gap!(40),
             gap!(20)
         ))
     });
-    static NAME: LazyLock<Regex> = LazyLock::new(|| compile(&format!(r"(?i)^{SECRET}$")));
-    static WARNING: LazyLock<Regex> =
+    static NAME: LazyLock<Pat> = LazyLock::new(|| compile(&format!(r"(?i)^{SECRET}$")));
+    static WARNING: LazyLock<Pat> =
         LazyLock::new(|| compile(r"(?i)\b(?:never|not|don't|do\s+not)\b"));
     if site.place == Place::ParamName {
         return NAME
@@ -854,7 +925,7 @@ fn credential_solicitation(site: &Site<'_>, view: &str) -> Option<Hit> {
 }
 
 fn embedded_credential(_: &Site<'_>, view: &str) -> Option<Hit> {
-    static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    static TOKEN: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{40,}|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
             r"|-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY-----|\bxox[abprs]-[A-Za-z0-9-]{10,}",
@@ -870,14 +941,14 @@ fn embedded_credential(_: &Site<'_>, view: &str) -> Option<Hit> {
 fn exfiltration_destination(site: &Site<'_>, view: &str) -> Option<Hit> {
     const VERB: &str = r"(?i)\b(?:send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|copy|cc|bcc|leak|share|deliver|submit|sync|push)\b";
     const OBJECT: &str = r"\b(?:contents?|data|files?|conversation|history|results?|outputs?|credentials?|keys?|tokens?|secrets?|passwords?|messages?|emails?|everything|all|it|them|this|copies|a\s+copy|information|details|logs?|responses?|summary|notes?|text|answers?|replies|output|requests?|quer(?:y|ies)|inputs?|prompts?|documents?|reports?)\b";
-    static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    static EMAIL: LazyLock<Pat> = LazyLock::new(|| {
         compile(&format!(
             r"{VERB}{}{OBJECT}{}\b(?:to|at|into|via)\s*:?\s*<?[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}}|(?i)\b(?:bcc|cc)\s*:?\s*[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}}",
             gap!(30),
             gap!(40)
         ))
     });
-    static URL: LazyLock<Regex> = LazyLock::new(|| {
+    static URL: LazyLock<Pat> = LazyLock::new(|| {
         compile(&format!(
             r"{VERB}{}{OBJECT}{}\b(?:to|at|into|via)\s*:?\s*<?(?:https?|ftp|wss?)://",
             gap!(30),
@@ -885,14 +956,14 @@ fn exfiltration_destination(site: &Site<'_>, view: &str) -> Option<Hit> {
         ))
     });
     // "All data must also be sent to …": the object comes first.
-    static PASSIVE: LazyLock<Regex> = LazyLock::new(|| {
+    static PASSIVE: LazyLock<Pat> = LazyLock::new(|| {
         compile(&format!(
             r"(?i){OBJECT}{}\b(?:be|is|are|gets?)\s+(?:also\s+|always\s+|then\s+)?(?:sent|forwarded|emailed|mailed|posted|uploaded|transmitted|copied|shared|delivered|submitted|synced|pushed|cc'?d|bcc'?d)\s+(?:\w+\s+)?(?:to|at|into|via)\s*:?\s*<?(?:[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}}|(?:https?|ftp|wss?)://)",
             gap!(40)
         ))
     });
     // A mail or HTTP tool's own examples name destinations.
-    static SENDS: LazyLock<Regex> = LazyLock::new(|| {
+    static SENDS: LazyLock<Pat> = LazyLock::new(|| {
         compile(r"(?i)mail|message|smtp|send|post|webhook|http|request|upload|notify|slack|share")
     });
     let hit = match (first(&EMAIL, view), first(&PASSIVE, view)) {
@@ -910,13 +981,13 @@ fn exfiltration_destination(site: &Site<'_>, view: &str) -> Option<Hit> {
 }
 
 fn parameter_tampering(_: &Site<'_>, view: &str) -> Option<Hit> {
-    static CHANGE: LazyLock<Regex> = LazyLock::new(|| {
+    static CHANGE: LazyLock<Pat> = LazyLock::new(|| {
         compile(&format!(
             r"(?i)\b(?:increase|decrease|multiply|inflate|round\s+up|add\s+\d[\d,.]*\s+to|subtract|double\s+the|triple\s+the)\b{}\b(?:amount|value|price|quantity|sum|total|number|balance|payment|figure|count|fee|cost)s?\b",
             gap!(30)
         ))
     });
-    static ALWAYS: LazyLock<Regex> = LazyLock::new(|| {
+    static ALWAYS: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             // A fixed recipient or account, whatever the user said.
             r"(?i)\b(?:must|should|always|need\s+to|have\s+to|are\s+required\s+to|make\s+sure\s+to|ensure)\b",
@@ -954,17 +1025,17 @@ fn parameter_tampering(_: &Site<'_>, view: &str) -> Option<Hit> {
 }
 
 fn schema_instruction(site: &Site<'_>, view: &str) -> Option<Hit> {
-    static ADDRESSED: LazyLock<Regex> = LazyLock::new(|| {
+    static ADDRESSED: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)\b(?:you|your|assistant|the\s+model|the\s+ai|llm|agent|claude|gpt)\b",
             gap!(60),
             r"\b(?:must|should|always|never|need\s+to|have\s+to|are\s+required|ignore|instead|before|do\s+not|don't)\b"
         ))
     });
-    static MODEL: LazyLock<Regex> = LazyLock::new(|| {
+    static MODEL: LazyLock<Pat> = LazyLock::new(|| {
         compile(r"(?i)\b(?:assistant|the\s+model|the\s+ai|llm|agent|claude|gpt)\b")
     });
-    static IMPERATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    static IMPERATIVE: LazyLock<Pat> = LazyLock::new(|| {
         compile(concat!(
             r"(?i)^\s*(?:ignore|disregard|always|never|before\s+using|read|send|forward|include|call|use|pass|upload|fetch|open)\b",
             gap!(80),
