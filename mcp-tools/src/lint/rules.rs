@@ -569,6 +569,22 @@ fn tool_mentions(view: &str) -> Vec<(String, Range<usize>)> {
                 .map(|m| Found::new(view, m.start(), m.end()))
         };
         let (name, range) = if let Some(q) = group("quoted") {
+            // Quotes must pair: `x: "y"` is not a quoted `x: `.
+            let whole = &view[caps.get(0).expect("match").range()];
+            let pairs = [
+                ('`', '`'),
+                ('\'', '\''),
+                ('"', '"'),
+                ('\u{2018}', '\u{2019}'),
+                ('\u{201C}', '\u{201D}'),
+            ];
+            let (open, close) = (whole.chars().next(), whole.chars().next_back());
+            if !pairs
+                .iter()
+                .any(|&(o, c)| open == Some(o) && close == Some(c))
+            {
+                continue;
+            }
             let before = &view[..caps.get(0).expect("match").start()];
             let mut from = before.len().saturating_sub(24);
             while !before.is_char_boundary(from) {
@@ -603,6 +619,10 @@ fn tool_mentions(view: &str) -> Vec<(String, Range<usize>)> {
 }
 
 fn looks_like_tool(name: &str) -> bool {
+    // CONSTANTS and error codes are not tool names.
+    if !name.chars().any(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
     const NOT_TOOLS: &[&str] = &[
         "this",
         "that",
@@ -681,7 +701,10 @@ fn foreign_mentions(site: &Site<'_>, view: &str) -> Vec<(String, Range<usize>)> 
         .into_iter()
         .filter(|(name, _)| {
             let name = super::normalize_name(name);
+            // `pdfOptions.maxPages`: a path into this tool's own parameters.
+            let own_path = name.contains('.') && name.split('.').any(|part| site.is_own(part));
             !site.is_own(&name)
+                && !own_path
                 && !site
                     .siblings
                     .iter()
@@ -763,10 +786,21 @@ fn preference_manipulation(site: &Site<'_>, view: &str) -> Option<Hit> {
     if let Some(range) = first(&MEDIUM, view) {
         return Some(Hit::graded(range, Medium));
     }
+    // "Use this instead of <a tool this server does not have>" or "… of other tools";
+    // preferring it over a way of working ("over web search") is advice.
+    static OTHER_TOOLS: LazyLock<Pat> = LazyLock::new(|| {
+        compile(
+            r"(?i)^\s*(?:using\s+)?(?:the\s+|any\s+|all\s+)?(?:other|alternative|competing|built-in|similar|existing)\s+(?:\w+\s+)?(?:tools?|functions?|servers?)\b",
+        )
+    });
     INSTEAD.find_iter(view).find_map(|m| {
         let sentence = sentence_around(view, m.range());
-        let alternative = &view[m.end()..sentence.end];
-        (!names_own_tool(site, alternative)).then(|| Hit::graded(m.range(), Medium))
+        let from = m.start();
+        let steered = OTHER_TOOLS.is_match(&view[m.end()..sentence.end])
+            || foreign_mentions(site, &view[from..sentence.end])
+                .iter()
+                .any(|(_, range)| range.start >= m.end() - from);
+        steered.then(|| Hit::graded(m.range(), Medium))
     })
 }
 
