@@ -132,12 +132,13 @@ pub fn rules_markdown() -> String {
     out.push_str(
         "\n## Across servers\n\n\
          `mcpin_tools::cross_server` reads the tools payloads of every server of one agent\n\
-         configuration together; `mcpin tools lint` runs it when given several payloads.\n",
+         configuration together; `mcpin tools lint` runs it when given several payloads. Each rule\n\
+         is tested firing and not firing in `mcp-tools/src/cross.rs`.\n",
     );
     for rule in CROSS_RULES {
         out.push_str(&format!(
-            "\n### `{}`\n\n**{}** — {}.\n",
-            rule.id, rule.severity, rule.description
+            "\n### `{}`\n\n**{}** — {}.\n\n{}\n",
+            rule.id, rule.severity, rule.description, rule.rationale
         ));
     }
     out
