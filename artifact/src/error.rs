@@ -31,6 +31,10 @@ pub enum ArtifactError {
     MetadataTooLarge { path: String, limit: u64 },
     #[error("not a recognised package: {0}")]
     NotAPackage(String),
+    #[error("wheel RECORD check failed for `{path}`: {why}")]
+    Record { path: String, why: String },
+    #[error("wheel layout not installable at `{path}`: {why}")]
+    WheelLayout { path: String, why: String },
     #[error("invalid metadata in `{path}`: {why}")]
     Metadata { path: String, why: String },
 }

@@ -7,10 +7,15 @@
 //! (`package/package.json`, `*.dist-info/METADATA` and `entry_points.txt`,
 //! `PKG-INFO`, `manifest.json`) into memory, each under a size cap.
 //!
-//! Archives are hostile until proven otherwise. Nothing is extracted to disk,
+//! Archives are hostile until proven otherwise. [`identify`] extracts nothing to disk,
 //! and an archive is rejected whole if any entry has an absolute path, a `..`
 //! component, a link or device type, or a duplicate path, if it has too many
 //! entries, or if it decompresses out of proportion to its size. See [`Limits`].
+//!
+//! It also unpacks what it identifies, under the same rules: an npm tarball
+//! ([`unpack_npm_tarball`]) and a wheel into a site directory, checked file by file
+//! against its RECORD ([`unpack_wheel`]); both report every file written with the digest
+//! of the bytes written.
 //!
 //! It also holds [`write_atomic`], the one way every mcpin crate replaces a file.
 //!
@@ -26,6 +31,8 @@ mod npm;
 mod oci;
 mod python;
 mod tarball;
+mod unpacked;
+mod wheel;
 mod zipfile;
 
 use std::io::Read;
@@ -39,6 +46,8 @@ use mcpin_attestation::PackageInfo;
 pub use oci::identify_image;
 pub use python::core_metadata_field;
 pub use tarball::unpack_npm_tarball;
+pub use unpacked::{Unpacked, UnpackedFile};
+pub use wheel::{UnpackedWheel, unpack_wheel};
 
 /// What [`identify`] learned about an artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]

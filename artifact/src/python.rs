@@ -73,7 +73,7 @@ fn core_metadata(
 }
 
 /// `[console_scripts]` of an `entry_points.txt` (an INI file).
-fn console_scripts(bytes: &[u8]) -> Vec<EntryPoint> {
+pub(crate) fn console_scripts(bytes: &[u8]) -> Vec<EntryPoint> {
     let text = String::from_utf8_lossy(bytes);
     let mut in_section = false;
     let mut scripts = Vec::new();

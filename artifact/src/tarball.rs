@@ -9,6 +9,7 @@ use std::rc::Rc;
 use flate2::read::GzDecoder;
 use tar::EntryType;
 
+use crate::unpacked::{Unpacked, UnpackedFile, copy_exact, create_file};
 use crate::zipfile::{checked_entry_path, read_bounded};
 use crate::{ArtifactError, Digests, HashingReader, Identified, Limits, Metadata, npm, python};
 
@@ -59,15 +60,17 @@ pub(crate) fn identify(
 /// first path component (`package/`) stripped, as npm does. It refuses exactly
 /// what [`identify`](crate::identify) refuses, before or while writing, and
 /// writes nothing outside `dest`. Returns the digests of the tarball bytes it
-/// read: unpack into a staging directory and move it into place only once they
-/// equal the verified ones.
+/// read and every file it wrote with the digest of the bytes written: unpack into
+/// a staging directory and move it into place only once the tarball digests equal
+/// the verified ones.
 pub fn unpack_npm_tarball(
     tarball: &Path,
     dest: &Path,
     limits: &Limits,
-) -> Result<Digests, ArtifactError> {
+) -> Result<Unpacked, ArtifactError> {
     fs_err::create_dir(dest)?;
-    walk(tarball, limits, |file, reader| {
+    let mut files = Vec::new();
+    let digests = walk(tarball, limits, |file, reader| {
         let Some((_, relative)) = file.path.split_once('/') else {
             return Err(ArtifactError::UnsafeEntry {
                 path: file.path.to_owned(),
@@ -78,23 +81,18 @@ pub fn unpack_npm_tarball(
         if let Some(parent) = target.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let mut out = fs_err::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)?;
-        let written = io::copy(&mut reader.take(file.size), &mut out)?;
-        if written != file.size {
-            return Err(corrupt(io::ErrorKind::UnexpectedEof.into()));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = if file.mode & 0o111 != 0 { 0o755 } else { 0o644 };
-            out.file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
+        let executable = file.mode & 0o111 != 0;
+        let mut out = create_file(&target, executable)?;
+        let sha256 = copy_exact(reader, &mut out, file.size, file.path)?;
+        files.push(UnpackedFile {
+            path: relative.to_owned(),
+            size: file.size,
+            sha256,
+            executable,
+        });
         Ok(())
-    })
+    })?;
+    Ok(Unpacked { digests, files })
 }
 
 /// A regular file met while walking a tarball.
@@ -253,6 +251,7 @@ impl<R: Read> Read for ExpansionGuard<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest as _;
 
     fn example() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/mcpin-example-hello-mcp-0.1.0.tgz")
@@ -262,8 +261,19 @@ mod tests {
     fn unpacks_the_package_directory_and_reports_the_digests_read() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("hello");
-        let digests = unpack_npm_tarball(&example(), &dest, &Limits::default()).unwrap();
-        assert_eq!(digests, crate::identify(&example()).unwrap().digests);
+        let unpacked = unpack_npm_tarball(&example(), &dest, &Limits::default()).unwrap();
+        assert_eq!(
+            unpacked.digests,
+            crate::identify(&example()).unwrap().digests
+        );
+        let server = unpacked
+            .files
+            .iter()
+            .find(|f| f.path == "server.js")
+            .unwrap();
+        let bytes = fs_err::read(dest.join("server.js")).unwrap();
+        assert_eq!(server.size, bytes.len() as u64);
+        assert_eq!(server.sha256, hex::encode(sha2::Sha256::digest(&bytes)));
         let manifest = fs_err::read_to_string(dest.join("package.json")).unwrap();
         assert!(manifest.contains("@mcpin-example/hello-mcp"));
         assert!(dest.join("server.js").is_file());

@@ -72,7 +72,7 @@ pub(crate) fn identify(
 }
 
 /// Checks every entry's name, type and declared sizes without decompressing anything.
-fn check_entries<R: Read + Seek>(
+pub(crate) fn check_entries<R: Read + Seek>(
     archive: &mut zip::ZipArchive<R>,
     limits: &Limits,
 ) -> Result<HashSet<String>, ArtifactError> {
@@ -118,7 +118,7 @@ fn check_entries<R: Read + Seek>(
     Ok(names)
 }
 
-fn read_zip_entry<R: Read + Seek>(
+pub(crate) fn read_zip_entry<R: Read + Seek>(
     archive: &mut zip::ZipArchive<R>,
     name: &str,
     limits: &Limits,

@@ -4,12 +4,13 @@
 //! own process group and forwards SIGTERM, SIGINT and SIGHUP to the whole group, so `npm exec`-
 //! style orphans cannot happen.
 //!
-//! Also: finding the real `npx`/`uvx`/`docker` on `PATH` while skipping the shim itself, for
-//! multi-call use.
+//! Which program is exec'd is decided elsewhere: [`crate::interpreter`] resolves it (pinned,
+//! or from absolute `PATH` entries only) and [`crate::install::Installed::command`] builds its
+//! arguments.
 
 use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::env::SanitizedEnv;
@@ -77,60 +78,5 @@ impl Launch {
         Ok(status
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
-    }
-}
-
-/// Finds `name` on `path` (a `PATH` value), skipping any entry that is the shim itself
-/// (`self_exe`, compared after resolving symlinks), so a `npx → mcpin` link never finds itself.
-pub fn find_real_tool(name: &str, path: &std::ffi::OsStr, self_exe: &Path) -> Option<PathBuf> {
-    let me = fs_err::canonicalize(self_exe).ok();
-    std::env::split_paths(path)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .filter(|candidate| is_executable(candidate))
-        .find(|candidate| fs_err::canonicalize(candidate).ok() != me)
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::metadata(path)
-            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(unix)]
-    #[test]
-    fn find_real_tool_skips_links_to_the_shim() {
-        use std::os::unix::fs::{PermissionsExt, symlink};
-        let dir = tempfile::tempdir().unwrap();
-        let shim = dir.path().join("shim/mcpin");
-        let links = dir.path().join("links");
-        let real = dir.path().join("real");
-        for d in [shim.parent().unwrap(), &links, &real] {
-            fs_err::create_dir_all(d).unwrap();
-        }
-        fs_err::write(&shim, "#!/bin/sh\n").unwrap();
-        fs_err::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
-        symlink(&shim, links.join("npx")).unwrap();
-        let real_npx = real.join("npx");
-        fs_err::write(&real_npx, "#!/bin/sh\n").unwrap();
-        // Not executable yet: skipped.
-        let path = std::env::join_paths([links.clone(), real.clone()]).unwrap();
-        assert_eq!(find_real_tool("npx", &path, &shim), None);
-        fs_err::set_permissions(&real_npx, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(find_real_tool("npx", &path, &shim), Some(real_npx));
-        // Relative PATH entries are never searched.
-        let relative = std::env::join_paths(["real"]).unwrap();
-        assert_eq!(find_real_tool("npx", &relative, &shim), None);
     }
 }

@@ -9,13 +9,14 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use mcpin_attestation::{Lock, PACKAGE_PREDICATE_TYPE, PackagePredicate};
+use mcpin_registry_client::attestations::Gathered;
 use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
-use mcpin_verifier::PublicKey;
+use mcpin_verifier::evaluate::{self, Evidence, Requested};
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
 use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
+use mcpin_verifier::{PublicKey, VerifiedPackage};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
@@ -23,8 +24,8 @@ use crate::env::EnvPolicy;
 use crate::exec::Launch;
 use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
+use crate::interpreter::{InterpreterPins, Resolver, SearchEnv, Tool};
 use crate::locate::{self, BaseDirs, PolicyLocation};
-use crate::tree::TreeError;
 
 /// Where to find things; the CLI builds this from flags and the environment.
 #[derive(Debug)]
@@ -34,9 +35,23 @@ pub struct RunSettings {
     pub dirs: BaseDirs,
     pub policy_root_key: Option<PublicKey>,
     pub state_dir: PathBuf,
+    /// Whether this launch may write the store and the rollback state.
+    pub access: Access,
     pub registry: Settings,
-    /// `PATH` to find `node` on (the agent's, before sanitizing).
+    /// `PATH` to find `node`, `python` and `docker` on (the agent's, before sanitizing):
+    /// only its absolute entries are searched, see [`crate::interpreter`].
     pub path: Option<OsString>,
+    /// Interpreters pinned by the system config or the policy; searched on `path` otherwise.
+    pub interpreters: InterpreterPins,
+}
+
+/// Whether a launch may write the store and the rollback state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// System mode, unprivileged: the root-owned store and state are only read; what is not
+    /// installed yet is refused with `not-installed` (an administrator runs `mcpin install`).
+    ReadOnly,
 }
 
 /// The pipeline's answer. The decision is what goes into the audit log either way.
@@ -143,6 +158,10 @@ fn load(settings: &RunSettings, known: &mut Known) -> Result<Box<LoadedPolicy>, 
         &policy_path,
         settings.policy_root_key.as_ref(),
         &settings.state_dir,
+        match settings.access {
+            Access::ReadWrite => gate::StateAccess::Record,
+            Access::ReadOnly => gate::StateAccess::ReadOnly,
+        },
     )
     .map_err(|error| match error {
         gate::GateError::Io { .. } => refuse("policy-unreadable", error.to_string()),
@@ -194,30 +213,38 @@ fn decide(
     })?;
     let loaded = load(settings, known)?;
     let policy = &loaded.policy;
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    let mut search = SearchEnv::from_vars(&env);
+    if settings.path.is_some() {
+        search.path = settings.path.clone();
+    }
+    let resolver = Resolver::new(
+        &settings.interpreters,
+        &search,
+        Some(crate::interpreter::cache_dir(&settings.registry.store)),
+    );
 
     // Launch rules (launcher, docker flags) and the environment, before any download.
     launch_rules(policy, &request)?;
-    let mut env_policy = EnvPolicy::default();
-    env_policy
-        .strip
-        .extend(policy.launch.env_strip.iter().cloned());
-    env_policy
-        .deny
-        .extend(policy.launch.env_deny.iter().cloned());
-    let env = env_policy
+    let env = env_rules(policy)
         .sanitize(env)
         .map_err(|e| refuse("env-denied", e.to_string()))?;
 
     let Verified {
         fetched,
         identified,
-        judged,
-        lock,
+        verdict,
+        package,
         _named,
-    } = verify_package(&request, &loaded, &settings.registry, known)?;
-    let mut reasons = passed_reasons(&judged.verdict);
+    } = verify_package(&request, &loaded, &settings.registry, known).map_err(|refusal| {
+        match (&refusal.code, settings.access) {
+            (&"fetch-failed", Access::ReadOnly) => not_installed(argv, &refusal.message),
+            _ => refusal,
+        }
+    })?;
+    let mut reasons = passed_reasons(&verdict);
     if let Some(docker) = &request.docker {
-        let launch = docker_launch(&request, docker, &identified, env, settings)?;
+        let launch = docker_launch(&request, docker, &identified, env, &resolver)?;
         reasons.push(Reason {
             code: "docker-exec".to_owned(),
             message: std::iter::once(launch.program.as_os_str())
@@ -228,36 +255,63 @@ fn decide(
         });
         return Ok((launch, reasons));
     }
+    let interpreter = match install::runtime_for(&fetched.file_name, package.lock()) {
+        Runtime::Node => resolver.resolve(Tool::Node),
+        Runtime::Python { version } => resolver.resolve_python(&version),
+    }
+    .map_err(|error| refuse(error.code(), error.to_string()))?;
     let installed = install::ensure_installed(
         &settings.registry,
         &InstallRequest {
             artifact: &fetched.path,
             file_name: &fetched.file_name,
-            sha256: &identified.digests.sha256,
-            lock: lock.as_ref(),
+            package: &package,
+            interpreter: &interpreter,
         },
     )
-    .map_err(|error| match error {
-        install::InstallError::Tree(TreeError::Changed { path, what }) => refuse(
-            "install-tampered",
-            format!(
-                "the installed tree of {} changed since it was installed: `{path}` {what}",
+    .map_err(|error| {
+        let message = match error.code() {
+            "install-tampered" => format!(
+                "the installed tree of {} changed since it was installed: {error}",
                 identified.package.purl
             ),
-        ),
-        other => refuse("install-failed", other.to_string()),
+            _ if settings.access == Access::ReadOnly => {
+                return not_installed(argv, &error);
+            }
+            _ => error.to_string(),
+        };
+        refuse(error.code(), message)
     })?;
 
-    let (program, args) = command_for(&request, &identified.package, &installed, settings)?;
+    let (program, args) = command_for(&request, package.package(), &installed)?;
+    if let Some(why) = &installed.rebuilt {
+        reasons.push(Reason {
+            code: "install-rebuilt".to_owned(),
+            message: format!("the previous install was discarded and installed again: {why}"),
+        });
+    }
     reasons.push(Reason {
         code: "install-verified".to_owned(),
         message: format!(
-            "installed tree {} matches {}",
+            "installed tree {} matches {}; interpreter {} (sha256:{})",
             installed.root.display(),
-            installed.tree_digest
+            installed.tree_digest,
+            interpreter.path.display(),
+            interpreter.sha256
         ),
     });
     Ok((Launch { program, args, env }, reasons))
+}
+
+/// In system mode a user's launch only reads the root-owned store.
+fn not_installed(argv: &[String], why: &dyn std::fmt::Display) -> Refusal {
+    refuse(
+        "not-installed",
+        format!(
+            "not in the system store ({why}); an administrator installs it with `sudo mcpin install -- {}`",
+            argv.join(" ")
+        ),
+    )
 }
 
 /// The verdict's passing reasons, for the audit record of an allowed launch.
@@ -281,19 +335,12 @@ fn docker_launch(
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
     env: crate::env::SanitizedEnv,
-    settings: &RunSettings,
+    resolver: &Resolver,
 ) -> Result<Launch, Refusal> {
-    let self_exe = std::env::current_exe().map_err(|e| refuse("no-interpreter", e.to_string()))?;
-    let program = settings
-        .path
-        .as_deref()
-        .and_then(|path| crate::exec::find_real_tool("docker", path, &self_exe))
-        .ok_or_else(|| {
-            refuse(
-                "no-interpreter",
-                "no `docker` client on PATH (besides mcpin)",
-            )
-        })?;
+    let program = resolver
+        .resolve(Tool::Docker)
+        .map_err(|error| refuse(error.code(), error.to_string()))?
+        .path;
     // The package name is `<registry>/<repository>` and the version `sha256:<hex>` of the
     // manifest bytes that were verified.
     let image = format!("{}@{}", identified.package.name, identified.package.version);
@@ -307,6 +354,15 @@ fn docker_launch(
     args.push(image.into());
     args.extend(argv[docker.image_index + 1..].iter().map(OsString::from));
     Ok(Launch { program, args, env })
+}
+
+/// The environment rules: the built-in strip list plus the policy's `[launch.env]` (one place
+/// for `mcpin run` and the wrap gate).
+fn env_rules(policy: &mcpin_verifier::policy::Policy) -> EnvPolicy {
+    let mut rules = EnvPolicy::default();
+    rules.strip.extend(policy.launch.env_strip.iter().cloned());
+    rules.deny.extend(policy.launch.env_deny.iter().cloned());
+    rules
 }
 
 fn launch_rules(
@@ -332,17 +388,17 @@ fn launch_rules(
     Ok(())
 }
 
-/// A package verified against the policy, with the lock to install.
+/// A package verified against the policy: the verdict, and what was judged.
 struct Verified {
     fetched: Fetched,
     identified: mcpin_artifact::Identified,
-    judged: gate::Judged,
-    lock: Option<Lock>,
+    verdict: Verdict,
+    package: VerifiedPackage,
     /// Holds the artifact's name link for as long as the verification is used.
     _named: Option<tempfile::TempDir>,
 }
 
-/// Fetch (offline first), identify, judge, and pick the signed lock.
+/// Fetch (offline first), identify, gather the attestations, and judge.
 fn verify_package(
     request: &LaunchRequest,
     loaded: &LoadedPolicy,
@@ -359,7 +415,7 @@ fn verify_package(
         ));
     }
 
-    let fetched = fetch(&package_spec(request), registry)?;
+    let (client, fetched) = fetch_with_client(&package_spec(request), registry)?;
     // identify() reads the kind of archive from its file name; the store names blobs by digest.
     let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
     let artifact_path = named.path().join(&fetched.file_name);
@@ -376,42 +432,94 @@ fn verify_package(
         .into(),
     });
 
-    let judged = judge(loaded, &artifact_path, &identified, known)?;
-    let lock = signed_lock(&judged.attestations, &identified)?;
+    let version = match &request.package.version {
+        VersionSpec::Exact(version) => version.clone(),
+        // A floating spec is judged as the version the registry client resolved it to.
+        VersionSpec::Floating(_) => fetched.version.clone(),
+    };
+    let requested = Requested {
+        ecosystem: match request.package.ecosystem {
+            Ecosystem::Npm => mcpin_attestation::Ecosystem::Npm,
+            Ecosystem::Pypi => mcpin_attestation::Ecosystem::Pypi,
+            Ecosystem::Oci => mcpin_attestation::Ecosystem::Oci,
+        },
+        name: request.package.name.clone(),
+        version,
+    };
+    let gathered = gather(
+        loaded,
+        registry,
+        &client,
+        &identified.digests.sha256,
+        &artifact_path,
+    )?;
+    let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
         identified,
-        judged,
-        lock,
+        verdict,
+        package,
         _named: Some(named),
     })
 }
 
-/// The verdict on an identified artifact; anything but allow is a refusal.
+/// The evidence for one artifact: bundles beside it (for a launch, none: its blob lives in the
+/// store) and in the policy's stores. Remote stores are read with the online client unless the
+/// launch is offline; the directory store always.
+fn gather(
+    loaded: &LoadedPolicy,
+    registry: &Settings,
+    client: &Client,
+    sha256: &str,
+    artifact_path: &Path,
+) -> Result<Gathered, Refusal> {
+    let sources = loaded.policy.attestation_sources();
+    let remote = sources.https.is_some() || sources.oci.is_some();
+    let online;
+    let client = if remote && client.offline() && !registry.http.offline {
+        online =
+            Client::new(registry.clone()).map_err(|e| refuse("fetch-failed", e.to_string()))?;
+        &online
+    } else {
+        client
+    };
+    let mut gathered = client.gather_attestations(&sources, sha256);
+    let beside = mcpin_registry_client::attestations::read_beside(artifact_path)
+        .map_err(|e| refuse("attestation-unreadable", e.to_string()))?;
+    gathered.files.extend(beside);
+    Ok(gathered)
+}
+
+/// The judgement on an identified artifact; anything but allow is a refusal.
 fn judge(
     loaded: &LoadedPolicy,
-    artifact_path: &Path,
     identified: &mcpin_artifact::Identified,
+    requested: &Requested,
+    gathered: &Gathered,
     known: &mut Known,
-) -> Result<gate::Judged, Refusal> {
-    let judged = gate::judge(loaded, artifact_path, identified, &[], Vec::new())
-        .map_err(|e| refuse("verifier-error", e.to_string()))?;
-    if !judged.verdict.is_allowed() {
+) -> Result<(Verdict, VerifiedPackage), Refusal> {
+    let judgement = evaluate::judge(
+        loaded,
+        &Evidence {
+            artifact: &identified.package.purl,
+            identified,
+            requested: Some(requested),
+            files: &gathered.files,
+            notes: &gathered.notes,
+            interpreter: None,
+            now: jiff::Timestamp::now(),
+        },
+    );
+    let (verdict, package) = judgement.into_parts();
+    let Some(package) = package else {
         return Err(Refusal {
             code: "policy-denied",
             message: String::new(),
-            verdict: Some(judged.verdict),
+            verdict: Some(verdict),
         });
-    }
-    let mut signers: Vec<String> = judged
-        .attestations
-        .iter()
-        .map(|a| a.signer.clone())
-        .collect();
-    signers.sort();
-    signers.dedup();
-    known.signers = signers;
-    Ok(judged)
+    };
+    known.signers = package.signers().to_vec();
+    Ok((verdict, package))
 }
 
 /// A docker image: pinned by digest in the argv (a tag is refused: `mcpin wrap` pins),
@@ -454,12 +562,31 @@ fn verify_image(
         ]
         .into(),
     });
-    let judged = judge(loaded, &fetched.path, &identified, known)?;
+    // The image verified is the manifest the argv's digest names, or the platform manifest
+    // of the index it names.
+    let version = if fetched.index_digest.as_deref() == Some(digest.as_str()) {
+        identified.package.version.clone()
+    } else {
+        digest.clone()
+    };
+    let requested = Requested {
+        ecosystem: mcpin_attestation::Ecosystem::Oci,
+        name: format!("{}/{}", reference.registry, reference.repository),
+        version,
+    };
+    let gathered = gather(
+        loaded,
+        registry,
+        &client,
+        &identified.digests.sha256,
+        &fetched.path,
+    )?;
+    let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
         identified,
-        judged,
-        lock: None,
+        verdict,
+        package,
         _named: None,
     })
 }
@@ -484,12 +611,8 @@ fn package_spec(request: &LaunchRequest) -> Spec {
     }
 }
 
-/// Offline first: a warm launch finds its artifact through the store's refs.
-fn fetch(spec: &Spec, settings: &Settings) -> Result<Fetched, Refusal> {
-    fetch_with_client(spec, settings).map(|(_, fetched)| fetched)
-}
-
-/// [`fetch`], also returning the client that answered (its store holds the bytes).
+/// Offline first: a warm launch finds its artifact through the store's refs. Returns the
+/// client that answered (its store holds the bytes).
 fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetched), Refusal> {
     let offline = Settings {
         http: mcpin_registry_client::HttpSettings {
@@ -498,7 +621,12 @@ fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetche
         },
         ..settings.clone()
     };
-    let client = |s: Settings| Client::new(s).map_err(|e| refuse("fetch-failed", e.to_string()));
+    let client = |s: Settings| {
+        Client::new(s).map_err(|e| match e {
+            RegistryError::Unsafe(_) => refuse("store-unsafe", e.to_string()),
+            e => refuse("fetch-failed", e.to_string()),
+        })
+    };
     let warm = client(offline)?;
     match warm.fetch(spec) {
         Ok(fetched) => Ok((warm, fetched)),
@@ -513,87 +641,11 @@ fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetche
     }
 }
 
-/// The lock every verified package statement signs; they must agree. No lock is accepted
-/// only for a package that declares no dependencies.
-fn signed_lock(
-    attestations: &[mcpin_verifier::evaluate::Attestation],
-    identified: &mcpin_artifact::Identified,
-) -> Result<Option<Lock>, Refusal> {
-    let mut locks: Vec<Lock> = Vec::new();
-    for statement in attestations.iter().filter_map(|a| a.statement.as_ref()) {
-        if statement.predicate_type != PACKAGE_PREDICATE_TYPE {
-            continue;
-        }
-        let predicate: PackagePredicate = serde_json::from_value(statement.predicate.clone())
-            .map_err(|e| refuse("statement-malformed", e.to_string()))?;
-        if let Some(lock) = predicate.lock
-            && !locks.contains(&lock)
-        {
-            locks.push(lock);
-        }
-    }
-    let package = &identified.package;
-    match locks.len() {
-        0 if declares_dependencies(identified) => Err(refuse(
-            "lock-required",
-            format!(
-                "{} declares dependencies but no signed statement carries a lock (sign with `mcpin sign --lock`)",
-                package.purl
-            ),
-        )),
-        0 => Ok(None),
-        1 => {
-            let lock = locks.remove(0);
-            if lock.root.name != package.name || lock.root.version != package.version {
-                return Err(refuse(
-                    "lock-mismatch",
-                    format!(
-                        "the signed lock is for {}@{}, not {}",
-                        lock.root.name, lock.root.version, package.purl
-                    ),
-                ));
-            }
-            Ok(Some(lock))
-        }
-        n => Err(refuse(
-            "lock-conflict",
-            format!(
-                "{n} verified statements sign different locks for {}",
-                package.purl
-            ),
-        )),
-    }
-}
-
-fn declares_dependencies(identified: &mcpin_artifact::Identified) -> bool {
-    let bytes = &identified.metadata.bytes;
-    if identified.metadata.path.ends_with("package.json") {
-        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-        return ["dependencies", "optionalDependencies", "peerDependencies"]
-            .iter()
-            .any(|key| json[key].as_object().is_some_and(|deps| !deps.is_empty()))
-            // Unreadable metadata cannot prove there are none.
-            || !json.is_object();
-    }
-    String::from_utf8_lossy(bytes).lines().any(|line| {
-        line.strip_prefix("Requires-Dist:")
-            .is_some_and(|req| !req.contains("extra =="))
-    })
-}
-
-fn find_on_path(name: &str, path: Option<&OsString>) -> Option<PathBuf> {
-    std::env::split_paths(path?)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The interpreter command: `node <tree>/pkg/<bin> ARGS` or `python -I -B -c <bootstrap> …`
-/// (`-B`: no bytecode caches written into the verified tree; read-only bits do not stop root).
+/// The command for the entry point the argv names (or the package's only one).
 fn command_for(
     request: &LaunchRequest,
     package: &mcpin_attestation::PackageInfo,
     installed: &install::Installed,
-    settings: &RunSettings,
 ) -> Result<(PathBuf, Vec<OsString>), Refusal> {
     let wanted = request.command.clone();
     let entries = &package.entry_points;
@@ -618,34 +670,10 @@ fn command_for(
         )
     })?;
     let server_args = request.server_args.iter().map(OsString::from);
-    match &installed.runtime {
-        Runtime::Node => {
-            let node = find_on_path("node", settings.path.as_ref())
-                .ok_or_else(|| refuse("no-interpreter", "`node` is not on PATH"))?;
-            let script = installed.root.join("pkg").join(&entry.target);
-            let mut args = vec![script.into_os_string()];
-            args.extend(server_args);
-            Ok((node, args))
-        }
-        Runtime::Python { python } => {
-            let mut args: Vec<OsString> = ["-I", "-B", "-c", PY_BOOTSTRAP]
-                .iter()
-                .map(OsString::from)
-                .collect();
-            args.push(installed.root.join("site").into_os_string());
-            args.push(entry.target.clone().into());
-            args.push(entry.name.clone().into());
-            args.extend(server_args);
-            Ok((python.clone(), args))
-        }
-    }
+    installed
+        .command(entry, server_args)
+        .map_err(|error| refuse("entry-point-outside-tree", error.to_string()))
 }
-
-/// Runs `module:attr.path` from the installed site directory; argv[1..4] are the site
-/// directory, the entry point and the command name, so no path is ever spliced into code.
-const PY_BOOTSTRAP: &str = "import sys,importlib,functools\n\
-a=sys.argv;sys.path.insert(0,a[1]);m,_,f=a[2].partition(':');a[0]=a[3];del a[1:4]\n\
-sys.exit(functools.reduce(getattr,f.split('.'),importlib.import_module(m))())";
 
 /// `mcpin wrap`'s install-time gate: each server is fetched and judged exactly as `mcpin run`
 /// would judge it (policy, launch rules, signatures, signed lock), without installing it.
@@ -681,7 +709,11 @@ fn describe(refusal: &Refusal) -> Vec<Reason> {
 }
 
 impl crate::wrap::Gate for PolicyGate<'_> {
-    fn check(&self, request: &LaunchRequest) -> crate::wrap::GateVerdict {
+    fn check(
+        &self,
+        request: &LaunchRequest,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> crate::wrap::GateVerdict {
         let deny = |reasons| crate::wrap::GateVerdict {
             outcome: Outcome::Deny,
             reasons,
@@ -692,6 +724,19 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                 return deny(vec![Reason {
                     code: code.clone(),
                     message: message.clone(),
+                }]);
+            }
+        };
+        // The entry's `env` goes through the same rules as at launch.
+        let vars = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let stripped = match env_rules(&loaded.policy).sanitize(vars) {
+            Ok(sanitized) => sanitized.stripped,
+            Err(error) => {
+                return deny(vec![Reason {
+                    code: "env-denied".to_owned(),
+                    message: error.to_string(),
                 }]);
             }
         };
@@ -707,7 +752,6 @@ impl crate::wrap::Gate for PolicyGate<'_> {
             Ok(verified) => crate::wrap::GateVerdict {
                 outcome: Outcome::Allow,
                 reasons: verified
-                    .judged
                     .verdict
                     .reasons
                     .iter()
@@ -716,6 +760,10 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                         code: r.code.as_str().to_owned(),
                         message: r.message.clone(),
                     })
+                    .chain(stripped.into_iter().map(|s| Reason {
+                        code: "env-stripped".to_owned(),
+                        message: format!("{} is removed at launch: {}", s.name, s.reason),
+                    }))
                     .collect(),
             },
             Err(refusal) => deny(describe(&refusal)),

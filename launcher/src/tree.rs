@@ -6,6 +6,11 @@
 //! anything else (an escaping or absolute symlink, a FIFO, a device, a non-UTF-8 name) is an error.
 //! Read-only is a tripwire against accidents and casual tampering by the same user, not a
 //! security boundary: the digest check is what catches a change.
+//!
+//! An installer builds the manifest it expects with [`TreeManifest::from_entries`] from what
+//! it wrote (the digests of the verified archive bytes as they were unpacked), not by reading
+//! the disk afterwards; [`make_read_only`] gives every path the exact mode such a manifest
+//! names ([`Entry::dir`], [`Entry::file`]).
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -84,12 +89,65 @@ fn mode_of(meta: &std::fs::Metadata) -> u32 {
     }
 }
 
+impl Entry {
+    /// A directory as [`make_read_only`] leaves it.
+    pub fn dir() -> Entry {
+        Entry::Dir {
+            mode: READ_ONLY_DIR,
+        }
+    }
+
+    /// A file as [`make_read_only`] leaves it.
+    pub fn file(size: u64, sha256: String, executable: bool) -> Entry {
+        Entry::File {
+            mode: if executable {
+                READ_ONLY_EXECUTABLE
+            } else {
+                READ_ONLY_FILE
+            },
+            size,
+            sha256,
+        }
+    }
+}
+
+const READ_ONLY_DIR: u32 = 0o555;
+const READ_ONLY_FILE: u32 = 0o444;
+const READ_ONLY_EXECUTABLE: u32 = 0o555;
+
+/// The order [`TreeManifest::compute`] walks in: component by component, a directory before
+/// what it holds.
+fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
 impl TreeManifest {
     /// Walks `root` without following symlinks.
     pub fn compute(root: &Path) -> Result<TreeManifest, TreeError> {
         let mut entries = Vec::new();
         walk(root, root, &mut entries)?;
         hash_files(root, &mut entries)?;
+        Ok(TreeManifest::digest_of(entries))
+    }
+
+    /// The manifest of a tree holding exactly `entries` (relative `/`-separated paths), with
+    /// every missing parent directory added as [`Entry::dir`].
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, Entry)>) -> TreeManifest {
+        let mut all: std::collections::BTreeMap<String, Entry> = Default::default();
+        for (path, entry) in entries {
+            let mut parent = path.as_str();
+            while let Some((up, _)) = parent.rsplit_once('/') {
+                all.entry(up.to_owned()).or_insert_with(Entry::dir);
+                parent = up;
+            }
+            all.insert(path, entry);
+        }
+        let mut entries: Vec<(String, Entry)> = all.into_iter().collect();
+        entries.sort_by(|a, b| path_order(&a.0, &b.0));
+        TreeManifest::digest_of(entries)
+    }
+
+    fn digest_of(entries: Vec<(String, Entry)>) -> TreeManifest {
         let mut hasher = Sha256::new();
         for (path, entry) in &entries {
             // NUL never occurs in paths or hex, so the fields cannot run into each other.
@@ -102,10 +160,10 @@ impl TreeManifest {
             };
             hasher.update(line.as_bytes());
         }
-        Ok(TreeManifest {
+        TreeManifest {
             digest: format!("sha256:{}", hex::encode(hasher.finalize())),
             entries,
-        })
+        }
     }
 
     /// Recomputes the tree at `root` and fails, naming the first differing path, unless it
@@ -129,7 +187,7 @@ impl TreeManifest {
                     expected.next();
                     actual.next();
                 }
-                (Some((ep, _)), Some((ap, _))) if ep < ap => {
+                (Some((ep, _)), Some((ap, _))) if path_order(ep, ap).is_lt() => {
                     return Err(TreeError::Changed {
                         path: ep.clone(),
                         what: "removed".into(),
@@ -357,8 +415,10 @@ fn stays_inside(link: &str, target: &Path) -> bool {
     true
 }
 
-/// Removes write permission from every file and directory under `root` (and `root` itself).
-/// Symlinks are not followed. Directories are done last so their files can still be reached.
+/// Gives every directory under `root` (and `root` itself) mode `0o555` and every file `0o444`,
+/// or `0o555` when any `x` bit was set: the modes [`Entry::dir`] and [`Entry::file`] name,
+/// whatever the umask was. Symlinks are not followed. Directories are done last so their files
+/// can still be reached.
 pub fn make_read_only(root: &Path) -> Result<(), TreeError> {
     fn visit(path: &Path) -> Result<(), TreeError> {
         let meta = fs_err::symlink_metadata(path).map_err(io_error(path))?;
@@ -374,13 +434,38 @@ pub fn make_read_only(root: &Path) -> Result<(), TreeError> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            permissions.set_mode(permissions.mode() & !0o222);
+            permissions.set_mode(if meta.is_dir() || permissions.mode() & 0o111 != 0 {
+                READ_ONLY_DIR
+            } else {
+                READ_ONLY_FILE
+            });
         }
         #[cfg(not(unix))]
         permissions.set_readonly(true);
         fs_err::set_permissions(path, permissions).map_err(io_error(path))
     }
     visit(root)
+}
+
+/// Removes a tree [`make_read_only`] left, giving its directories write permission first.
+pub fn remove_read_only(root: &Path) -> Result<(), TreeError> {
+    fn visit(path: &Path) -> Result<(), TreeError> {
+        let meta = fs_err::symlink_metadata(path).map_err(io_error(path))?;
+        if meta.is_dir() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                    .map_err(io_error(path))?;
+            }
+            for entry in fs_err::read_dir(path).map_err(io_error(path))? {
+                visit(&entry.map_err(io_error(path))?.path())?;
+            }
+        }
+        Ok(())
+    }
+    visit(root)?;
+    fs_err::remove_dir_all(root).map_err(io_error(root))
 }
 
 #[cfg(test)]
@@ -504,6 +589,41 @@ mod tests {
             TreeManifest::compute(dir.path()),
             Err(TreeError::SymlinkEscapes { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_manifest_built_from_entries_equals_the_walked_tree() {
+        use sha2::Digest as _;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let files: [(&str, &[u8], bool); 4] = [
+            ("a.js", b"1", false),
+            ("a/b", b"22", true),
+            ("a/c/d.txt", b"", false),
+            ("z", b"z", false),
+        ];
+        for (path, bytes, _) in files {
+            fs_err::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            fs_err::write(root.join(path), bytes).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(root.join("a/b"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        make_read_only(root).unwrap();
+        let expected = TreeManifest::from_entries(files.iter().map(|(path, bytes, exec)| {
+            (
+                (*path).to_owned(),
+                Entry::file(
+                    bytes.len() as u64,
+                    hex::encode(sha2::Sha256::digest(bytes)),
+                    *exec,
+                ),
+            )
+        }));
+        assert_eq!(TreeManifest::compute(root).unwrap(), expected);
+        expected.verify(root).unwrap();
+        remove_read_only(root).unwrap();
+        assert!(!root.exists());
     }
 
     #[test]

@@ -96,9 +96,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The store, a directory above it, or a file in it could be changed by someone other
+    /// than its user (ssh's rule for `~/.ssh`). Stable code `store-unsafe`.
+    #[error(transparent)]
+    Unsafe(#[from] crate::store::UnsafePath),
+
     /// Reading a configuration file (.npmrc, SSL_CERT_FILE) failed.
     #[error("configuration {path}: {reason}")]
     Config { path: PathBuf, reason: String },
+
+    /// A URL that is neither `https://` nor plain HTTP to a loopback host.
+    #[error("`{url}` must be https:// (plain http only to a loopback address)")]
+    Insecure { url: String },
 
     /// Something this client deliberately does not do.
     #[error("unsupported: {0}")]

@@ -16,6 +16,9 @@
 //! others find the finished blob. A crash leaves at most a file in `v1/tmp`,
 //! which nothing reads (`mcpin store gc` removes it). A blob found in the store
 //! is hashed again before it is handed out.
+//!
+//! What is in the store decides what runs, so it is opened only when nobody but its user
+//! (or root) can change it, as ssh treats `~/.ssh`: see [`check_private_dir`].
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -162,8 +165,14 @@ impl Store {
             .map(|home| PathBuf::from(home).join(".local/share/mcpin/store"))
     }
 
-    /// Opens (creating if needed) the store at `root`.
+    /// Opens (creating if needed) the store at `root`, for the current user: refused with
+    /// [`Error::Unsafe`] unless [`check_private_dir`] passes for it.
     pub fn open(root: &Path) -> Result<Store, Error> {
+        Store::open_for(root, &Owner::current())
+    }
+
+    /// [`Store::open`] for `owner`.
+    pub fn open_for(root: &Path, owner: &Owner) -> Result<Store, Error> {
         let store = Store {
             root: root.to_owned(),
         };
@@ -176,7 +185,11 @@ impl Store {
             "tmp",
         ] {
             let path = store.layout().join(dir);
-            fs_err::create_dir_all(&path).map_err(|e| Error::store(&path, e))?;
+            create_private_dir_all(&path).map_err(|e| Error::store(&path, e))?;
+        }
+        check_private_dir(root, owner)?;
+        for dir in ["", "sha256", "refs", "alias", "alias/sha512", "alias/sha1"] {
+            check_not_shared(&store.layout().join(dir), owner)?;
         }
         Ok(store)
     }
@@ -344,8 +357,10 @@ impl Store {
         self.fetch(expected, url, || Ok(Box::new(io::Cursor::new(bytes))))
     }
 
+    /// Refs and aliases name public packages and hold no credentials; they are readable by
+    /// everyone so that a root-owned system store serves every user.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-        mcpin_artifact::write_atomic(path, bytes, 0o600).map_err(|e| Error::store(path, e))
+        mcpin_artifact::write_atomic(path, bytes, 0o644).map_err(|e| Error::store(path, e))
     }
 
     fn ref_path(&self, key: &str) -> PathBuf {
@@ -477,6 +492,197 @@ impl Store {
     }
 }
 
+/// The user a store must belong to, and where their home is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    /// Ancestors are checked up to here when the store is below it, else up to `/`.
+    pub home: Option<PathBuf>,
+}
+
+impl Owner {
+    /// The real user of this process and `$HOME`.
+    pub fn current() -> Owner {
+        Owner {
+            #[cfg(unix)]
+            uid: rustix::process::getuid().as_raw(),
+            #[cfg(not(unix))]
+            uid: 0,
+            home: std::env::var_os("HOME")
+                .filter(|home| !home.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+/// A store path someone other than its user could change. Stable code `store-unsafe`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the store {store} is not safe to use: `{path}` {why} [store-unsafe]; fix: {fix}")]
+pub struct UnsafePath {
+    /// The store (or store file) that was refused.
+    pub store: PathBuf,
+    /// The directory or file at fault.
+    pub path: PathBuf,
+    pub why: String,
+    pub fix: String,
+}
+
+/// Creates `path` and missing parents as `0o755` directories (whatever the umask adds,
+/// never group- or other-writable).
+pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o755);
+    }
+    builder.create(path)
+}
+
+/// ssh's rule, for a store directory: `dir` and every directory above it, up to `$HOME`
+/// when it is below it (else up to `/`), must be owned by `owner` or root and writable by
+/// nobody else. A root-owned sticky directory such as `/tmp` is accepted above the store
+/// (others cannot rename or remove what they do not own in it), but not when the store path
+/// goes through a symlink: a symlink into a shared directory is how a store ends up where
+/// another user can wait for its target to disappear and create their own.
+pub fn check_private_dir(dir: &Path, owner: &Owner) -> Result<(), UnsafePath> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let refuse = |path: &Path, why: String, fix: String| UnsafePath {
+            store: dir.to_owned(),
+            path: path.to_owned(),
+            why,
+            fix,
+        };
+        let given = std::path::absolute(dir)
+            .map_err(|e| refuse(dir, format!("cannot be resolved ({e})"), String::new()))?;
+        let real = fs_err::canonicalize(&given)
+            .map_err(|e| refuse(dir, format!("cannot be resolved ({e})"), String::new()))?;
+        let via_symlink = real != normalize(&given);
+        let home = owner
+            .home
+            .as_deref()
+            .and_then(|home| fs_err::canonicalize(home).ok())
+            .filter(|home| real.starts_with(home));
+        for path in real.ancestors() {
+            let meta = fs_err::metadata(path)
+                .map_err(|e| refuse(path, format!("cannot be read ({e})"), String::new()))?;
+            if meta.uid() != owner.uid && meta.uid() != 0 {
+                return Err(refuse(
+                    path,
+                    format!(
+                        "is owned by uid {}, not by you (uid {}) or root",
+                        meta.uid(),
+                        owner.uid
+                    ),
+                    format!(
+                        "use a store in a directory you own (--store / MCPIN_STORE), or `chown {} {}`",
+                        owner.uid,
+                        path.display()
+                    ),
+                ));
+            }
+            if meta.mode() & 0o022 != 0 {
+                let shared_tmp = path != real && meta.mode() & 0o1000 != 0 && meta.uid() == 0;
+                if via_symlink && path != real {
+                    return Err(refuse(
+                        path,
+                        format!(
+                            "is writable by others, and the store path {} is a symlink into it",
+                            dir.display()
+                        ),
+                        "point the store (--store / MCPIN_STORE) at a directory only you can write, not a symlink into a shared one".into(),
+                    ));
+                }
+                if !shared_tmp {
+                    return Err(refuse(
+                        path,
+                        format!(
+                            "is writable by group or others (mode {:o})",
+                            meta.mode() & 0o7777
+                        ),
+                        format!("`chmod go-w {}`", path.display()),
+                    ));
+                }
+            }
+            if Some(path) == home.as_deref() {
+                break;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, owner);
+    Ok(())
+}
+
+/// A directory inside a checked store: owned by `owner` or root and writable by nobody else.
+pub fn check_not_shared(path: &Path, owner: &Owner) -> Result<(), UnsafePath> {
+    check_one(path, owner, 0o022, "`chmod go-w")
+}
+
+/// A secret file: a regular file owned by `owner` that nobody else can read or write.
+pub fn check_private_file(path: &Path, owner: &Owner) -> Result<(), UnsafePath> {
+    check_one(path, owner, 0o077, "`chmod go-rwx")
+}
+
+fn check_one(path: &Path, owner: &Owner, forbidden: u32, fix: &str) -> Result<(), UnsafePath> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let refuse = |why: String, fix: String| UnsafePath {
+            store: path.to_owned(),
+            path: path.to_owned(),
+            why,
+            fix,
+        };
+        let meta = fs_err::symlink_metadata(path)
+            .map_err(|e| refuse(format!("cannot be read ({e})"), String::new()))?;
+        if meta.file_type().is_symlink() {
+            return Err(refuse(
+                "is a symlink".into(),
+                format!("remove `{}`; mcpin recreates it", path.display()),
+            ));
+        }
+        if meta.uid() != owner.uid && meta.uid() != 0 {
+            return Err(refuse(
+                format!(
+                    "is owned by uid {}, not by you (uid {})",
+                    meta.uid(),
+                    owner.uid
+                ),
+                format!("`chown {} {}`", owner.uid, path.display()),
+            ));
+        }
+        if meta.mode() & forbidden != 0 {
+            return Err(refuse(
+                format!("has mode {:o}", meta.mode() & 0o7777),
+                format!("{fix} {}`", path.display()),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, owner, forbidden, fix);
+    Ok(())
+}
+
+/// `path` with `.` and `..` removed lexically (it is absolute).
+#[cfg(unix)]
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn read_ref(path: &Path) -> Result<Option<RefRecord>, Error> {
     match fs_err::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
@@ -573,6 +779,112 @@ mod tests {
             fs_err::read_dir(dir.path().join("v1/tmp")).unwrap().count(),
             0
         );
+    }
+
+    #[cfg(unix)]
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_others_can_write_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Owner {
+            home: Some(dir.path().to_owned()),
+            ..Owner::current()
+        };
+        let root = dir.path().join("store");
+        Store::open_for(&root, &owner).unwrap();
+        chmod(&root, 0o775);
+        let error = Store::open_for(&root, &owner).unwrap_err();
+        let Error::Unsafe(unsafe_path) = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(unsafe_path.path, root);
+        assert!(error.to_string().contains("chmod go-w"), "{error}");
+        assert!(error.to_string().contains("[store-unsafe]"), "{error}");
+        chmod(&root, 0o755);
+        // A writable parent below $HOME is refused too; above $HOME it is not looked at.
+        chmod(dir.path(), 0o777);
+        let error = Store::open_for(&root, &owner).unwrap_err();
+        assert!(
+            error.to_string().contains("writable by group or others"),
+            "{error}"
+        );
+        let inner_home = Owner {
+            home: Some(root.clone()),
+            ..owner.clone()
+        };
+        Store::open_for(&root, &inner_home).unwrap();
+        chmod(dir.path(), 0o700);
+        // A directory inside the layout.
+        chmod(&root.join("v1/sha256"), 0o777);
+        assert!(matches!(
+            Store::open_for(&root, &owner),
+            Err(Error::Unsafe(_))
+        ));
+        chmod(&root.join("v1/sha256"), 0o755);
+        Store::open_for(&root, &owner).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_owned_by_someone_else_or_symlinked_into_a_shared_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Owner::current();
+        let root = dir.path().join("store");
+        Store::open_for(&root, &me).unwrap();
+        // Root may own what a user's store sits in, so as root, give the store away instead.
+        let error = if me.uid == 0 {
+            std::os::unix::fs::chown(&root, Some(4242), None).unwrap();
+            let error = Store::open_for(&root, &me).unwrap_err();
+            std::os::unix::fs::chown(&root, Some(0), None).unwrap();
+            error
+        } else {
+            let stranger = Owner {
+                uid: me.uid + 4242,
+                home: None,
+            };
+            Store::open_for(&root, &stranger).unwrap_err()
+        };
+        assert!(error.to_string().contains("not by you"), "{error}");
+
+        // A sticky, world-writable directory (like /tmp) above the store is fine...
+        let shared = dir.path().join("shared");
+        fs_err::create_dir(&shared).unwrap();
+        chmod(&shared, 0o1777);
+        let in_shared = shared.join("store");
+        if me.uid == 0 {
+            Store::open_for(&in_shared, &me).unwrap();
+        }
+        // ...but a store path that is a symlink into it is not.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&in_shared, &link).unwrap();
+        fs_err::create_dir_all(&in_shared).unwrap();
+        let error = Store::open_for(&link, &me).unwrap_err();
+        assert!(error.to_string().contains("symlink"), "{error}");
+        // And a plain world-writable directory never is.
+        chmod(&shared, 0o777);
+        let error = Store::open_for(&in_shared, &me).unwrap_err();
+        assert!(
+            error.to_string().contains("writable by group or others"),
+            "{error}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = Owner::current();
+        let file = dir.path().join("secret");
+        fs_err::write(&file, b"k").unwrap();
+        chmod(&file, 0o600);
+        check_private_file(&file, &me).unwrap();
+        chmod(&file, 0o640);
+        assert!(check_private_file(&file, &me).is_err());
     }
 
     #[test]
