@@ -493,8 +493,10 @@ pub struct ToolsDiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ToolsLintArgs {
-    /// A tools payload (`mcpin tools capture`)
-    pub file: PathBuf,
+    /// Tools payloads (`mcpin tools capture`); with several, the servers of one agent
+    /// configuration are also checked against each other (duplicate tools, shadowing)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
     /// Print the findings as JSON to stdout
     #[arg(long, conflicts_with = "sarif")]
     pub json: bool,

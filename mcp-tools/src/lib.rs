@@ -11,13 +11,15 @@
 //!   a scratch directory with install scripts disabled.
 //! - [`check_pinned`]: does an observed payload equal the signed one.
 //! - [`diff()`]: added, removed and changed tools, field by field.
-//! - [`lint()`]: deterministic tool-poisoning rules ([`RULES`]).
+//! - [`lint()`]: deterministic tool-poisoning rules ([`RULES`]); [`cross_server`]:
+//!   checks across the servers of one configuration ([`CROSS_RULES`]).
 //!
 //! It does not sign or verify signatures (`mcpin-verifier` does), call tools,
 //! or speak MCP over HTTP.
 
 mod canonical;
 mod client;
+mod cross;
 mod diff;
 mod lint;
 mod scratch;
@@ -30,8 +32,13 @@ pub use client::{
     ClientError, ClientOptions, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, ServerDescription,
     describe_server,
 };
+pub use cross::{CROSS_RULES, CrossFinding, CrossRule, Server, cross_server};
 pub use diff::{JsonChange, TextChange, TextRun, ToolChange, ToolsDiff, diff};
-pub use lint::{Finding, LintReport, Location, Matcher, RULES, Rule, Scope, Severity, lint};
+pub use lint::{
+    Class, Example, ExampleAt, Finding, Hit, JSON_SCHEMA_VERSION, LintReport, LintedFile, Location,
+    Matcher, Place, RULES, Rule, Scope, Severity, Site, highest_severity, json_report, lint,
+    render_text, rules_markdown, sarif,
+};
 pub use scratch::{ArtifactServer, ScratchError, capture_artifact};
 
 use mcpin_attestation::ToolsSection;
