@@ -283,7 +283,7 @@ pub fn ensure_installed(
         store::create_private_dir_all(dir).map_err(io(dir))?;
     }
     for dir in [base.parent().unwrap_or(&base), &base, &tmp, &locks] {
-        store::check_not_shared(dir, &owner)?;
+        store::check_not_shared(dir, owner)?;
     }
     let lock_digest = request
         .lock()
