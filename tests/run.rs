@@ -1746,6 +1746,60 @@ fn a_fake_node_on_a_relative_or_empty_path_entry_never_runs() {
     assert!(!marker.exists());
 }
 
+/// Item 3: the policy pins the interpreter (`[launch.interpreters]`): a launch execs exactly
+/// that program, whatever PATH says, a pin whose digest does not match refuses, and every
+/// audit record names the program exec'd with its sha256.
+#[test]
+fn the_policy_pins_the_interpreter_and_the_audit_record_names_it() {
+    let w = world();
+    let node = std::fs::canonicalize(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|dir| dir.join("node"))
+            .find(|p| p.is_file())
+            .expect("node on PATH"),
+    )
+    .unwrap();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let pinned = |sha256: &str| {
+        Sandbox::new(&format!(
+            "{LAUNCH_NPX_UVX}\n[launch.interpreters]\nnode = {{ path = \"{}\", sha256 = \"{sha256}\" }}\n",
+            node.display()
+        ))
+    };
+    let sandbox = pinned(&sha256_of(&node));
+    // A fake node first on PATH (absolute, outside the project) is not what runs: the pin is.
+    let fake_dir = tempfile::tempdir().unwrap();
+    let marker = sandbox.path("marker");
+    marker_script(&fake_dir.path().join("node"), &marker);
+    let output = sandbox
+        .run_command(&["npx", "-y", &fixture, "exit", "0"])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                fake_dir.path().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .output()
+        .unwrap();
+    ok(&output, "launch with a pinned node");
+    assert!(!marker.exists(), "the unpinned node on PATH ran");
+    let record = sandbox.audit().pop().unwrap();
+    assert_eq!(
+        record["program"]["path"],
+        node.display().to_string(),
+        "{record}"
+    );
+    assert_eq!(record["program"]["sha256"], sha256_of(&node), "{record}");
+
+    let wrong = pinned(&"0".repeat(64));
+    refused(
+        &wrong.run(&["npx", "-y", &fixture, "exit", "0"], ""),
+        "interpreter-digest-mismatch",
+    );
+}
+
 /// Item 6: a tree file edited together with a recomputed record, and a tree planted under
 /// the (on ae641a5 predictable) install key before the first launch, are never launched.
 #[test]

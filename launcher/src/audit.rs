@@ -63,8 +63,37 @@ pub struct Decision {
     pub policy: Option<PolicyRef>,
     /// Identities of the signers whose signatures were accepted (key ids, certificate SANs).
     pub signers: Vec<String>,
+    /// The program exec'd (the interpreter or the docker client) and its sha256, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramRef>,
     pub verdict: Outcome,
     pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    /// A refusal known only by its argv and one reason (before the pipeline ran).
+    pub fn refused(argv: &[String], code: &str, message: String) -> Decision {
+        Decision {
+            argv: argv.to_vec(),
+            artifact: None,
+            policy: None,
+            signers: Vec::new(),
+            program: None,
+            verdict: Outcome::Deny,
+            reasons: vec![Reason {
+                code: code.to_owned(),
+                message,
+            }],
+        }
+    }
+}
+
+/// An executable, by its canonical path and the sha256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramRef {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// A line of the log as written.
@@ -302,17 +331,11 @@ mod tests {
     use super::*;
 
     fn decision(code: &str) -> Decision {
-        Decision {
-            argv: vec!["npx".into(), "-y".into(), "x@1.0.0".into()],
-            artifact: None,
-            policy: None,
-            signers: Vec::new(),
-            verdict: Outcome::Deny,
-            reasons: vec![Reason {
-                code: code.into(),
-                message: "because".into(),
-            }],
-        }
+        Decision::refused(
+            &["npx".into(), "-y".into(), "x@1.0.0".into()],
+            code,
+            "because".into(),
+        )
     }
 
     #[test]

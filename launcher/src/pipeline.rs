@@ -18,7 +18,7 @@ use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
 use mcpin_verifier::{PublicKey, VerifiedPackage};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
+use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, ProgramRef, Reason};
 use crate::env::SanitizedEnv;
 use crate::exec::Launch;
 use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
@@ -73,6 +73,28 @@ struct Known {
     policy: Option<PolicyRef>,
     artifact: Option<ArtifactRef>,
     signers: Vec<String>,
+    program: Option<ProgramRef>,
+}
+
+impl Known {
+    fn decision(self, argv: &[String], verdict: Outcome, reasons: Vec<Reason>) -> Decision {
+        Decision {
+            argv: argv.to_vec(),
+            artifact: self.artifact,
+            policy: self.policy,
+            signers: self.signers,
+            program: self.program,
+            verdict,
+            reasons,
+        }
+    }
+}
+
+fn program_ref(interpreter: &crate::interpreter::Interpreter) -> ProgramRef {
+    ProgramRef {
+        path: interpreter.path.display().to_string(),
+        sha256: interpreter.sha256.clone(),
+    }
 }
 
 struct Refusal {
@@ -112,26 +134,12 @@ pub fn prepare(
     match decide(argv, env, settings, &mut known) {
         Ok((launch, reasons)) => Prepared::Launch {
             launch: Box::new(launch),
-            decision: Decision {
-                argv: argv.to_vec(),
-                artifact: known.artifact,
-                policy: known.policy,
-                signers: known.signers,
-                verdict: Outcome::Allow,
-                reasons,
-            },
+            decision: known.decision(argv, Outcome::Allow, reasons),
         },
         Err(refusal) => {
             let reasons = describe(&refusal);
             Prepared::Refused {
-                decision: Decision {
-                    argv: argv.to_vec(),
-                    artifact: known.artifact,
-                    policy: known.policy,
-                    signers: known.signers,
-                    verdict: Outcome::Deny,
-                    reasons,
-                },
+                decision: known.decision(argv, Outcome::Deny, reasons),
                 verdict: refusal.verdict,
             }
         }
@@ -218,8 +226,10 @@ fn decide(
     if settings.path.is_some() {
         search.path = settings.path.clone();
     }
+    // The system config's pins win over the policy's.
+    let pins = settings.interpreters.or(&policy.launch.interpreters);
     let resolver = Resolver::new(
-        &settings.interpreters,
+        &pins,
         &search,
         Some(crate::interpreter::cache_dir(&settings.registry.store)),
     );
@@ -243,7 +253,11 @@ fn decide(
     // What the launch rules noted: variables stripped or dropped, a pinned docker host.
     reasons.extend(reasons_with(&launch_verdict, VerdictOutcome::Info));
     if let Some(docker) = &request.docker {
-        let launch = docker_launch(&request, docker, &identified, env, &resolver)?;
+        let docker_client = resolver
+            .resolve(Tool::Docker)
+            .map_err(|error| refuse(error.code(), error.to_string()))?;
+        known.program = Some(program_ref(&docker_client));
+        let launch = docker_launch(&request, docker, &identified, env, docker_client.path);
         reasons.push(Reason {
             code: "docker-exec".to_owned(),
             message: std::iter::once(launch.program.as_os_str())
@@ -259,6 +273,7 @@ fn decide(
         Runtime::Python { version } => resolver.resolve_python(&version),
     }
     .map_err(|error| refuse(error.code(), error.to_string()))?;
+    known.program = Some(program_ref(&interpreter));
     let installed = install::ensure_installed(
         &settings.registry,
         &InstallRequest {
@@ -321,12 +336,8 @@ fn docker_launch(
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
     env: SanitizedEnv,
-    resolver: &Resolver,
-) -> Result<Launch, Refusal> {
-    let program = resolver
-        .resolve(Tool::Docker)
-        .map_err(|error| refuse(error.code(), error.to_string()))?
-        .path;
+    program: PathBuf,
+) -> Launch {
     // The package name is `<registry>/<repository>` and the version `sha256:<hex>` of the
     // manifest bytes that were verified.
     let image = format!("{}@{}", identified.package.name, identified.package.version);
@@ -339,7 +350,7 @@ fn docker_launch(
     );
     args.push(image.into());
     args.extend(argv[docker.image_index + 1..].iter().map(OsString::from));
-    Ok(Launch { program, args, env })
+    Launch { program, args, env }
 }
 
 /// The launch rules over the request and the environment (an allowlist): the environment to
@@ -474,7 +485,6 @@ fn judge(
             requested: Some(requested),
             files: &gathered.files,
             notes: &gathered.notes,
-            interpreter: None,
             now: jiff::Timestamp::now(),
         },
     );

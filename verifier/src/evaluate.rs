@@ -14,7 +14,7 @@ use mcpin_registry_client::attestations::{AttestationFile, Note};
 use crate::gate::LoadedPolicy;
 use crate::policy::{PackageRule, Policy, VersionCheck};
 use crate::verdict::{Check, Code, Decision, Reason, Reasons, SCHEMA_VERSION, Verdict};
-use crate::verified::{Program, VerifiedPackage};
+use crate::verified::VerifiedPackage;
 
 mod approval;
 mod bundles;
@@ -41,8 +41,6 @@ pub struct Evidence<'a> {
     pub files: &'a [AttestationFile],
     /// What happened while gathering them (stores fetched or unavailable).
     pub notes: &'a [Note],
-    /// The interpreter the launch would run, carried into the [`VerifiedPackage`].
-    pub interpreter: Option<&'a Program>,
     pub now: Timestamp,
 }
 
@@ -164,7 +162,6 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
             sbom: predicate.as_ref().and_then(|p| p.sbom.clone()),
             signers: content.signers.into_iter().collect(),
             rule,
-            interpreter: evidence.interpreter.cloned(),
         }
     });
     Judgement { verdict, verified }

@@ -24,12 +24,14 @@ use crate::sigstore::IdentityMatch;
 pub use crate::state::{PolicyState, StateError, VersionCheck};
 
 mod file;
+mod interpreters;
 mod signature;
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
     SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
 };
+pub use interpreters::{InterpreterPins, Pin};
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
     verify_policy_signature,
@@ -658,12 +660,23 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         }
         valid.then(|| text.clone())
     });
+    let interpreters = match &file.interpreters {
+        Some(pins) => match pins.get_ref().check() {
+            Ok(()) => pins.get_ref().clone(),
+            Err(why) => {
+                check.error(pins.span(), format!("[launch.interpreters] {why}"));
+                InterpreterPins::default()
+            }
+        },
+        None => InterpreterPins::default(),
+    };
     LaunchRules {
         launchers: file.launchers.clone(),
         docker_deny_flags,
         env,
         docker_mount_sources,
         docker_host,
+        interpreters,
     }
 }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mcpin_launcher::audit::{AuditLog, Decision, Outcome, Reason};
+use mcpin_launcher::audit::{AuditLog, Decision};
 use mcpin_launcher::locate::BaseDirs;
 use mcpin_launcher::pipeline::{self, Access, Prepared, RunSettings};
 use mcpin_launcher::system::{self, Caller, Mode, SYSTEM_CONFIG};
@@ -144,24 +144,14 @@ fn settings_or_refusal(
     match launch.settings {
         Ok(settings) => Ok((settings, log)),
         Err(refused) => {
-            log.append(deny(argv, refused.code, format!("{:#}", refused.error)))
-                .context("recording the decision in the audit log")?;
+            log.append(Decision::refused(
+                argv,
+                refused.code,
+                format!("{:#}", refused.error),
+            ))
+            .context("recording the decision in the audit log")?;
             Err(refused.into())
         }
-    }
-}
-
-fn deny(argv: &[String], code: &str, message: String) -> Decision {
-    Decision {
-        argv: argv.to_vec(),
-        artifact: None,
-        policy: None,
-        signers: Vec::new(),
-        verdict: Outcome::Deny,
-        reasons: vec![Reason {
-            code: code.to_owned(),
-            message,
-        }],
     }
 }
 
@@ -193,7 +183,7 @@ pub fn record_usage_error(raw: &[String], error: &clap::Error) -> anyhow::Result
     let message = error.to_string();
     let first_line = message.lines().next().unwrap_or_default();
     AuditLog::new(log)
-        .append(deny(
+        .append(Decision::refused(
             argv,
             "run-usage-invalid",
             first_line.trim_start_matches("error: ").to_owned(),

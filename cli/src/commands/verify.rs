@@ -135,7 +135,6 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
             requested: None,
             files: &files,
             notes: &notes,
-            interpreter: None,
             now: jiff::Timestamp::now(),
         },
     );

@@ -227,6 +227,12 @@ pub struct LaunchRulesFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub docker_host: Option<Spanned<String>>,
+    /// The `node`, `python` and `docker` launches exec: `{ path = "/usr/bin/node", sha256 =
+    /// "…" }` (absolute; the sha256 is optional). A pin in the system config wins. Unpinned
+    /// tools are searched on the absolute entries of `PATH`.
+    #[serde(default)]
+    #[schemars(with = "super::InterpreterPins")]
+    pub interpreters: Option<Spanned<super::InterpreterPins>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
