@@ -23,11 +23,16 @@ use crate::sigstore::IdentityMatch;
 pub use crate::state::{PolicyState, StateError, VersionCheck};
 
 mod file;
+mod runtime;
 mod signature;
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
     SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
+};
+pub use runtime::{
+    DEFAULT_APPROVAL_TIMEOUT, DestructiveMode, OnDrift, RateLimit, RuntimeFile, RuntimePolicy,
+    RuntimeTool, RuntimeToolFile, ToolClass,
 };
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicySignatureError, sign_policy, signature_path,
@@ -94,6 +99,8 @@ pub struct Policy {
     pub store_url: Option<String>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
+    /// `[runtime]`: what the runtime guard enforces while the server runs.
+    pub runtime: RuntimePolicy,
 }
 
 #[derive(Debug)]
@@ -424,6 +431,7 @@ impl Policy {
         }
 
         let sbom = sbom_rules(&file.sbom, &mut check);
+        let runtime = runtime::runtime_policy(&file.runtime, &mut check);
         if let Some(url) = &file.store.url
             && let Err(error) = crate::store::check_scheme(url.get_ref())
         {
@@ -460,6 +468,7 @@ impl Policy {
             store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
+            runtime,
         })
     }
 
