@@ -39,12 +39,32 @@ pub struct RunSettings {
     pub path: Option<OsString>,
 }
 
+/// What the runtime guard needs from a verified launch. (The judge's `VerifiedPackage`, once
+/// it exists, carries the signed tools; this is the interim carrier.)
+#[derive(Debug)]
+pub struct GuardInputs {
+    /// The tools section of the verified package statement(s), if they carry one.
+    pub tools: Option<mcpin_attestation::ToolsSection>,
+    /// `[runtime]` of the policy the launch was allowed under.
+    pub runtime: mcpin_verifier::policy::RuntimePolicy,
+    pub server: mcpin_guard::ServerIdentity,
+}
+
+impl GuardInputs {
+    /// Whether the server runs behind the guard: by default when tools are signed;
+    /// `[runtime] guard = false` execs it.
+    pub fn enabled(&self) -> bool {
+        self.runtime.guard.unwrap_or(true) && self.tools.is_some()
+    }
+}
+
 /// The pipeline's answer. The decision is what goes into the audit log either way.
 #[derive(Debug)]
 pub enum Prepared {
     Launch {
         launch: Box<Launch>,
         decision: Decision,
+        guard: Box<GuardInputs>,
     },
     Refused {
         decision: Decision,
@@ -95,8 +115,9 @@ pub fn prepare(
 ) -> Prepared {
     let mut known = Known::default();
     match decide(argv, env, settings, &mut known) {
-        Ok((launch, reasons)) => Prepared::Launch {
+        Ok((launch, reasons, guard)) => Prepared::Launch {
             launch: Box::new(launch),
+            guard: Box::new(guard),
             decision: Decision {
                 argv: argv.to_vec(),
                 artifact: known.artifact,
@@ -186,7 +207,7 @@ fn decide(
     env: impl IntoIterator<Item = (OsString, OsString)>,
     settings: &RunSettings,
     known: &mut Known,
-) -> Result<(Launch, Vec<Reason>), Refusal> {
+) -> Result<(Launch, Vec<Reason>, GuardInputs), Refusal> {
     let request = grammar::parse(argv).map_err(|r| Refusal {
         code: r.code.code(),
         message: r.reason,
@@ -216,6 +237,19 @@ fn decide(
         _named,
     } = verify_package(&request, &loaded, &settings.registry, known)?;
     let mut reasons = passed_reasons(&judged.verdict);
+    let guard = guard_inputs(policy, &judged.attestations, &identified)?;
+    reasons.push(Reason {
+        code: if guard.enabled() { "runtime-guard" } else { "exec" }.to_owned(),
+        message: match &guard.tools {
+            Some(tools) if guard.enabled() => format!(
+                "the runtime guard relays the server's stdio ({} signed tool(s), {})",
+                tools.payload.tools.len(),
+                tools.digest
+            ),
+            Some(_) => "[runtime] guard = false: the server is exec'd".to_owned(),
+            None => "no signed tools: the server is exec'd without the runtime guard".to_owned(),
+        },
+    });
     if let Some(docker) = &request.docker {
         let launch = docker_launch(&request, docker, &identified, env, settings)?;
         reasons.push(Reason {
@@ -226,7 +260,7 @@ fn decide(
                 .collect::<Vec<_>>()
                 .join(" "),
         });
-        return Ok((launch, reasons));
+        return Ok((launch, reasons, guard));
     }
     let installed = install::ensure_installed(
         &settings.registry,
@@ -257,7 +291,57 @@ fn decide(
             installed.tree_digest
         ),
     });
-    Ok((Launch { program, args, env }, reasons))
+    Ok((Launch { program, args, env }, reasons, guard))
+}
+
+/// The signed tools every verified package statement carries (they must agree), and the
+/// runtime policy. `[runtime] guard = true` without signed tools is a refusal.
+fn guard_inputs(
+    policy: &mcpin_verifier::policy::Policy,
+    attestations: &[mcpin_verifier::evaluate::Attestation],
+    identified: &mcpin_artifact::Identified,
+) -> Result<GuardInputs, Refusal> {
+    let mut sections: Vec<mcpin_attestation::ToolsSection> = Vec::new();
+    for statement in attestations.iter().filter_map(|a| a.statement.as_ref()) {
+        if statement.predicate_type != PACKAGE_PREDICATE_TYPE {
+            continue;
+        }
+        let predicate: PackagePredicate = serde_json::from_value(statement.predicate.clone())
+            .map_err(|e| refuse("statement-malformed", e.to_string()))?;
+        if let Some(tools) = predicate.tools
+            && !sections.iter().any(|known| known.digest == tools.digest)
+        {
+            sections.push(tools);
+        }
+    }
+    if sections.len() > 1 {
+        return Err(refuse(
+            "tools-conflict",
+            format!(
+                "{} verified statements sign different tools for {}",
+                sections.len(),
+                identified.package.purl
+            ),
+        ));
+    }
+    let tools = sections.pop();
+    if policy.runtime.guard == Some(true) && tools.is_none() {
+        return Err(refuse(
+            "guard-needs-tools",
+            format!(
+                "[runtime] guard = true, but no signed statement of {} carries tools (sign with --capture or --tools)",
+                identified.package.purl
+            ),
+        ));
+    }
+    Ok(GuardInputs {
+        tools,
+        runtime: policy.runtime.clone(),
+        server: mcpin_guard::ServerIdentity {
+            purl: identified.package.purl.clone(),
+            sha256: identified.digests.sha256.clone(),
+        },
+    })
 }
 
 /// The verdict's passing reasons, for the audit record of an allowed launch.

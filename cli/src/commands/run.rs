@@ -1,5 +1,6 @@
 //! `mcpin run -- ARGV`: the launch pipeline (`mcpin_launcher::pipeline`), then the audit
-//! record, then exec. Stdout belongs to the MCP server, so nothing here writes to it; every
+//! record, then exec, or the runtime guard (`mcpin-guard`) when the signed statement carries
+//! tools. Stdout belongs to the MCP server, so nothing here writes to it; every
 //! decision goes to stderr (refusals) and to the audit log.
 
 use std::path::PathBuf;
@@ -7,7 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use mcpin_launcher::audit::AuditLog;
 use mcpin_launcher::locate::BaseDirs;
-use mcpin_launcher::pipeline::{self, Prepared, RunSettings};
+use mcpin_guard::{Code, Ended};
+use mcpin_launcher::pipeline::{self, GuardInputs, Prepared, RunSettings};
 
 use super::policy::{policy_root_key, state_dir};
 use crate::args::{PolicyTrustArgs, RegistryArgs, RunArgs};
@@ -57,10 +59,50 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
                 .context("recording the decision in the audit log")?;
             Ok(ExitStatus::Denied)
         }
-        Prepared::Launch { launch, decision } => {
+        Prepared::Launch {
+            launch,
+            decision,
+            guard,
+        } => {
             log.append(decision)
                 .context("recording the decision in the audit log")?;
-            Err(launch.exec()).context("starting the server")
+            if !guard.enabled() {
+                return Err(launch.exec()).context("starting the server");
+            }
+            let llm_provider = args
+                .llm_provider
+                .or_else(|| std::env::var("MCPIN_LLM_PROVIDER").ok())
+                .filter(|name| !name.is_empty());
+            let GuardInputs {
+                tools,
+                runtime,
+                server,
+            } = *guard;
+            let config = mcpin_guard::Config {
+                tools: tools.expect("the guard is enabled only with signed tools"),
+                runtime,
+                llm_provider,
+                account: mcpin_guard::Account::current(),
+                server,
+            };
+            let guarded = launch
+                .guard(config, Box::new(log))
+                .context("starting the server")?;
+            let code = match guarded.ended {
+                Ended::ServerClosed => guarded.code,
+                Ended::Stopped(stop) => stop_status(stop.code) as i32,
+            };
+            // Like exec, the server's exit code is ours; every record is written by now.
+            std::process::exit(code)
         }
+    }
+}
+
+/// The exit status when the guard stopped the server.
+fn stop_status(code: Code) -> ExitStatus {
+    match code {
+        Code::DriftDenied => ExitStatus::Denied,
+        Code::AuditFailed | Code::StreamFailed => ExitStatus::Io,
+        _ => ExitStatus::InvalidInput,
     }
 }
