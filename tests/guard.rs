@@ -58,7 +58,12 @@ fn world() -> &'static World {
         let filesystem = artifact(FILESYSTEM_TGZ);
         let fs_lock = lock(&dir, &filesystem, "filesystem.lock.json");
         let capture_dir = dir.join("capture-dir");
-        let tools = capture(&dir, &filesystem, "filesystem.tools.json", &[capture_dir.as_os_str()]);
+        let tools = capture(
+            &dir,
+            &filesystem,
+            "filesystem.tools.json",
+            &[capture_dir.as_os_str()],
+        );
         sign(&dir, "true", &filesystem, Some(&fs_lock), &tools);
         // The rug pull: the same bytes, signed with one description that differs from what
         // the server really says.
@@ -113,7 +118,10 @@ fn capture(dir: &Path, artifact: &Path, out: &str, args: &[&std::ffi::OsStr]) ->
         .arg("--")
         .args(args);
     ok(&command.output().unwrap(), "mcpin sign --capture");
-    let inspect = mcpin(&["inspect", "--json"]).arg(&scratch).output().unwrap();
+    let inspect = mcpin(&["inspect", "--json"])
+        .arg(&scratch)
+        .output()
+        .unwrap();
     ok(&inspect, "mcpin inspect");
     let statement: Value = serde_json::from_slice(&inspect.stdout).unwrap();
     let path = dir.join(out);
@@ -145,10 +153,7 @@ fn rug_pull(dir: &Path, tools: &Path, tool: &str) -> PathBuf {
 }
 
 fn sign(dir: &Path, store: &str, artifact: &Path, lock: Option<&Path>, tools: &Path) {
-    let out = dir
-        .join("bundles")
-        .join(store)
-        .join(sha256_of(artifact));
+    let out = dir.join("bundles").join(store).join(sha256_of(artifact));
     std::fs::create_dir_all(&out).unwrap();
     let mut command = mcpin(&["sign"]);
     command
@@ -279,7 +284,13 @@ dir = "{bundles}"
     }
 
     /// The Python SDK client runs `steps` against `mcpin run [run_flags] -- argv`.
-    fn client(&self, client_flags: &[&str], run_flags: &[&str], argv: &[&str], steps: Value) -> Session {
+    fn client(
+        &self,
+        client_flags: &[&str],
+        run_flags: &[&str],
+        argv: &[&str],
+        steps: Value,
+    ) -> Session {
         self.client_with(client_flags, run_flags, argv, steps, |_| {})
     }
 
@@ -308,8 +319,9 @@ dir = "{bundles}"
         let lines: Vec<Value> = stdout(&output)
             .lines()
             .map(|line| {
-                serde_json::from_str(line)
-                    .unwrap_or_else(|_| panic!("not JSON from the client: {line}\n{}", stderr(&output)))
+                serde_json::from_str(line).unwrap_or_else(|_| {
+                    panic!("not JSON from the client: {line}\n{}", stderr(&output))
+                })
             })
             .collect();
         Session {
@@ -369,7 +381,11 @@ impl Session {
 
     fn reason(&self, index: usize) -> &Value {
         let step = self.step(index);
-        assert!(step.get("error").is_some(), "step {index} is not an error: {step}\n{}", self.stderr);
+        assert!(
+            step.get("error").is_some(),
+            "step {index} is not an error: {step}\n{}",
+            self.stderr
+        );
         &step["error"]["data"]["reason"]
     }
 
@@ -437,17 +453,42 @@ fn filesystem_under_destructive_deny_reads_and_refuses_writes_and_bad_arguments(
     assert_eq!(
         summary,
         [
-            ("read_text_file".into(), "allowed".into(), "tool-allowed".into()),
-            ("write_file".into(), "refused".into(), "destructive-denied".into()),
-            ("read_text_file".into(), "refused".into(), "arguments-invalid".into()),
+            (
+                "read_text_file".into(),
+                "allowed".into(),
+                "tool-allowed".into()
+            ),
+            (
+                "write_file".into(),
+                "refused".into(),
+                "destructive-denied".into()
+            ),
+            (
+                "read_text_file".into(),
+                "refused".into(),
+                "arguments-invalid".into()
+            ),
         ]
     );
     let read = &calls[0];
     assert_eq!(read["schema_version"], 1);
-    assert!(read["server"]["purl"].as_str().unwrap().starts_with("pkg:npm/%40modelcontextprotocol/server-filesystem@"));
+    assert!(
+        read["server"]["purl"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:npm/%40modelcontextprotocol/server-filesystem@")
+    );
     assert_eq!(read["server"]["sha256"].as_str().unwrap().len(), 64);
-    assert!(read["arguments_digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(read.get("arguments").is_none(), "arguments are not logged by default");
+    assert!(
+        read["arguments_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        read.get("arguments").is_none(),
+        "arguments are not logged by default"
+    );
     assert_eq!(read["result"]["is_error"], false);
     assert!(read["result"]["size"].as_u64().unwrap() > 0);
     assert!(read["latency_ms"].as_f64().unwrap() > 0.0);
@@ -455,7 +496,11 @@ fn filesystem_under_destructive_deny_reads_and_refuses_writes_and_bad_arguments(
     assert!(calls[1]["latency_ms"].is_null());
     // The launch decision that started it names the guard.
     let launch = sandbox.events("launch");
-    assert!(launch[0]["reasons"].to_string().contains("runtime-guard"), "{}", launch[0]);
+    assert!(
+        launch[0]["reasons"].to_string().contains("runtime-guard"),
+        "{}",
+        launch[0]
+    );
 }
 
 #[test]
@@ -466,7 +511,12 @@ fn destructive_calls_under_ask_need_a_human_or_the_approval_command() {
     );
     let data = sandbox.path("data");
     let argv = ["npx", "-y", FILESYSTEM, data.to_str().unwrap()];
-    let write = |name: &str| call("write_file", json!({"path": data.join(name), "content": "x"}));
+    let write = |name: &str| {
+        call(
+            "write_file",
+            json!({"path": data.join(name), "content": "x"}),
+        )
+    };
     // An elicitation-capable client: the human says yes, then no.
     let session = sandbox.client(
         &["--elicit", "yes,no", "--mode", "legacy"],
@@ -474,17 +524,33 @@ fn destructive_calls_under_ask_need_a_human_or_the_approval_command() {
         &argv,
         json!([write("yes.txt"), write("no.txt")]),
     );
-    assert!(session.step(0).get("result").is_some(), "{}", session.step(0));
+    assert!(
+        session.step(0).get("result").is_some(),
+        "{}",
+        session.step(0)
+    );
     assert!(data.join("yes.txt").exists());
     assert_eq!(session.reason(1), "approval-declined");
     assert!(!data.join("no.txt").exists());
     let asked = session.elicited();
     assert_eq!(asked.len(), 2, "{asked:?}");
-    assert!(asked[0].contains("write_file") && asked[0].contains("yes.txt"), "{asked:?}");
+    assert!(
+        asked[0].contains("write_file") && asked[0].contains("yes.txt"),
+        "{asked:?}"
+    );
 
     // A client without elicitation: the approval command decides (it approves one file name).
-    let session = sandbox.client(&[], &[], &argv, json!([write("approved.txt"), write("other.txt")]));
-    assert!(session.step(0).get("result").is_some(), "{}", session.step(0));
+    let session = sandbox.client(
+        &[],
+        &[],
+        &argv,
+        json!([write("approved.txt"), write("other.txt")]),
+    );
+    assert!(
+        session.step(0).get("result").is_some(),
+        "{}",
+        session.step(0)
+    );
     assert!(data.join("approved.txt").exists());
     assert_eq!(session.reason(1), "approval-declined");
     assert!(!data.join("other.txt").exists());
@@ -497,12 +563,20 @@ fn destructive_calls_under_ask_need_a_human_or_the_approval_command() {
         .collect();
     assert_eq!(
         seen,
-        [("elicitation", "approved"), ("elicitation", "denied"), ("command", "approved"), ("command", "denied")]
+        [
+            ("elicitation", "approved"),
+            ("elicitation", "denied"),
+            ("command", "approved"),
+            ("command", "denied")
+        ]
     );
     let calls = sandbox.events("tool-call");
     let approved = calls.iter().find(|r| r["decision"] == "approved").unwrap();
     assert_eq!(approved["reason"], "approved-by-elicitation");
-    assert_eq!(approved["arguments"]["content"], "x", "log-arguments puts them in the record");
+    assert_eq!(
+        approved["arguments"]["content"], "x",
+        "log-arguments puts them in the record"
+    );
     // Without either, ask denies.
     let sandbox = Sandbox::new("true", "[runtime]\ndestructive = \"ask\"\n");
     let session = sandbox.client(&[], &[], &argv, json!([write("nobody.txt")]));
@@ -524,13 +598,19 @@ fn a_rug_pull_is_stopped_under_deny_and_filtered_under_filter() {
     let first = session.step(0);
     assert_eq!(first["error"]["data"]["reason"], "drift-denied", "{first}");
     assert!(first["tools"].as_array().unwrap().is_empty(), "{first}");
-    assert!(session.step(1).get("result").is_none(), "the stopped server answered");
+    assert!(
+        session.step(1).get("result").is_none(),
+        "the stopped server answered"
+    );
     let drift = sandbox.events("tool-drift");
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert_eq!(drift[0]["tool"], "read_text_file");
     assert_eq!(drift[0]["reason"], "tool-changed");
     assert_eq!(drift[0]["action"], "deny");
-    let (signed, observed) = (drift[0]["signed_digest"].as_str().unwrap(), drift[0]["observed_digest"].as_str().unwrap());
+    let (signed, observed) = (
+        drift[0]["signed_digest"].as_str().unwrap(),
+        drift[0]["observed_digest"].as_str().unwrap(),
+    );
     assert!(signed.starts_with("sha256:") && observed.starts_with("sha256:") && signed != observed);
     let stop = sandbox.events("guard-stop");
     assert_eq!(stop[0]["reason"], "drift-denied");
@@ -540,21 +620,46 @@ fn a_rug_pull_is_stopped_under_deny_and_filtered_under_filter() {
         &[],
         &[],
         &["npx", "-y", FILESYSTEM, &data],
-        json!([list(), call("read_text_file", json!({"path": format!("{data}/hello.txt")})), call("list_allowed_directories", json!({}))]),
+        json!([
+            list(),
+            call(
+                "read_text_file",
+                json!({"path": format!("{data}/hello.txt")})
+            ),
+            call("list_allowed_directories", json!({}))
+        ]),
     );
     let tools = session.tools(0);
     assert!(!tools.contains(&"read_text_file".to_owned()), "{tools:?}");
-    assert!(tools.contains(&"list_allowed_directories".to_owned()), "{tools:?}");
+    assert!(
+        tools.contains(&"list_allowed_directories".to_owned()),
+        "{tools:?}"
+    );
     assert_eq!(session.reason(1), "tool-drifted");
-    assert!(session.text(2).contains(&data), "the other tools still work");
+    assert!(
+        session.text(2).contains(&data),
+        "the other tools still work"
+    );
     assert_eq!(sandbox.events("tool-drift")[0]["action"], "filter");
 }
 
 #[test]
 fn tools_that_change_after_the_first_call_are_caught_on_the_next_list() {
     let fixture = format!("{}@1.0.0", world().fixture);
-    let argv = ["npx", "-y", &fixture, "--page-size", "2", "--change-after-first-call"];
-    let steps = json!([list(), call("echo", json!({"text": "one"})), list(), call("echo", json!({"text": "two"}))]);
+    let argv = [
+        "npx",
+        "-y",
+        &fixture,
+        "--page-size",
+        "2",
+        "--change-after-first-call",
+    ];
+    let steps = json!([
+        list(),
+        call("echo", json!({"text": "one"})),
+        list(),
+        call("echo", json!({"text": "two"}))
+    ]);
     let sandbox = Sandbox::new("true", "[runtime]\non-drift = \"filter\"\n");
     let session = sandbox.client(&[], &["--llm-provider", "local"], &argv, steps.clone());
     // Paginated (2025): three pages of at most two tools, every one checked.
@@ -562,9 +667,18 @@ fn tools_that_change_after_the_first_call_are_caught_on_the_next_list() {
     assert!(session.tools(0).contains(&"echo".to_owned()));
     assert_eq!(session.text(1), "one");
     // After list_changed the client lists again: echo now differs from its signature.
-    assert!(!session.tools(2).contains(&"echo".to_owned()), "{}", session.step(2));
+    assert!(
+        !session.tools(2).contains(&"echo".to_owned()),
+        "{}",
+        session.step(2)
+    );
     assert_eq!(session.reason(3), "tool-drifted");
-    assert_eq!(session.stderr.matches("fixture: call echo").count(), 1, "{}", session.stderr);
+    assert_eq!(
+        session.stderr.matches("fixture: call echo").count(),
+        1,
+        "{}",
+        session.stderr
+    );
 
     let sandbox = Sandbox::new("true", "[runtime]\non-drift = \"deny\"\n");
     let session = sandbox.client(&[], &[], &argv, steps);
@@ -582,15 +696,38 @@ fn a_rate_limit_of_three_per_minute_refuses_the_fourth_call() {
         &[],
         &[],
         &["npx", "-y", &fixture],
-        json!([echo("1"), echo("2"), echo("3"), echo("4"), call("delete_note", json!({"id": 1}))]),
+        json!([
+            echo("1"),
+            echo("2"),
+            echo("3"),
+            echo("4"),
+            call("delete_note", json!({"id": 1}))
+        ]),
     );
     for step in 0..3 {
         assert_eq!(session.text(step), (step + 1).to_string());
     }
     assert_eq!(session.reason(3), "rate-limited");
-    assert_eq!(session.text(4), "deleted note 1", "other tools have their own budget");
-    let decisions: Vec<Value> = sandbox.events("tool-call").iter().map(|r| r["decision"].clone()).collect();
-    assert_eq!(decisions, [json!("allowed"), json!("allowed"), json!("allowed"), json!("rate-limited"), json!("allowed")]);
+    assert_eq!(
+        session.text(4),
+        "deleted note 1",
+        "other tools have their own budget"
+    );
+    let decisions: Vec<Value> = sandbox
+        .events("tool-call")
+        .iter()
+        .map(|r| r["decision"].clone())
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            json!("allowed"),
+            json!("allowed"),
+            json!("allowed"),
+            json!("rate-limited"),
+            json!("allowed")
+        ]
+    );
 }
 
 #[test]
@@ -598,12 +735,19 @@ fn data_classes_hide_tools_from_providers_they_do_not_allow() {
     let fixture = format!("{}@1.0.0", world().fixture);
     let runtime = "[runtime.data-classes]\nrestricted = [\"local\"]\nweb = [\"local\", \"openai\"]\n[runtime.tool-classes]\n\"fetch_*\" = \"web\"\n";
     let sandbox = Sandbox::new("true", runtime);
-    let steps = json!([list(), call("lookup_ssn", json!({"name": "x"})), call("fetch_page", json!({"url": "https://x.test"}))]);
+    let steps = json!([
+        list(),
+        call("lookup_ssn", json!({"name": "x"})),
+        call("fetch_page", json!({"url": "https://x.test"}))
+    ]);
     let argv = ["npx", "-y", &fixture];
     // No provider declared: every classed tool is hidden and refused.
     let session = sandbox.client(&[], &[], &argv, steps.clone());
     let tools = session.tools(0);
-    assert!(!tools.contains(&"lookup_ssn".to_owned()) && !tools.contains(&"fetch_page".to_owned()), "{tools:?}");
+    assert!(
+        !tools.contains(&"lookup_ssn".to_owned()) && !tools.contains(&"fetch_page".to_owned()),
+        "{tools:?}"
+    );
     assert!(tools.contains(&"echo".to_owned()));
     assert_eq!(session.reason(1), "data-class-denied");
     assert_eq!(session.reason(2), "data-class-denied");
@@ -613,11 +757,17 @@ fn data_classes_hide_tools_from_providers_they_do_not_allow() {
     });
     assert_eq!(session.reason(1), "data-class-denied");
     assert!(session.text(2).contains("Welcome"));
-    assert_eq!(session.step(0)["meta"]["fetch_page"]["dev.mcpin/data-class"], "web");
+    assert_eq!(
+        session.step(0)["meta"]["fetch_page"]["dev.mcpin/data-class"],
+        "web"
+    );
     // A local model: everything; the class travels in the tool's _meta.
     let session = sandbox.client(&[], &["--llm-provider", "local"], &argv, steps);
     assert_eq!(session.text(1), "078-05-1120");
-    assert_eq!(session.step(0)["meta"]["lookup_ssn"]["dev.mcpin/data-class"], "restricted");
+    assert_eq!(
+        session.step(0)["meta"]["lookup_ssn"]["dev.mcpin/data-class"],
+        "restricted"
+    );
 }
 
 #[test]
@@ -638,18 +788,36 @@ fn results_must_match_the_signed_output_schema_and_pass_the_scan() {
         let result = &session.step(step)["result"];
         assert_eq!(result["isError"], true, "{result}");
         let text = session.text(step);
-        assert!(text.starts_with("mcpin guard withheld this result") && text.contains(why), "{text}");
+        assert!(
+            text.starts_with("mcpin guard withheld this result") && text.contains(why),
+            "{text}"
+        );
     }
     assert_eq!(session.text(2), "fine");
-    let reasons: Vec<Value> = sandbox.events("tool-call").iter().map(|r| r["reason"].clone()).collect();
-    assert_eq!(reasons, [json!("output-invalid"), json!("output-injection"), json!("tool-allowed")]);
+    let reasons: Vec<Value> = sandbox
+        .events("tool-call")
+        .iter()
+        .map(|r| r["reason"].clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            json!("output-invalid"),
+            json!("output-injection"),
+            json!("tool-allowed")
+        ]
+    );
 }
 
 #[test]
 fn the_2026_time_server_and_a_2025_client_both_pass_the_guard() {
     let sandbox = Sandbox::new("true", "");
     let argv = ["uvx", "mcp-server-time==2026.10.19", "--local-timezone=UTC"];
-    let steps = json!([list(), call("get_current_time", json!({"timezone": "UTC"})), call("get_current_time", json!({}))]);
+    let steps = json!([
+        list(),
+        call("get_current_time", json!({"timezone": "UTC"})),
+        call("get_current_time", json!({}))
+    ]);
     for mode in ["2026-07-28", "legacy"] {
         let session = sandbox.client(&["--mode", mode], &[], &argv, steps.clone());
         let expected = if mode == "legacy" { "2025-11-25" } else { mode };
@@ -660,7 +828,11 @@ fn the_2026_time_server_and_a_2025_client_both_pass_the_guard() {
         assert!(session.text(1).contains("UTC"), "{}", session.step(1));
         assert_eq!(session.reason(2), "arguments-invalid");
     }
-    let protocols: Vec<Value> = sandbox.events("tool-call").iter().map(|r| r["protocol"].clone()).collect();
+    let protocols: Vec<Value> = sandbox
+        .events("tool-call")
+        .iter()
+        .map(|r| r["protocol"].clone())
+        .collect();
     assert_eq!(protocols.len(), 4);
     assert_eq!(protocols[0], "2026-07-28");
 }
@@ -669,7 +841,12 @@ fn the_2026_time_server_and_a_2025_client_both_pass_the_guard() {
 fn audit_show_filters_by_time_and_prints_people_a_line_per_record() {
     let fixture = format!("{}@1.0.0", world().fixture);
     let sandbox = Sandbox::new("true", "");
-    sandbox.client(&[], &[], &["npx", "-y", &fixture], json!([call("echo", json!({"text": "x"}))]));
+    sandbox.client(
+        &[],
+        &[],
+        &["npx", "-y", &fixture],
+        json!([call("echo", json!({"text": "x"}))]),
+    );
     let show = |args: &[&str]| {
         let mut command = mcpin(&["audit", "show"]);
         command.args(args);
@@ -679,8 +856,16 @@ fn audit_show_filters_by_time_and_prints_people_a_line_per_record() {
     let human = show(&[]);
     ok(&human, "audit show");
     let text = stdout(&human);
-    assert!(text.lines().any(|l| l.contains("tool-call") && l.contains("allowed echo [tool-allowed]")), "{text}");
-    assert!(text.lines().any(|l| l.contains("launch") && l.contains("allow")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("tool-call") && l.contains("allowed echo [tool-allowed]")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("launch") && l.contains("allow")),
+        "{text}"
+    );
     let future = show(&["--json", "--since", "2999-01-01"]);
     ok(&future, "audit show --since");
     assert!(stdout(&future).is_empty());
@@ -688,4 +873,171 @@ fn audit_show_filters_by_time_and_prints_people_a_line_per_record() {
     assert_eq!(stdout(&recent).lines().count(), 2, "{}", stdout(&recent));
     let bad = show(&["--since", "yesterday-ish"]);
     assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+}
+
+/// The 2026 fixture (`MCPServer`) behind the guard via the `guarded_exec` example, with the
+/// Python SDK client on the other side.
+struct Guarded2026 {
+    dir: tempfile::TempDir,
+}
+
+impl Guarded2026 {
+    fn new(runtime: &str) -> Guarded2026 {
+        let guarded = Guarded2026 {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let tools = guarded.dir.path().join("tools.json");
+        let output = mcpin(&["tools", "capture", "--out"])
+            .arg(&tools)
+            .arg("--")
+            .arg(env("MCPIN_MCP_PYTHON"))
+            .arg(fixture_2026())
+            .output()
+            .unwrap();
+        ok(&output, "mcpin tools capture (2026 fixture)");
+        std::fs::write(
+            guarded.dir.path().join("policy.toml"),
+            format!("version = 1\n{runtime}"),
+        )
+        .unwrap();
+        guarded
+    }
+
+    fn client(&self, client_flags: &[&str], fixture_flags: &[&str], steps: Value) -> Session {
+        let dir = self.dir.path();
+        let mut command = Command::new(env("MCPIN_MCP_PYTHON"));
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("support/mcp_client.py"))
+            .args(client_flags)
+            .arg(steps.to_string())
+            .arg("--")
+            .arg(example("guarded_exec"))
+            .arg(dir.join("tools.json"))
+            .arg(dir.join("policy.toml"))
+            .arg(dir.join("audit.jsonl"))
+            .arg(env("MCPIN_MCP_PYTHON"))
+            .arg(fixture_2026())
+            .args(fixture_flags);
+        let output = command.output().unwrap();
+        let lines = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        Session {
+            lines,
+            stderr: stderr(&output),
+        }
+    }
+
+    fn events(&self, event: &str) -> Vec<Value> {
+        let log = self.dir.path().join("audit.jsonl");
+        ok(
+            &mcpin(&["audit", "verify"]).arg(&log).output().unwrap(),
+            "audit verify",
+        );
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|r| r["event"] == event)
+            .collect()
+    }
+}
+
+fn fixture_2026() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("support/guard_fixture_2026.py")
+}
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} missing: build with `cargo build --all-targets`",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn a_2026_server_pages_through_the_guard_and_asks_with_an_input_required_round_trip() {
+    let guarded = Guarded2026::new("[runtime]\ndestructive = \"ask\"\n");
+    let session = guarded.client(
+        &["--mode", "2026-07-28", "--elicit", "yes,no"],
+        &[],
+        json!([
+            list(),
+            call("delete_note", json!({"id": 1})),
+            call("delete_note", json!({"id": 2})),
+            call("lookup", json!({"key": "k"})),
+        ]),
+    );
+    assert_eq!(session.protocol(), "2026-07-28");
+    // One tool per page, each carrying ttlMs/cacheScope/resultType: every page checked.
+    assert_eq!(session.step(0)["pages"], 3, "{}", session.step(0));
+    assert_eq!(session.tools(0), ["echo", "delete_note", "lookup"]);
+    assert_eq!(session.text(1), "deleted note 1");
+    assert_eq!(session.reason(2), "approval-declined");
+    assert_eq!(
+        session.text(3),
+        "value of k",
+        "read-only tools are not asked about"
+    );
+    assert_eq!(session.elicited().len(), 2);
+    assert_eq!(
+        session.stderr.matches("fixture: call delete_note").count(),
+        1,
+        "{}",
+        session.stderr
+    );
+    let approvals = guarded.events("approval");
+    let seen: Vec<(&str, &str)> = approvals
+        .iter()
+        .map(|r| (r["via"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("input-required", "approved"), ("input-required", "denied")]
+    );
+    let calls = guarded.events("tool-call");
+    assert_eq!(calls[0]["decision"], "approved");
+    assert_eq!(calls[0]["protocol"], "2026-07-28");
+}
+
+#[test]
+fn a_2026_list_change_over_subscriptions_listen_is_checked_on_the_next_list() {
+    let guarded = Guarded2026::new("[runtime]\non-drift = \"filter\"\n");
+    let session = guarded.client(
+        &["--mode", "2026-07-28"],
+        &["--change-after-first-call"],
+        json!([
+            list(),
+            {"listen_call": "echo", "args": {"text": "one"}},
+            list(),
+            call("echo", json!({"text": "two"})),
+        ]),
+    );
+    assert_eq!(
+        session.step(1)["event"],
+        "ToolsListChanged",
+        "{:?}\n{}",
+        session.lines,
+        session.stderr
+    );
+    assert_eq!(session.text(1), "one");
+    assert_eq!(
+        session.tools(2),
+        ["delete_note", "lookup"],
+        "{}",
+        session.step(2)
+    );
+    assert_eq!(session.reason(3), "tool-drifted");
+    let drift = guarded.events("tool-drift");
+    assert_eq!(drift[0]["tool"], "echo");
+    assert_eq!(drift[0]["reason"], "tool-changed");
 }

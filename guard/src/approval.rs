@@ -96,7 +96,9 @@ pub(crate) fn run_command(argv: &[String], question: &str, timeout: Duration) ->
                 return CommandAnswer::TimedOut;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(error) => return CommandAnswer::Failed(format!("waiting for `{program}`: {error}")),
+            Err(error) => {
+                return CommandAnswer::Failed(format!("waiting for `{program}`: {error}"));
+            }
         }
     }
 }
@@ -126,10 +128,21 @@ mod tests {
 
     #[test]
     fn the_command_gets_the_question_and_its_status_decides() {
-        let sh = |script: &str| vec!["sh".to_owned(), "-c".to_owned(), script.to_owned(), "sh".to_owned()];
+        let sh = |script: &str| {
+            vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                script.to_owned(),
+                "sh".to_owned(),
+            ]
+        };
         let long = Duration::from_secs(10);
         assert_eq!(
-            run_command(&sh("case \"$1\" in *write_file*) exit 0;; esac; exit 1"), "allow `write_file`?", long),
+            run_command(
+                &sh("case \"$1\" in *write_file*) exit 0;; esac; exit 1"),
+                "allow `write_file`?",
+                long
+            ),
             CommandAnswer::Approved
         );
         assert!(matches!(

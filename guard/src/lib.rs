@@ -108,7 +108,11 @@ pub fn run(
     } = streams;
     let (queue, events) = std::sync::mpsc::channel();
     let relay = Arc::new(relay::Relay::new(
-        config, client_out, server_in, queue, stop_server,
+        config,
+        client_out,
+        server_in,
+        queue,
+        stop_server,
     ));
     let writer = {
         let relay = Arc::clone(&relay);

@@ -77,7 +77,9 @@ mod tests {
         assert_eq!(logged["pin"], 1234);
         assert_eq!(logged["password"], REDACTED);
         assert_eq!(logged["long"].as_str().unwrap().chars().count(), 257);
-        let many: Vec<String> = (0..100).map(|i| format!("item {i} {}", "y".repeat(100))).collect();
+        let many: Vec<String> = (0..100)
+            .map(|i| format!("item {i} {}", "y".repeat(100)))
+            .collect();
         assert_eq!(for_audit(&json!({ "items": many }))["truncated"], true);
     }
 }

@@ -149,7 +149,10 @@ impl Relay {
         };
         let now = Instant::now();
         let state = State {
-            server_bucket: config.runtime.rate_limit.map(|limit| Bucket::new(limit, now)),
+            server_bucket: config
+                .runtime
+                .rate_limit
+                .map(|limit| Bucket::new(limit, now)),
             tool_buckets: config
                 .runtime
                 .tools
@@ -180,11 +183,19 @@ impl Relay {
     }
 
     pub(crate) fn stopped(&self) -> Option<Stop> {
-        self.stopped.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn record(&self, event: Event) {
-        if let Some(queue) = self.audit.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(queue) = self
+            .audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             // A closed queue means the writer failed, which has already stopped the guard.
             let _ = queue.send(event);
         }
@@ -218,7 +229,10 @@ impl Relay {
         if self.stopped().is_none() {
             for line in &out.to_client {
                 if let Err(error) = self.write_client(line) {
-                    self.stop(Code::StreamFailed, format!("writing to the client: {error}"));
+                    self.stop(
+                        Code::StreamFailed,
+                        format!("writing to the client: {error}"),
+                    );
                     return;
                 }
             }
@@ -228,7 +242,10 @@ impl Relay {
                     && let Err(error) = writer.write_all(line).and_then(|()| writer.flush())
                 {
                     drop(server);
-                    self.stop(Code::StreamFailed, format!("writing to the server: {error}"));
+                    self.stop(
+                        Code::StreamFailed,
+                        format!("writing to the server: {error}"),
+                    );
                     return;
                 }
             }
@@ -457,7 +474,10 @@ impl Relay {
         line: &[u8],
         out: &mut Out,
     ) {
-        let name = params.get("name").and_then(Value::as_str).map(str::to_owned);
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let arguments = params
             .get("arguments")
             .cloned()
@@ -552,7 +572,9 @@ impl Relay {
             });
             if !valid {
                 call.decision = Decision::Denied;
-                call.message = "the requestState was not issued by the guard for this call (or expired)".into();
+                call.message =
+                    "the requestState was not issued by the guard for this call (or expired)"
+                        .into();
                 return self.refuse(call, &id, REFUSED, Code::ApprovalStateInvalid, out);
             }
             let answer = params
@@ -989,7 +1011,10 @@ impl Relay {
         let mut kept = Vec::with_capacity(tools.len());
         let mut drifted = Vec::new();
         for listed in tools.drain(..) {
-            let name = listed.get("name").and_then(Value::as_str).map(str::to_owned);
+            let name = listed
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             let observed = serde_json::from_value::<mcpin_attestation::Tool>(listed.clone())
                 .map(|tool| mcpin_tools::tool_digest(&tool))
                 .unwrap_or_else(|_| mcpin_tools::jcs_digest(&listed));
@@ -1019,7 +1044,11 @@ impl Relay {
                     eprintln!(
                         "mcpin guard: tool `{name}` differs from its signature (signed {}, listed {observed}) [{}]",
                         signed.map_or("nothing", |s| s.digest.as_str()),
-                        if signed.is_some() { "tool-changed" } else { "tool-unsigned" },
+                        if signed.is_some() {
+                            "tool-changed"
+                        } else {
+                            "tool-unsigned"
+                        },
                     );
                     drifted.push(name);
                 }
@@ -1049,7 +1078,14 @@ impl Relay {
 
     /// The server's answer to a call: checked against the signed outputSchema (and the lint,
     /// under `scan-outputs`), recorded, and passed on or replaced.
-    fn call_result(&self, call: Call, id: &RequestId, envelope: &Envelope, line: &[u8], out: &mut Out) {
+    fn call_result(
+        &self,
+        call: Call,
+        id: &RequestId,
+        envelope: &Envelope,
+        line: &[u8],
+        out: &mut Out,
+    ) {
         let latency_ms = Some(call.sent.elapsed().as_secs_f64() * 1000.0);
         let mut result = CallResult {
             is_error: true,
@@ -1083,7 +1119,10 @@ impl Relay {
                 } else if let Some(problem) = self.check_result(&call.tool, &view) {
                     result.replaced = Some(problem.0);
                     forward = Cow::Owned(replacement(id, &view, &problem.1));
-                    eprintln!("mcpin guard: withheld the result of `{}`: {} [{}]", call.tool, problem.1, problem.0);
+                    eprintln!(
+                        "mcpin guard: withheld the result of `{}`: {} [{}]",
+                        call.tool, problem.1, problem.0
+                    );
                 }
             }
             (None, Some(error)) => {
@@ -1115,9 +1154,12 @@ impl Relay {
             let structured = view.structured.map(wire::value);
             let verdict = match (schema, &structured) {
                 (Err(error), _) => Err(format!("the signed outputSchema is unusable: {error}")),
-                (Ok(_), None) => Err("no structuredContent, but the tool signs an outputSchema".to_owned()),
-                (Ok(schema), Some(value)) => validate(schema, value)
-                    .map_err(|error| format!("structuredContent does not match the signed outputSchema: {error}")),
+                (Ok(_), None) => {
+                    Err("no structuredContent, but the tool signs an outputSchema".to_owned())
+                }
+                (Ok(schema), Some(value)) => validate(schema, value).map_err(|error| {
+                    format!("structuredContent does not match the signed outputSchema: {error}")
+                }),
             };
             if let Err(message) = verdict {
                 return Some((Code::OutputInvalid, message));
@@ -1126,19 +1168,29 @@ impl Relay {
         if self.config.runtime.scan_outputs {
             let max = self.config.runtime.max_lint_severity;
             let mut findings = Vec::new();
-            if let Some(content) = view.content {
-                if let Value::Array(items) = wire::value(content) {
-                    for (index, item) in items.iter().enumerate() {
-                        if let Some(text) = item.get("text").and_then(Value::as_str) {
-                            findings.extend(mcpin_tools::lint_text(text, &format!("/content/{index}/text")));
-                        }
+            if let Some(content) = view.content
+                && let Value::Array(items) = wire::value(content)
+            {
+                for (index, item) in items.iter().enumerate() {
+                    if let Some(text) = item.get("text").and_then(Value::as_str) {
+                        findings.extend(mcpin_tools::lint_text(
+                            text,
+                            &format!("/content/{index}/text"),
+                        ));
                     }
                 }
             }
             if let Some(structured) = view.structured {
-                findings.extend(mcpin_tools::lint_text(structured.get(), "/structuredContent"));
+                findings.extend(mcpin_tools::lint_text(
+                    structured.get(),
+                    "/structuredContent",
+                ));
             }
-            if let Some(worst) = findings.iter().filter(|f| f.severity > max).max_by_key(|f| f.severity) {
+            if let Some(worst) = findings
+                .iter()
+                .filter(|f| f.severity > max)
+                .max_by_key(|f| f.severity)
+            {
                 return Some((
                     Code::OutputInjection,
                     format!(
@@ -1222,7 +1274,13 @@ fn replacement(id: &RequestId, view: &ResultView, why: &str) -> Vec<u8> {
 }
 
 /// A JSON-RPC error line; `data.reason` carries the stable code.
-fn error_line(id: &Value, code: i64, message: String, reason: Code, tool: Option<String>) -> Vec<u8> {
+fn error_line(
+    id: &Value,
+    code: i64,
+    message: String,
+    reason: Code,
+    tool: Option<String>,
+) -> Vec<u8> {
     let mut data = json!({"reason": reason});
     if let Some(tool) = tool {
         data["tool"] = Value::String(tool);

@@ -263,7 +263,8 @@ impl AuditLog {
             record.push(b'\n');
             lines.extend_from_slice(&record);
         }
-        file.write_all(&lines).map_err(self.io("writing a record"))?;
+        file.write_all(&lines)
+            .map_err(self.io("writing a record"))?;
         file.sync_data().map_err(self.io("syncing"))?;
         let head = serde_json::to_vec(&Head { seq, hash: prev }).expect("heads serialize");
         mcpin_artifact::write_atomic(&head_path(&self.path), &head, 0o600)
@@ -294,7 +295,8 @@ struct EventRecord<'a> {
 
 impl mcpin_guard::AuditSink for AuditLog {
     fn append(&mut self, records: &[serde_json::Value]) -> Result<(), String> {
-        self.append_events(records).map_err(|error| error.to_string())
+        self.append_events(records)
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -398,9 +400,8 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
         let record: Common = serde_json::from_slice(line)
             .map_err(|error| broken(number, format!("not a valid audit record: {error}")))?;
         if record.event == LAUNCH_EVENT {
-            serde_json::from_slice::<Record>(line).map_err(|error| {
-                broken(number, format!("not a valid launch record: {error}"))
-            })?;
+            serde_json::from_slice::<Record>(line)
+                .map_err(|error| broken(number, format!("not a valid launch record: {error}")))?;
         }
         if record.prev != prev {
             let why = if number == 1 {
@@ -554,10 +555,16 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        let kinds: Vec<&str> = records.iter().map(|r| r["event"].as_str().unwrap()).collect();
+        let kinds: Vec<&str> = records
+            .iter()
+            .map(|r| r["event"].as_str().unwrap())
+            .collect();
         assert_eq!(kinds, ["launch", "tool-call", "tool-drift", "launch"]);
         assert_eq!(records[1]["seq"], 2);
-        assert_eq!(records[2]["prev"], line_hash(text.lines().nth(1).unwrap().as_bytes()));
+        assert_eq!(
+            records[2]["prev"],
+            line_hash(text.lines().nth(1).unwrap().as_bytes())
+        );
         // A launch record is still checked field by field.
         let edited = text.replacen("\"verdict\":\"deny\"", "\"verdict\":\"maybe\"", 1);
         fs_err::write(log.path(), edited).unwrap();

@@ -239,7 +239,12 @@ fn decide(
     let mut reasons = passed_reasons(&judged.verdict);
     let guard = guard_inputs(policy, &judged.attestations, &identified)?;
     reasons.push(Reason {
-        code: if guard.enabled() { "runtime-guard" } else { "exec" }.to_owned(),
+        code: if guard.enabled() {
+            "runtime-guard"
+        } else {
+            "exec"
+        }
+        .to_owned(),
         message: match &guard.tools {
             Some(tools) if guard.enabled() => format!(
                 "the runtime guard relays the server's stdio ({} signed tool(s), {})",

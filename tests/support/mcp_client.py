@@ -5,6 +5,8 @@
 Starts COMMAND over stdio (with this process's environment), then runs STEPS, a JSON list:
   {"list": true}                      every tools/list page, following nextCursor
   {"call": "NAME", "args": {...}}     one tools/call
+  {"listen_call": "NAME", "args": {}} (2026-07-28) subscriptions/listen for toolsListChanged,
+                                      then the call; waits for the change event
 Prints one JSON line per step: {"tools": [...], "pages": N, "meta": {...}} for a list,
 {"result": {...}} or {"error": {"code", "message", "data"}} for a call; then {"elicited": [...]}
 with every question the client was asked. With --elicit the client declares elicitation and
@@ -14,6 +16,8 @@ client cannot elicit.
 
 import argparse
 import asyncio
+
+import anyio
 import json
 import os
 import sys
@@ -62,6 +66,13 @@ async def run(options, steps, command) -> None:
                     emit(await list_all(client))
                 elif "call" in step:
                     emit(await call(client, step["call"], step.get("args", {})))
+                elif "listen_call" in step:
+                    async with client.listen(tools_list_changed=True) as subscription:
+                        outcome = await call(client, step["listen_call"], step.get("args", {}))
+                        with anyio.fail_after(20):
+                            event = await subscription.__anext__()
+                        outcome["event"] = type(event).__name__
+                        emit(outcome)
     except BaseException as error:  # the guard may stop the server: report, do not hide
         emit({"exception": repr(error)})
     emit({"elicited": asked})

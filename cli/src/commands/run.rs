@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use mcpin_guard::{Code, Ended};
 use mcpin_launcher::audit::AuditLog;
 use mcpin_launcher::locate::BaseDirs;
-use mcpin_guard::{Code, Ended};
 use mcpin_launcher::pipeline::{self, GuardInputs, Prepared, RunSettings};
 
 use super::policy::{policy_root_key, state_dir};

@@ -354,10 +354,7 @@ mod tests {
     use crate::policy::{Policy, PolicyError};
 
     fn parse(runtime: &str) -> Result<Policy, PolicyError> {
-        Policy::parse(
-            Path::new("policy.toml"),
-            &format!("version = 1\n{runtime}"),
-        )
+        Policy::parse(Path::new("policy.toml"), &format!("version = 1\n{runtime}"))
     }
 
     fn errors(runtime: &str) -> Vec<(usize, String)> {
