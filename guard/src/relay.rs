@@ -111,10 +111,22 @@ struct State {
 /// What one message leads to, written after the state lock is released.
 #[derive(Default)]
 struct Out {
+    /// Relay the message as it came, to the other side (it is not copied).
+    pass: bool,
     to_client: Vec<Vec<u8>>,
     to_server: Vec<Vec<u8>>,
     stop: Option<(Code, String)>,
 }
+
+/// Where a message came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum From {
+    Client,
+    Server,
+}
+
+/// Read buffers grow to the largest message; past this they are given back after it.
+const KEEP_BUFFER: usize = 1024 * 1024;
 
 pub(crate) struct Relay {
     config: Config,
@@ -224,10 +236,13 @@ impl Relay {
         (self.stop_server)();
     }
 
-    /// Writes `out` (after the state lock is gone) and stops if it says so.
-    fn deliver(&self, out: Out) {
+    /// Writes `out` (after the state lock is gone), with `message` if it passes, and stops
+    /// if `out` says so.
+    fn deliver(&self, out: Out, message: &[u8], from: From) {
+        let pass = out.pass.then_some(message);
         if self.stopped().is_none() {
-            for line in &out.to_client {
+            let passed = pass.filter(|_| from == From::Server);
+            for line in out.to_client.iter().map(Vec::as_slice).chain(passed) {
                 if let Err(error) = self.write_client(line) {
                     self.stop(
                         Code::StreamFailed,
@@ -236,10 +251,15 @@ impl Relay {
                     return;
                 }
             }
-            for line in &out.to_server {
+            let passed = pass.filter(|_| from == From::Client);
+            for line in out.to_server.iter().map(Vec::as_slice).chain(passed) {
                 let mut server = self.server_in.lock().unwrap_or_else(|e| e.into_inner());
+                let newline: &[u8] = if line.ends_with(b"\n") { b"" } else { b"\n" };
                 if let Some(writer) = server.as_mut()
-                    && let Err(error) = writer.write_all(line).and_then(|()| writer.flush())
+                    && let Err(error) = writer
+                        .write_all(line)
+                        .and_then(|()| writer.write_all(newline))
+                        .and_then(|()| writer.flush())
                 {
                     drop(server);
                     self.stop(
@@ -277,7 +297,10 @@ impl Relay {
             match reader.read(&mut buffer) {
                 Ok(Line::Message) => {
                     let out = self.on_client(&buffer);
-                    self.deliver(out);
+                    self.deliver(out, &buffer, From::Client);
+                    if buffer.capacity() > KEEP_BUFFER {
+                        buffer = Vec::new();
+                    }
                 }
                 Ok(Line::TooLarge) => {
                     self.stop(
@@ -357,7 +380,7 @@ impl Relay {
                     if method == "notifications/cancelled" {
                         self.cancelled(&mut state, envelope.params);
                     }
-                    out.to_server.push(line.to_vec());
+                    out.pass = true;
                 }
             }
             (None, id) => {
@@ -377,7 +400,7 @@ impl Relay {
                     if let Some(id) = id.as_ref() {
                         state.server_requests.remove(id);
                     }
-                    out.to_server.push(line.to_vec());
+                    out.pass = true;
                 }
             }
         }
@@ -413,18 +436,24 @@ impl Relay {
             ));
             return;
         }
-        let params = envelope.params.map(wire::value);
-        let meta = params.as_ref().and_then(|p| p.get("_meta"));
-        if let Some(name) = meta
-            .and_then(|m| m.get(META_CLIENT))
-            .and_then(|c| c.get("name"))
-            .and_then(Value::as_str)
+        // Only the request `_meta` is read of most requests: their params may be large.
+        if let Some(name) = envelope
+            .params
+            .and_then(|params| serde_json::from_str::<MetaOnly>(params.get()).ok())
+            .and_then(|params| params.meta)
+            .and_then(|meta| {
+                meta.get(META_CLIENT)?
+                    .get("name")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
         {
-            state.client_name = Some(name.to_owned());
+            state.client_name = Some(name);
         }
+        let params = || envelope.params.map(wire::value);
         let kind = match method {
             "initialize" => {
-                if let Some(params) = &params {
+                if let Some(params) = &params() {
                     state.elicitation = params
                         .get("capabilities")
                         .and_then(|c| c.get("elicitation"))
@@ -442,12 +471,12 @@ impl Relay {
             "server/discover" => Pending::Discover,
             "tools/list" => Pending::ToolsList,
             "tools/call" => {
-                return self.gate(state, id, params.unwrap_or(Value::Null), line, out);
+                return self.gate(state, id, params().unwrap_or(Value::Null), line, out);
             }
             _ => Pending::Other,
         };
         state.pending.insert(id, kind);
-        out.to_server.push(line.to_vec());
+        out.pass = true;
     }
 
     fn cancelled(&self, state: &mut State, params: Option<&RawValue>) {
@@ -470,7 +499,7 @@ impl Relay {
         self: &Arc<Self>,
         state: &mut State,
         id: RequestId,
-        params: Value,
+        mut params: Value,
         line: &[u8],
         out: &mut Out,
     ) {
@@ -478,9 +507,10 @@ impl Relay {
             .get("name")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // Taken out (not copied: it may be most of a 16 MiB message), put back to ask.
         let arguments = params
-            .get("arguments")
-            .cloned()
+            .as_object_mut()
+            .and_then(|params| params.remove("arguments"))
             .unwrap_or_else(|| Value::Object(Map::new()));
         let meta = params.get("_meta");
         let protocol = meta
@@ -545,8 +575,11 @@ impl Relay {
             self.take_tokens(state, &name);
             call.message = "signed tool, allowed by policy".into();
             state.pending.insert(id, Pending::Call(call));
-            out.to_server.push(line.to_vec());
+            out.pass = true;
             return;
+        }
+        if let Some(object) = params.as_object_mut() {
+            object.insert("arguments".to_owned(), arguments);
         }
         self.ask(state, id, params, call, line, out);
     }
@@ -685,7 +718,7 @@ impl Relay {
                         relay.resolve(&mut state, held, outcome, &mut out);
                     }
                 }
-                relay.deliver(out);
+                relay.deliver(out, &[], From::Client);
             });
             return;
         }
@@ -717,7 +750,7 @@ impl Relay {
                     relay.resolve(&mut state, held, Err(Code::ApprovalTimeout), &mut out);
                 }
             }
-            relay.deliver(out);
+            relay.deliver(out, &[], From::Client);
         });
     }
 
@@ -847,7 +880,10 @@ impl Relay {
             match reader.read(&mut buffer) {
                 Ok(Line::Message) => {
                     let out = self.on_server(&buffer);
-                    self.deliver(out);
+                    self.deliver(out, &buffer, From::Server);
+                    if buffer.capacity() > KEEP_BUFFER {
+                        buffer = Vec::new();
+                    }
                 }
                 Ok(Line::TooLarge) => {
                     return self.stop(
@@ -895,12 +931,12 @@ impl Relay {
                     state.server_requests.insert(id);
                 }
             }
-            out.to_client.push(line.to_vec());
+            out.pass = true;
             return out;
         }
         let Some(Ok(id)) = envelope.request_id() else {
             if envelope.error.is_some() {
-                out.to_client.push(line.to_vec());
+                out.pass = true;
             } else {
                 eprintln!("mcpin guard: dropped a result without a request id from the server");
             }
@@ -923,15 +959,15 @@ impl Relay {
                         return out;
                     }
                     if out.to_client.is_empty() {
-                        out.to_client.push(line.to_vec());
+                        out.pass = true;
                     }
                 } else {
-                    out.to_client.push(line.to_vec());
+                    out.pass = true;
                 }
             }
             Pending::ToolsList => match envelope.result {
                 Some(result) => self.tools_page(&mut state, &id, wire::value(result), &mut out),
-                None => out.to_client.push(line.to_vec()),
+                None => out.pass = true,
             },
             Pending::Call(call) => self.call_result(call, &id, &envelope, line, &mut out),
             Pending::Held => {
@@ -939,7 +975,7 @@ impl Relay {
                 state.pending.insert(id.clone(), Pending::Held);
                 eprintln!("mcpin guard: dropped an answer to held call {id} from the server");
             }
-            Pending::Other => out.to_client.push(line.to_vec()),
+            Pending::Other => out.pass = true,
         }
         out
     }
@@ -1094,7 +1130,7 @@ impl Relay {
             input_required: false,
             replaced: None,
         };
-        let mut forward = Cow::Borrowed(line);
+        let mut replaced = None;
         match (envelope.result, envelope.error) {
             (Some(raw), _) => {
                 let view: ResultView = serde_json::from_str(raw.get()).unwrap_or_default();
@@ -1110,7 +1146,7 @@ impl Relay {
                             .is_some_and(|r| r.get().contains(&format!("\"{INPUT_KEY}\"")));
                     if claims_guard {
                         result.replaced = Some(Code::ServerProtocolViolation);
-                        forward = Cow::Owned(replacement(
+                        replaced = Some(replacement(
                             id,
                             &view,
                             "the server's answer imitates the guard's approval question",
@@ -1118,7 +1154,7 @@ impl Relay {
                     }
                 } else if let Some(problem) = self.check_result(&call.tool, &view) {
                     result.replaced = Some(problem.0);
-                    forward = Cow::Owned(replacement(id, &view, &problem.1));
+                    replaced = Some(replacement(id, &view, &problem.1));
                     eprintln!(
                         "mcpin guard: withheld the result of `{}`: {} [{}]",
                         call.tool, problem.1, problem.0
@@ -1130,7 +1166,10 @@ impl Relay {
             }
             (None, None) => {}
         }
-        out.to_client.push(forward.into_owned());
+        match replaced {
+            Some(line) => out.to_client.push(line),
+            None => out.pass = true,
+        }
         self.record(Event::ToolCall(ToolCall {
             server: self.server.clone(),
             client: call.client,
@@ -1228,6 +1267,13 @@ impl Relay {
         // Closing the queue lets the writer flush and end.
         self.audit.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
+}
+
+/// The request `_meta` of a message's params, without the rest.
+#[derive(Deserialize)]
+struct MetaOnly {
+    #[serde(rename = "_meta", default)]
+    meta: Option<Value>,
 }
 
 /// The parts of a `tools/call` result the guard checks.

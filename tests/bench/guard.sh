@@ -9,7 +9,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
-cargo build --release -p mcpin -p mcpin-tests --examples --manifest-path "$repo/Cargo.toml" >&2
+cargo build --release -p mcpin -p mcpin-tests --bins --examples --manifest-path "$repo/Cargo.toml" >&2
 bin=$CARGO_TARGET_DIR/release
 runs=${RUNS:-10}
 work=$(mktemp -d "${TMPDIR:-/tmp}/mcpin-guard-bench.XXXXXX")
@@ -38,3 +38,9 @@ echo "== large messages: the answer carries the text twice (content and structur
 echo "guard  $("$bench" --calls 3 --payload 7340032 -- $guarded node "$server")"
 echo "guard  $("$bench" --calls 3 --payload 4194304 -- $guarded node "$server")"
 echo "records in the audit log: $(wc -l <"$work/audit.jsonl")"
+echo "== medians (hyperfine)"
+for file in calls startup; do
+    python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(sys.argv[2], r["command"], "median %.1f ms" % (r["median"] * 1000))' "$work/$file.json" "$file"
+done

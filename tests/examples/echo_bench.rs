@@ -10,7 +10,10 @@ use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let split = args.iter().position(|a| a == "--").expect("-- PROGRAM ARGS");
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .expect("-- PROGRAM ARGS");
     let option = |name: &str, default: usize| {
         args[..split]
             .iter()
@@ -46,7 +49,8 @@ fn main() {
         round_trip(message);
         times.push(start.elapsed().as_nanos() as f64 / 1000.0);
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let hwm_kib: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -55,7 +59,12 @@ fn main() {
     drop(stdin);
     child.wait().unwrap();
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times.get(((times.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0.0);
+    let at = |q: f64| {
+        times
+            .get(((times.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         r#"{{"calls":{calls},"payload":{},"median_us":{:.1},"p99_us":{:.1},"program_peak_rss_kib":{hwm_kib}}}"#,
         payload.len(),
