@@ -63,7 +63,7 @@ pub struct ToolCall {
     /// The protocol version the call was made under.
     pub protocol: Option<String>,
     pub tool: String,
-    /// `sha256:` over the RFC 8785 form of the arguments.
+    /// `sha256:` over the arguments as compact JSON with object keys sorted.
     pub arguments_digest: String,
     /// The arguments, redacted and size-capped (`log-arguments = true` only).
     #[serde(skip_serializing_if = "Option::is_none")]

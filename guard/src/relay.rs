@@ -520,7 +520,7 @@ impl Relay {
             .or_else(|| state.protocol.clone());
         let mut call = Call {
             tool: name.clone().unwrap_or_default(),
-            arguments_digest: mcpin_tools::jcs_digest(&arguments),
+            arguments_digest: arguments_digest(&arguments),
             arguments: self
                 .config
                 .runtime
@@ -1293,6 +1293,27 @@ struct ResultView<'a> {
     input_requests: Option<&'a RawValue>,
 }
 
+/// `sha256:` over the arguments as compact JSON with every object's keys sorted, streamed
+/// into the hash (RFC 8785 buffers whole objects, and arguments may be most of 16 MiB). For
+/// strings and integers this is the RFC 8785 form.
+fn arguments_digest(arguments: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    struct Hasher(Sha256);
+    impl Write for Hasher {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hasher = Hasher(Sha256::new());
+    // serde_json's maps are sorted by key (no `preserve_order` in this workspace).
+    serde_json::to_writer(&mut hasher, arguments).expect("JSON values serialize");
+    format!("sha256:{}", hex::encode(hasher.0.finalize()))
+}
+
 fn arguments_of(params: &Value) -> Value {
     params
         .get("arguments")
@@ -1336,4 +1357,20 @@ fn error_line(
         "id": id,
         "error": {"code": code, "message": format!("{message} [{reason}]"), "data": data},
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arguments_digest_does_not_depend_on_key_order_or_spacing() {
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": [1, "x"], "x": null}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":null,"y":[1,"x"]},"b":1}"#).unwrap();
+        assert_eq!(arguments_digest(&a), arguments_digest(&b));
+        // For strings and integers it is the RFC 8785 digest.
+        assert_eq!(arguments_digest(&a), mcpin_tools::jcs_digest(&a));
+        assert_ne!(arguments_digest(&a), arguments_digest(&json!({"b": 2})));
+    }
 }
