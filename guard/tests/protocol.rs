@@ -294,3 +294,52 @@ fn a_2026_retry_with_a_state_the_guard_did_not_issue_is_refused() {
     let answer = h.client.next().unwrap();
     assert_eq!(answer["result"]["isError"], true, "{answer}");
 }
+
+#[test]
+fn a_tool_limited_to_other_accounts_is_hidden_and_refused() {
+    let mut h = start(
+        "[runtime.tools.delete]\nusers = [\"alice\"]\ngroups = [\"admins\"]\n[runtime.tools.read]\nusers = [\"tester\"]\n",
+    );
+    h.client
+        .send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    h.server.next().unwrap();
+    h.server.send(&format!(
+        r#"{{"jsonrpc":"2.0","id":1,"result":{{"tools":[{},{}]}}}}"#,
+        serde_json::to_string(&tool("delete", json!({}))).unwrap(),
+        serde_json::to_string(&tool("read", json!({"readOnlyHint": true}))).unwrap(),
+    ));
+    let listed = h.client.next().unwrap();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["read"], "{listed}");
+    h.client.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete","arguments":{}}}"#);
+    assert_eq!(
+        h.client.next().unwrap()["error"]["data"]["reason"],
+        "user-not-allowed"
+    );
+    assert!(h.server.raw().is_none(), "the server saw the call");
+}
+
+#[test]
+fn the_account_comes_from_the_system_user_database() {
+    let account = Account::current();
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    assert_eq!(account.user, String::from_utf8_lossy(&id.stdout).trim());
+    let groups = std::process::Command::new("id")
+        .arg("-Gn")
+        .output()
+        .unwrap();
+    for group in String::from_utf8_lossy(&groups.stdout).split_whitespace() {
+        assert!(
+            account.groups.iter().any(|g| g == group),
+            "{group} missing from {account:?}"
+        );
+    }
+}
