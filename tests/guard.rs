@@ -873,6 +873,53 @@ fn audit_show_filters_by_time_and_prints_people_a_line_per_record() {
     assert_eq!(stdout(&recent).lines().count(), 2, "{}", stdout(&recent));
     let bad = show(&["--since", "yesterday-ish"]);
     assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+
+    // --follow prints records appended after it started.
+    let mut command = mcpin(&[
+        "audit",
+        "show",
+        "--json",
+        "--follow",
+        "--since",
+        "2999-01-01",
+    ]);
+    sandbox.apply(&mut command);
+    let mut follow = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        lines.lines().next().map(|line| line.unwrap())
+    });
+    let mut command = mcpin(&["audit", "show", "--json", "--follow"]);
+    sandbox.apply(&mut command);
+    let mut everything = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let all = std::io::BufReader::new(everything.stdout.take().unwrap());
+    let counter = std::thread::spawn(move || {
+        use std::io::BufRead;
+        all.lines()
+            .map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap())
+            .take_while(|record| record["tool"] != "delete_note")
+            .count()
+    });
+    sandbox.client(
+        &[],
+        &[],
+        &["npx", "-y", &fixture],
+        json!([call("delete_note", json!({"id": 3}))]),
+    );
+    // The first follower filters everything out (--since in the future); the second sees the
+    // two old records, the new launch record, and then the new call.
+    assert_eq!(counter.join().unwrap(), 3);
+    follow.kill().unwrap();
+    everything.kill().unwrap();
+    let _ = (follow.wait(), everything.wait());
+    assert_eq!(reader.join().unwrap(), None);
 }
 
 /// The 2026 fixture (`MCPServer`) behind the guard via the `guarded_exec` example, with the
