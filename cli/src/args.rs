@@ -99,6 +99,9 @@ pub struct RunArgs {
     /// Audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// The LLM provider behind the client, for [runtime.data-classes] [default: $MCPIN_LLM_PROVIDER]
+    #[arg(long, value_name = "NAME")]
+    pub llm_provider: Option<String>,
     #[command(flatten)]
     pub policy_trust: PolicyTrustArgs,
     #[command(flatten)]
@@ -210,6 +213,24 @@ pub struct UnwrapArgs {
 pub enum AuditCommand {
     /// Check the hash chain of an audit log; names the first deleted or edited record
     Verify(AuditVerifyArgs),
+    /// Print records: launch decisions, tool calls, drift, approvals, guard stops
+    Show(AuditShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// One JSON object per line on stdout (for a SIEM), each with `schema_version`
+    #[arg(long)]
+    pub json: bool,
+    /// Only records at or after T: an RFC 3339 time, a date (YYYY-MM-DD, UTC), or an age (`90m`, `2h`, `7d`)
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Keep printing records as they are appended (until interrupted)
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

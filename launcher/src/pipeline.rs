@@ -53,12 +53,33 @@ pub enum Access {
     ReadOnly,
 }
 
+/// What the runtime guard needs from a verified launch: the signed tools of the judged
+/// `VerifiedPackage` (from the rule's required signers only), the policy's `[runtime]`, and
+/// the server's identity for the audit records.
+#[derive(Debug)]
+pub struct GuardInputs {
+    /// The tools section of the verified package statement(s), if they carry one.
+    pub tools: Option<mcpin_attestation::ToolsSection>,
+    /// `[runtime]` of the policy the launch was allowed under.
+    pub runtime: mcpin_verifier::policy::RuntimePolicy,
+    pub server: mcpin_guard::ServerIdentity,
+}
+
+impl GuardInputs {
+    /// Whether the server runs behind the guard: by default when tools are signed;
+    /// `[runtime] guard = false` execs it.
+    pub fn enabled(&self) -> bool {
+        self.runtime.guard.unwrap_or(true) && self.tools.is_some()
+    }
+}
+
 /// The pipeline's answer. The decision is what goes into the audit log either way.
 #[derive(Debug)]
 pub enum Prepared {
     Launch {
         launch: Box<Launch>,
         decision: Decision,
+        guard: Box<GuardInputs>,
     },
     Refused {
         decision: Decision,
@@ -132,8 +153,9 @@ pub fn prepare(
 ) -> Prepared {
     let mut known = Known::default();
     match decide(argv, env, settings, &mut known) {
-        Ok((launch, reasons)) => Prepared::Launch {
+        Ok((launch, reasons, guard)) => Prepared::Launch {
             launch: Box::new(launch),
+            guard: Box::new(guard),
             decision: known.decision(argv, Outcome::Allow, reasons),
         },
         Err(refusal) => {
@@ -213,7 +235,7 @@ fn decide(
     env: impl IntoIterator<Item = (OsString, OsString)>,
     settings: &RunSettings,
     known: &mut Known,
-) -> Result<(Launch, Vec<Reason>), Refusal> {
+) -> Result<(Launch, Vec<Reason>, GuardInputs), Refusal> {
     let request = grammar::parse(argv).map_err(|r| Refusal {
         code: r.code.code(),
         message: r.reason,
@@ -252,6 +274,24 @@ fn decide(
     let mut reasons = reasons_with(&verdict, VerdictOutcome::Pass);
     // What the launch rules noted: variables stripped or dropped, a pinned docker host.
     reasons.extend(reasons_with(&launch_verdict, VerdictOutcome::Info));
+    let guard = guard_inputs(policy, &package)?;
+    reasons.push(Reason {
+        code: if guard.enabled() {
+            "runtime-guard"
+        } else {
+            "exec"
+        }
+        .to_owned(),
+        message: match &guard.tools {
+            Some(tools) if guard.enabled() => format!(
+                "the runtime guard relays the server's stdio ({} signed tool(s), {})",
+                tools.payload.tools.len(),
+                tools.digest
+            ),
+            Some(_) => "[runtime] guard = false: the server is exec'd".to_owned(),
+            None => "no signed tools: the server is exec'd without the runtime guard".to_owned(),
+        },
+    });
     if let Some(docker) = &request.docker {
         let docker_client = resolver
             .resolve(Tool::Docker)
@@ -266,7 +306,7 @@ fn decide(
                 .collect::<Vec<_>>()
                 .join(" "),
         });
-        return Ok((launch, reasons));
+        return Ok((launch, reasons, guard));
     }
     let interpreter = match install::runtime_for(&fetched.file_name, package.lock()) {
         Runtime::Node => resolver.resolve(Tool::Node),
@@ -314,7 +354,33 @@ fn decide(
             interpreter.sha256
         ),
     });
-    Ok((Launch { program, args, env }, reasons))
+    Ok((Launch { program, args, env }, reasons, guard))
+}
+
+/// The signed tools every verified package statement carries (they must agree), and the
+/// runtime policy. `[runtime] guard = true` without signed tools is a refusal.
+fn guard_inputs(
+    policy: &mcpin_verifier::policy::Policy,
+    package: &VerifiedPackage,
+) -> Result<GuardInputs, Refusal> {
+    let tools = package.tools().cloned();
+    if policy.runtime.guard == Some(true) && tools.is_none() {
+        return Err(refuse(
+            "guard-needs-tools",
+            format!(
+                "[runtime] guard = true, but the required signers' statement of {} carries no tools (sign with --capture or --tools)",
+                package.package().purl
+            ),
+        ));
+    }
+    Ok(GuardInputs {
+        tools,
+        runtime: policy.runtime.clone(),
+        server: mcpin_guard::ServerIdentity {
+            purl: package.package().purl.clone(),
+            sha256: package.digests().sha256.clone(),
+        },
+    })
 }
 
 /// In system mode a user's launch only reads the root-owned store.

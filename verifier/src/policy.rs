@@ -25,6 +25,7 @@ pub use crate::state::{PolicyState, StateError, VersionCheck};
 
 mod file;
 mod interpreters;
+mod runtime;
 mod signature;
 
 pub use file::{
@@ -32,6 +33,10 @@ pub use file::{
     SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
 };
 pub use interpreters::{InterpreterPins, Pin};
+pub use runtime::{
+    DEFAULT_APPROVAL_TIMEOUT, DestructiveMode, OnDrift, RateLimit, RuntimeFile, RuntimePolicy,
+    RuntimeTool, RuntimeToolFile, ToolClass,
+};
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
     verify_policy_signature,
@@ -97,6 +102,8 @@ pub struct Policy {
     pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
+    /// `[runtime]`: what the runtime guard enforces while the server runs.
+    pub runtime: RuntimePolicy,
 }
 
 #[derive(Debug)]
@@ -411,6 +418,7 @@ impl Policy {
 
         let sbom = sbom_rules(&file.sbom, &mut check);
         let launch = launch_rules(&file.launch, &mut check);
+        let runtime = runtime::runtime_policy(&file.runtime, &mut check);
         let store_url = file.store.url.as_ref().and_then(|url| {
             url::Url::parse(url.get_ref())
                 .map_err(|e| e.to_string())
@@ -448,6 +456,7 @@ impl Policy {
             store_url,
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
+            runtime,
         })
     }
 

@@ -45,6 +45,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
+        Command::Audit(crate::args::AuditCommand::Show(args)) => audit::show(args),
         Command::Tools(command) => tools::run(command),
         Command::Attest(command) => attest::run(command),
     }

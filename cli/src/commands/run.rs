@@ -1,15 +1,17 @@
 //! `mcpin run -- ARGV`: the launch pipeline (`mcpin_launcher::pipeline`), then the audit
-//! record, then exec. Stdout belongs to the MCP server, so nothing here writes to it; every
-//! decision goes to stderr (refusals) and to the audit log — including refusals that happen
-//! before the pipeline can start (a command line that does not parse, an unreadable
-//! policy-root key, a malformed `~/.npmrc`, a flag system mode refuses).
+//! record, then exec, or the runtime guard (`mcpin-guard`) when the signed statement carries
+//! tools. Stdout belongs to the MCP server, so nothing here writes to it; every decision goes
+//! to stderr (refusals) and to the audit log — including refusals that happen before the
+//! pipeline can start (a command line that does not parse, an unreadable policy-root key, a
+//! malformed `~/.npmrc`, a flag system mode refuses).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use mcpin_guard::{Code, Ended};
 use mcpin_launcher::audit::{AuditLog, Decision};
 use mcpin_launcher::locate::BaseDirs;
-use mcpin_launcher::pipeline::{self, Access, Prepared, RunSettings};
+use mcpin_launcher::pipeline::{self, Access, GuardInputs, Prepared, RunSettings};
 use mcpin_launcher::system::{self, Caller, Mode, SYSTEM_CONFIG};
 use mcpin_verifier::PublicKey;
 use mcpin_verifier::verdict::Verdict;
@@ -209,10 +211,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
                 .context("recording the decision in the audit log")?;
             Ok(ExitStatus::Denied)
         }
-        Prepared::Launch { launch, decision } => {
+        Prepared::Launch {
+            launch,
+            decision,
+            guard,
+        } => {
             log.append(decision)
                 .context("recording the decision in the audit log")?;
-            Err(launch.exec()).context("starting the server")
+            if !guard.enabled() {
+                return Err(launch.exec()).context("starting the server");
+            }
+            let llm_provider = args
+                .llm_provider
+                .or_else(|| std::env::var("MCPIN_LLM_PROVIDER").ok())
+                .filter(|name| !name.is_empty());
+            let GuardInputs {
+                tools,
+                runtime,
+                server,
+            } = *guard;
+            let config = mcpin_guard::Config {
+                tools: tools.expect("the guard is enabled only with signed tools"),
+                runtime,
+                llm_provider,
+                account: mcpin_guard::Account::current(),
+                server,
+            };
+            let guarded = launch
+                .guard(config, Box::new(log))
+                .context("starting the server")?;
+            let code = match guarded.ended {
+                Ended::ServerClosed => guarded.code,
+                Ended::Stopped(stop) => stop_status(stop.code) as i32,
+            };
+            // Like exec, the server's exit code is ours; every record is written by now.
+            std::process::exit(code)
         }
     }
 }
@@ -266,5 +299,14 @@ fn report_refusal(verdict: Option<&Verdict>, decision: &Decision) {
             "mcpin: launch refused: {} [{}]",
             reason.message, reason.code
         );
+    }
+}
+
+/// The exit status when the guard stopped the server.
+fn stop_status(code: Code) -> ExitStatus {
+    match code {
+        Code::DriftDenied => ExitStatus::Denied,
+        Code::AuditFailed | Code::StreamFailed => ExitStatus::Io,
+        _ => ExitStatus::InvalidInput,
     }
 }

@@ -43,6 +43,9 @@ pub struct PolicyFile {
     pub store: StoreFile,
     #[serde(default)]
     pub sigstore: SigstoreFile,
+    /// What the runtime guard enforces while the server runs.
+    #[serde(default)]
+    pub runtime: super::runtime::RuntimeFile,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -148,7 +151,7 @@ pub struct ToolRulesFile {
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
-enum SeverityName {
+pub(super) enum SeverityName {
     Low,
     Medium,
     High,
