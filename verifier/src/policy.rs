@@ -263,7 +263,9 @@ fn diagnostic(text: &str, span: Range<usize>, message: String) -> Diagnostic {
     }
 }
 
-/// Built-in docker flags that always deny (DESIGN.md, launcher grammar).
+/// Built-in docker flags that always deny: each gives the container host privileges, devices,
+/// namespaces or weaker security options, detaches it or gives it a terminal (which alters the
+/// stdio byte stream), or replaces its entry point or takes its env from an unverified file.
 pub const DOCKER_DENIED_FLAGS: &[&str] = &[
     "--privileged",
     "--cap-add",

@@ -1,5 +1,5 @@
-//! The agent clients `mcpin wrap` knows, where they keep their MCP configs (CLIENTS.md), and
-//! where in each file the stdio server entries live.
+//! The agent clients `mcpin wrap` knows, where they keep their MCP configs (as each client's
+//! own documentation gives it), and where in each file the stdio server entries live.
 
 use std::path::{Path, PathBuf};
 
