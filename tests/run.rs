@@ -327,7 +327,7 @@ fn wrap(sandbox: &Sandbox, config: &Path, client: &str) -> Vec<Vec<String>> {
     ok(&output, "mcpin wrap");
     // The gate fetched and judged every server at wrap time.
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    for server in report[0]["servers"].as_array().unwrap() {
+    for server in report["files"][0]["servers"].as_array().unwrap() {
         assert_eq!(server["verdict"]["outcome"], "allow", "{server}");
     }
     let record_path = PathBuf::from(format!("{}.mcpin-wrap.json", config.display()));

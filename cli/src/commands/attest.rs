@@ -45,8 +45,7 @@ pub fn run(command: AttestCommand) -> anyhow::Result<ExitStatus> {
                 pushed.push(done);
             }
             if json {
-                output::json(&json!({
-                    "schema_version": 1,
+                output::report(&json!({
                     "store": location.to_string(),
                     "subject": format!("sha256:{}", subject.sha256),
                     "pushed": pushed,
@@ -62,8 +61,7 @@ pub fn run(command: AttestCommand) -> anyhow::Result<ExitStatus> {
             let subject = oci_store::subject_of(&artifact)?;
             let listed = OciStore::open(&location, Default::default())?.list(&subject.sha256)?;
             if json {
-                output::json(&json!({
-                    "schema_version": 1,
+                output::report(&json!({
                     "store": location.to_string(),
                     "subject": format!("sha256:{}", subject.sha256),
                     "attached": listed,

@@ -60,7 +60,7 @@ fn diff(args: ToolsDiffArgs) -> anyhow::Result<ExitStatus> {
     let new = read(&args.new)?;
     let diff = mcpin_tools::diff(&old, &new);
     if args.json {
-        output::json(&diff)?;
+        output::report(&diff)?;
     } else {
         output::text(&diff.render_text())?;
     }
@@ -77,7 +77,7 @@ fn lint(args: ToolsLintArgs) -> anyhow::Result<ExitStatus> {
     if args.sarif {
         output::json(&report.sarif(&args.file.display().to_string()))?;
     } else if args.json {
-        output::json(&report)?;
+        output::report(&report)?;
     } else {
         output::text(&report.render_text())?;
     }

@@ -107,7 +107,7 @@ fn describe(report: &FileReport) {
 
 fn finish(reports: Vec<FileReport>, args: &TargetArgs) -> anyhow::Result<ExitStatus> {
     if args.json {
-        output::json(&reports)?;
+        output::report(&serde_json::json!({ "files": reports }))?;
     } else {
         for report in &reports {
             describe(report);
