@@ -420,7 +420,7 @@ fn wrapped_claude_desktop_and_vscode_configs_launch_verified_servers() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(&denied).unwrap(), original);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    let verdict = &report[0]["servers"][0]["verdict"];
+    let verdict = &report["files"][0]["servers"][0]["verdict"];
     assert_eq!(verdict["outcome"], "deny", "{report}");
     assert!(
         verdict.to_string().contains("no-matching-rule"),
