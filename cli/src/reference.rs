@@ -13,10 +13,18 @@ use crate::args::Cli;
 use crate::exit::ExitStatus;
 
 /// The command that regenerates every page.
-const REGENERATE: &str = "MCPIN_UPDATE_DOCS=1 cargo test -p mcpin reference";
+macro_rules! regenerate {
+    () => {
+        "MCPIN_UPDATE_DOCS=1 cargo test -p mcpin reference"
+    };
+}
+const REGENERATE: &str = regenerate!();
 
-const GENERATED: &str = "<!-- Generated from the code: do not edit. Regenerate with \
-`MCPIN_UPDATE_DOCS=1 cargo test -p mcpin reference`. -->\n\n";
+const GENERATED: &str = concat!(
+    "<!-- Generated from the code: do not edit. Regenerate with `",
+    regenerate!(),
+    "`. -->\n\n"
+);
 
 /// Every generated page: its file name in `docs/reference/` and its text.
 fn pages() -> Vec<(&'static str, String)> {
