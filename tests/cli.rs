@@ -269,12 +269,28 @@ require-any = ["publisher"]
         "github:evil/x",
     ]);
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    // `mcpin install` makes the same checks; refused here, it reports and logs the decision.
+    let installed = sandbox.json(
+        "mcpin install",
+        &[
+            "install",
+            "--audit-log",
+            &log,
+            "--json",
+            "--",
+            "npx",
+            "-y",
+            "github:evil/x",
+        ],
+        &[1],
+    );
+    assert_eq!(installed["installed"], false);
     let audit = sandbox.json(
         "mcpin audit verify",
         &["audit", "verify", &log, "--json"],
         &[0],
     );
-    assert_eq!(audit["records"], 1);
+    assert_eq!(audit["records"], 2);
 
     // Every command that has --json today was run above.
     let missing: Vec<_> = commands_with_json()

@@ -459,6 +459,7 @@ fn wrap_pins_a_tag_to_the_manifest_digest_and_the_wrapped_command_launches() {
         policy.to_str().unwrap(),
         "--strict",
     ]));
+    assert_eq!(report["schema_version"], 1);
     let server = &report["files"][0]["servers"][0];
     assert_eq!(server["verdict"]["outcome"], "allow", "{server}");
     let wrapped: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();

@@ -325,6 +325,26 @@ fn signed_policy(ctx: &Ctx, signer: &str) -> (PathBuf, PathBuf) {
     (artifact, policy)
 }
 
+/// Writes `body` as policy `name`, signed with the policy-root key; the NPM artifact is signed
+/// by the publisher.
+fn signed_npm_policy(ctx: &Ctx, name: &str, body: &str) -> PathBuf {
+    let artifact = ctx.artifact(NPM);
+    ctx.sign(&artifact, "publisher");
+    let policy = ctx.policy(name, body);
+    sign_policy_with_root(ctx, &policy);
+    policy
+}
+
+fn sign_policy_with_root(ctx: &Ctx, policy: &Path) {
+    run_ok(&[
+        "policy",
+        "sign",
+        policy.to_str().unwrap(),
+        "--key",
+        ctx.keys.private("root").to_str().unwrap(),
+    ]);
+}
+
 fn verify_with_root(ctx: &Ctx, artifact: &Path, policy: &Path) -> Output {
     let root = ctx.keys.public("root");
     ctx.verify(
@@ -571,13 +591,19 @@ fn scenarios() -> Vec<Scenario> {
             false,
             "policy-rollback",
             |ctx| {
-                let newer = npm_signed_with(ctx, &NPM_RULE.replace("version = 1", "version = 5"));
-                assert!(newer.status.success(), "{}", stderr(&newer));
-                let older = ctx.policy(
+                let newer = signed_npm_policy(
+                    ctx,
+                    "policy.toml",
+                    &NPM_RULE.replace("version = 1", "version = 5"),
+                );
+                let first = verify_with_root(ctx, &ctx.dir.join(NPM), &newer);
+                assert!(first.status.success(), "{}", stderr(&first));
+                let older = signed_npm_policy(
+                    ctx,
                     "older.toml",
                     &NPM_RULE.replace("version = 1", "version = 4"),
                 );
-                ctx.verify(&ctx.dir.join(NPM), &older, &[])
+                verify_with_root(ctx, &ctx.dir.join(NPM), &older)
             }
         ),
         scenario!(
@@ -585,10 +611,61 @@ fn scenarios() -> Vec<Scenario> {
             true,
             "policy-version-ok",
             |ctx| {
-                let first = npm_signed_with(ctx, &NPM_RULE.replace("version = 1", "version = 5"));
+                let policy = signed_npm_policy(
+                    ctx,
+                    "policy.toml",
+                    &NPM_RULE.replace("version = 1", "version = 5"),
+                );
+                let first = verify_with_root(ctx, &ctx.dir.join(NPM), &policy);
                 assert!(first.status.success(), "{}", stderr(&first));
-                let policy = ctx.dir.join("policy.toml");
-                ctx.verify(&ctx.dir.join(NPM), &policy, &[])
+                verify_with_root(ctx, &ctx.dir.join(NPM), &policy)
+            }
+        ),
+        // Issue 10, item 12: an unsigned policy with the highest version, evaluated once,
+        // used to be recorded and lock out the real signed policy.
+        scenario!(
+            "unsigned-policy-cannot-raise-the-rollback-state",
+            true,
+            "policy-version-ok",
+            |ctx| {
+                let artifact = ctx.artifact(NPM);
+                ctx.sign(&artifact, "publisher");
+                let hostile = ctx.policy(
+                    "hostile.toml",
+                    &NPM_RULE.replace("version = 1", &format!("version = {}", u64::MAX)),
+                );
+                let output = ctx.verify(&artifact, &hostile, &[]);
+                assert!(
+                    stdout(&output).contains("policy-version-untracked"),
+                    "{}",
+                    stdout(&output)
+                );
+                let policy = signed_npm_policy(ctx, "policy.toml", NPM_RULE);
+                verify_with_root(ctx, &artifact, &policy)
+            }
+        ),
+        // Issue 10, item 5: a signed policy names its signers' keys by path; replacing the
+        // key file beside it must not make another key trusted.
+        scenario!(
+            "policy-key-file-replaced-after-signing",
+            false,
+            "policy-reference-changed",
+            |ctx| {
+                let artifact = ctx.artifact(NPM);
+                ctx.sign(&artifact, "other");
+                let key = ctx.dir.join("publisher.pub");
+                std::fs::copy(ctx.keys.public("publisher"), &key).unwrap();
+                let policy = ctx.policy("policy.toml", NPM_RULE);
+                let text = std::fs::read_to_string(&policy).unwrap().replacen(
+                    &ctx.keys.public("publisher").display().to_string(),
+                    &key.display().to_string(),
+                    1,
+                );
+                std::fs::write(&policy, text).unwrap();
+                sign_policy_with_root(ctx, &policy);
+                // The attacker swaps the key file for the key they signed with.
+                std::fs::copy(ctx.keys.public("other"), &key).unwrap();
+                verify_with_root(ctx, &artifact, &policy)
             }
         ),
         scenario!(
@@ -1272,10 +1349,9 @@ fn verdict_table_goes_to_stderr_and_json_to_stdout() {
         "{table}"
     );
     assert!(table.contains("allowed-by-policy"), "{table}");
-    let state_file: Value =
-        serde_json::from_slice(&std::fs::read(state.join("policy-versions.json")).unwrap())
-            .unwrap();
-    assert_eq!(state_file["default"], 1, "the version seen is recorded");
+    // Unsigned: nothing is recorded (only a signed policy may move the rollback state).
+    assert!(table.contains("policy-version-untracked"), "{table}");
+    assert!(!state.join("policy-versions.json").exists());
 }
 
 #[test]

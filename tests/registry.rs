@@ -14,7 +14,7 @@ use mcpin_registry_client::oci::{
     Descriptor, Manifest, OCI_INDEX, OCI_MANIFEST, Platform, Reference,
 };
 use mcpin_tests::oci::{goarch, oci_client, push_image, unique_repository};
-use mcpin_tests::{artifact, mcpin, stderr, stdout};
+use mcpin_tests::{Service, artifact, fixture_server, mcpin, stderr, stdout};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
@@ -64,44 +64,6 @@ fn blobs(store: &Path) -> Vec<String> {
 
 fn temp_files(store: &Path) -> usize {
     std::fs::read_dir(store.join("v1/tmp")).map_or(0, |dir| dir.count())
-}
-
-/// A child process killed when the test ends.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `support/fixture_server.py` serving `root`; returns the service, its base URL and its request log.
-fn fixture_server(root: &Path, extra: &[&str]) -> (Service, String, PathBuf) {
-    let port_file = root.join("../port");
-    let log = root.join("../requests.log");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/fixture_server.py");
-    let child = Command::new("python3")
-        .arg(script)
-        .args([
-            "--root",
-            root.to_str().unwrap(),
-            "--port-file",
-            port_file.to_str().unwrap(),
-            "--log",
-            log.to_str().unwrap(),
-        ])
-        .args(extra)
-        .spawn()
-        .expect("python3");
-    let service = Service(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !port_file.exists() {
-        assert!(Instant::now() < deadline, "fixture server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let port = std::fs::read_to_string(&port_file).unwrap();
-    (service, format!("http://127.0.0.1:{port}/"), log)
 }
 
 /// A packument for `name`@1.0.0 whose tarball is `tarball_url` with `integrity`.

@@ -318,28 +318,28 @@ fn tool_names(payload: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// `mcpin wrap --config FILE --client CLIENT`, then each wrapped entry's argv from the record.
+/// `mcpin wrap --config FILE --client CLIENT`, then each wrapped entry's new argv.
 fn wrap(sandbox: &Sandbox, config: &Path, client: &str) -> Vec<Vec<String>> {
     let mut command = mcpin(&["wrap", "--json", "--client", client, "--config"]);
     command.arg(config);
     sandbox.apply(&mut command);
     let output = command.output().unwrap();
     ok(&output, "mcpin wrap");
-    // The gate fetched and judged every server at wrap time.
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    for server in report["files"][0]["servers"].as_array().unwrap() {
+    let file = &report["files"][0];
+    assert_eq!(file["status"], "wrapped", "{file}");
+    assert_eq!(file["written"], true, "{file}");
+    // The gate fetched and judged every server at wrap time.
+    let servers = file["servers"].as_array().unwrap();
+    for server in servers {
         assert_eq!(server["verdict"]["outcome"], "allow", "{server}");
     }
-    let record_path = PathBuf::from(format!("{}.mcpin-wrap.json", config.display()));
-    let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
-    record["entries"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no entries in {record}"))
+    servers
         .iter()
-        .map(|entry| {
-            entry["wrapped_argv"]
+        .map(|server| {
+            server["new_argv"]
                 .as_array()
-                .unwrap_or_else(|| panic!("no wrapped_argv in {entry}"))
+                .unwrap_or_else(|| panic!("no new_argv in {server}"))
                 .iter()
                 .map(|a| a.as_str().unwrap().to_owned())
                 .collect()
@@ -420,6 +420,7 @@ fn wrapped_claude_desktop_and_vscode_configs_launch_verified_servers() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(std::fs::read_to_string(&denied).unwrap(), original);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["files"][0]["status"], "refused", "{report}");
     let verdict = &report["files"][0]["servers"][0]["verdict"];
     assert_eq!(verdict["outcome"], "deny", "{report}");
     assert!(
@@ -870,4 +871,368 @@ fn docker_launches_are_refused_before_any_registry_is_asked() {
         &npx_only.run(&["docker", "run", "-i", "--rm", &pinned], ""),
         "launcher-not-allowed",
     );
+}
+
+/// Issue 10, item 4: the lock installed comes only from the signers the matched rule
+/// requires. Another signer the policy trusts (for other packages) signs the fixture with a
+/// lock that adds a dependency from a host it controls; before, that lock was installed (here:
+/// the install failed fetching it), now it is not considered at all.
+#[test]
+fn a_lock_signed_by_a_signer_the_rule_does_not_require_is_never_installed() {
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let output = mcpin(&["keygen", "--out"])
+        .arg(sandbox.path("other"))
+        .output()
+        .unwrap();
+    ok(&output, "mcpin keygen");
+    let tarball = fixture_tarball(&sandbox.path("repack"), &w.fixture, "signed");
+    // `npm pack` is deterministic for the same files: these are the published bytes.
+    let evil_lock = sandbox.path("evil.lock.json");
+    std::fs::write(
+        &evil_lock,
+        serde_json::json!({
+            "lockVersion": 1,
+            "root": { "name": w.fixture, "version": "1.0.0" },
+            "ecosystem": "npm",
+            "packages": [{
+                "path": "node_modules/evil",
+                "name": "evil",
+                "version": "1.0.0",
+                "resolved": "http://127.0.0.1:9/evil-1.0.0.tgz",
+                "integrity": format!("sha512-{}", "A".repeat(86) + "=="),
+            }],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let bundles = w.dir.join("bundles").join(sha256_of(&tarball));
+    assert!(
+        bundles.is_dir(),
+        "the repacked fixture differs from the published one"
+    );
+    let other_bundle = sandbox.path("other.sigstore.json");
+    let mut command = mcpin(&["sign"]);
+    command
+        .arg(&tarball)
+        .arg("--key")
+        .arg(sandbox.path("other.key"))
+        .arg("--lock")
+        .arg(&evil_lock)
+        .arg("--out")
+        .arg(&other_bundle);
+    ok(&command.output().unwrap(), "mcpin sign by the other signer");
+    // The other signer's bundle lives in a store of its own, also read by the policy.
+    let store = sandbox.path("other-store").join(sha256_of(&tarball));
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::copy(&other_bundle, store.join("other.sigstore.json")).unwrap();
+    let policy_path = sandbox.path("config/mcpin/policy.toml");
+    let text = std::fs::read_to_string(&policy_path).unwrap().replace(
+        &format!("dir = \"{}\"", w.dir.join("bundles").display()),
+        &format!("dir = \"{}\"", sandbox.path("other-store").display()),
+    );
+    // Both bundles in one store: copy the publisher's too.
+    for entry in std::fs::read_dir(&bundles).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), store.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(
+        &policy_path,
+        format!(
+            "{text}\n[[signers]]\nid = \"other\"\npublic-key = \"{}\"\n",
+            sandbox.path("other.pub").display()
+        ),
+    )
+    .unwrap();
+    let output = sandbox.run(
+        &["npx", "-y", &format!("{}@1.0.0", w.fixture), "exit", "0"],
+        "",
+    );
+    ok(
+        &output,
+        "launch with a foreign lock beside the required signer's statement",
+    );
+    let record = sandbox.audit().pop().unwrap();
+    let codes: Vec<&str> = record["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"lock-not-needed"), "{record}");
+    let installs = sandbox.installs();
+    assert_eq!(installs.len(), 1, "{installs:?}");
+    assert!(!installs[0].join("pkg/node_modules").exists());
+}
+
+/// Issue 10, item 8: a registry that answers a request for one package with the bytes of
+/// another (signed and allowed) package. The bytes match the registry's own integrity claim,
+/// so only the identity check catches it: `artifact-mismatch`, nothing launched.
+#[test]
+fn a_registry_answering_with_another_allowed_artifact_is_refused() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let root = sandbox.path("lying/root");
+    let tarball = fixture_tarball(&sandbox.path("repack"), &w.fixture, "signed");
+    let bytes = std::fs::read(&tarball).unwrap();
+    std::fs::create_dir_all(root.join("@modelcontextprotocol")).unwrap();
+    std::fs::write(root.join("fixture.tgz"), &bytes).unwrap();
+    let (_server, base, _log) = mcpin_tests::fixture_server(&root, &[]);
+    let requested = "@modelcontextprotocol/server-memory";
+    let integrity = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&bytes))
+    );
+    std::fs::write(
+        root.join(requested),
+        serde_json::json!({
+            "name": requested,
+            "dist-tags": { "latest": "2026.8.31" },
+            "versions": { "2026.8.31": { "name": requested, "version": "2026.8.31",
+                "dist": { "tarball": format!("{base}fixture.tgz"), "integrity": integrity } } },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = sandbox
+        .run_command(&["npx", "-y", &format!("{requested}@2026.8.31")])
+        .env("MCPIN_NPM_REGISTRY", &base)
+        .output()
+        .unwrap();
+    let message = refused(&output, "artifact-mismatch");
+    assert!(message.contains(requested), "{message}");
+    assert!(sandbox.installs().is_empty());
+}
+
+/// `unshare --mount` then `sh -c SCRIPT`, with `$1`… = `args`: a private mount namespace in
+/// which the test's system directory is bind-mounted on `/etc/mcpin`, so the real, fixed
+/// system-config path is used without touching the host's.
+fn in_system_namespace(system_dir: &Path, script: &str, args: &[&str]) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount --bind \"$0\" /etc/mcpin || exit 97\n{script}"
+        ))
+        .arg(system_dir)
+        .args(args);
+    command
+}
+
+/// Issue 10, system mode (items 12 and 13): a root-owned `/etc/mcpin/config.toml` pins the
+/// policy, the state, the store and the audit log. A privileged `mcpin install` fills the
+/// root-owned store; the user's `mcpin run` reads it, cannot swap the policy, state dir or
+/// store by flag or variable, and cannot change an installed file. Run for real as an
+/// unprivileged account.
+#[test]
+fn system_mode_pins_the_trust_settings_for_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world();
+    let user = env("MCPIN_TEST_USER");
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "the system-mode test creates a mount namespace and runs mcpin as `{user}`: run it as root"
+    );
+    let (uid, gid) = {
+        let id = |flag: &str| {
+            let output = Command::new("id").arg(flag).arg(&user).output().unwrap();
+            ok(&output, "id");
+            stdout(&output).trim().to_owned()
+        };
+        (id("-u"), id("-g"))
+    };
+    // The host needs the mount point; an empty /etc/mcpin is per-user mode.
+    let created_mount_point = !Path::new("/etc/mcpin").exists();
+    if created_mount_point {
+        std::fs::create_dir("/etc/mcpin").unwrap();
+    }
+    let system = tempfile::tempdir().unwrap();
+    let dir = system.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, mode) in [
+        ("bundles", 0o755),
+        ("store", 0o755),
+        ("state", 0o755),
+        ("audit", 0o1733),
+    ] {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let copy_tree = |from: &Path, to: &Path| {
+        let output = Command::new("cp")
+            .arg("-r")
+            .arg(from)
+            .arg(to)
+            .output()
+            .unwrap();
+        ok(&output, "cp -r");
+    };
+    for entry in std::fs::read_dir(w.dir.join("bundles")).unwrap() {
+        copy_tree(&entry.unwrap().path(), &dir.join("bundles"));
+    }
+    let output = Command::new("chmod")
+        .args(["-R", "go+rX"])
+        .arg(dir.join("bundles"))
+        .output()
+        .unwrap();
+    ok(&output, "chmod");
+    std::fs::copy(w.dir.join("publisher.pub"), dir.join("publisher.pub")).unwrap();
+    let policy = format!(
+        "version = 1\n[[signers]]\nid = \"publisher\"\npublic-key = \"/etc/mcpin/publisher.pub\"\n\n\
+         [[packages]]\necosystem = \"npm\"\nname = \"mcpin-run-fixture-*\"\nrequire-any = [\"publisher\"]\n\n\
+         [store]\ndir = \"/etc/mcpin/bundles\"\n\n{LAUNCH_NPX_UVX}"
+    );
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "policy = \"/etc/mcpin/policy.toml\"\nstate-dir = \"/etc/mcpin/state\"\n\
+         store = \"/etc/mcpin/store\"\naudit-log = \"/etc/mcpin/audit/{uid}.jsonl\"\n",
+    )
+    .unwrap();
+    let mcpin_bin = mcpin_tests::mcpin_bin();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let registry = env("MCPIN_TEST_NPM_REGISTRY");
+    let as_user = |extra_env: &[(&str, &str)], args: &[&str]| {
+        let mut command = in_system_namespace(
+            dir,
+            "uid=$1 gid=$2 bin=$3; shift 3; exec setpriv --reuid=\"$uid\" --regid=\"$gid\" --clear-groups \"$bin\" \"$@\"",
+            &[&uid, &gid, mcpin_bin.to_str().unwrap()],
+        );
+        command.args(args);
+        command
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .env("MCPIN_NPM_REGISTRY", &registry)
+            .envs(extra_env.iter().copied())
+            .current_dir("/");
+        command.output().unwrap()
+    };
+    let run_argv = ["run", "--", "npx", "-y", &fixture, "exit", "0"];
+
+    // Before the administrator installs it, a user's launch is refused: the user cannot
+    // write the root-owned store.
+    let output = as_user(&[], &run_argv);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("[not-installed]"),
+        "{}",
+        stderr(&output)
+    );
+
+    // The privileged step.
+    let output = in_system_namespace(
+        dir,
+        "bin=$1; shift; exec \"$bin\" \"$@\"",
+        &[mcpin_bin.to_str().unwrap()],
+    )
+    .args(["install", "--", "npx", "-y", &fixture])
+    .env_clear()
+    .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+    .env("HOME", "/root")
+    .env("MCPIN_NPM_REGISTRY", &registry)
+    .output()
+    .unwrap();
+    ok(&output, "sudo mcpin install");
+
+    // Now the user's launch runs, from the root-owned install, offline.
+    let output = as_user(&[], &run_argv);
+    ok(&output, "mcpin run as the unprivileged user");
+    let audit = std::fs::read_to_string(dir.join(format!("audit/{uid}.jsonl"))).unwrap();
+    assert!(audit.contains("\"allow\""), "{audit}");
+
+    // Flags and variables that would change a pinned setting: usage error, nothing launched.
+    for (flag_env, args) in [
+        (
+            vec![],
+            vec![
+                "run",
+                "--policy",
+                "/tmp/evil.toml",
+                "--",
+                "npx",
+                "-y",
+                &fixture,
+            ],
+        ),
+        (
+            vec![],
+            vec![
+                "run",
+                "--state-dir",
+                "/tmp/fresh",
+                "--",
+                "npx",
+                "-y",
+                &fixture,
+            ],
+        ),
+        (
+            vec![],
+            vec!["run", "--store", "/tmp/store", "--", "npx", "-y", &fixture],
+        ),
+        (
+            vec![("MCPIN_STATE_DIR", "/tmp/fresh")],
+            vec!["run", "--", "npx", "-y", &fixture],
+        ),
+        (
+            vec![("MCPIN_STORE", "/tmp/store")],
+            vec!["run", "--", "npx", "-y", &fixture],
+        ),
+    ] {
+        let output = as_user(&flag_env, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("system mode"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty());
+    }
+
+    // The user cannot change an installed file: the tree is root's.
+    let installs = dir.join("store/installs/v1");
+    let tree = std::fs::read_dir(&installs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir() && p.file_name().unwrap().len() == 64)
+        .expect("an installed tree");
+    let victim = tree.join("pkg/fixture.js");
+    let output = in_system_namespace(
+        dir,
+        "uid=$1 gid=$2 file=$3; exec setpriv --reuid=\"$uid\" --regid=\"$gid\" --clear-groups sh -c 'echo evil >> \"$0\"' \"$file\"",
+        &[&uid, &gid, victim.to_str().unwrap()],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        !output.status.success(),
+        "the user wrote into the system install"
+    );
+    assert!(!std::fs::read_to_string(&victim).unwrap().contains("evil"));
+
+    // A config anyone may write is refused outright, not ignored.
+    std::fs::set_permissions(
+        dir.join("config.toml"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let output = as_user(&[], &run_argv);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("chmod go-w"),
+        "{}",
+        stderr(&output)
+    );
+
+    if created_mount_point {
+        let _ = std::fs::remove_dir("/etc/mcpin");
+    }
 }

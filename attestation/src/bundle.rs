@@ -87,7 +87,7 @@ impl Bundle {
     /// Parses a bundle and checks its structure (media type, DSSE envelope present,
     /// base64 fields decodable). Signatures are not checked here.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
-        let bundle: Bundle = serde_json::from_slice(bytes)?;
+        let bundle: Bundle = crate::strict_json::from_slice(bytes)?;
         if !KNOWN_MEDIA_TYPES.contains(&bundle.media_type.as_str()) {
             return Err(BundleError::UnknownMediaType(bundle.media_type));
         }

@@ -12,7 +12,9 @@
 mod bundle;
 mod lock;
 mod predicate;
+pub mod sbom_facts;
 mod statement;
+pub mod strict_json;
 mod tools;
 
 pub use bundle::{

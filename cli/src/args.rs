@@ -38,6 +38,9 @@ pub enum Command {
     Sbom(SbomArgs),
     /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
     Run(RunArgs),
+    /// Check and install a server exactly as `mcpin run` would, without launching it (in system
+    /// mode, the privileged step that fills the root-owned store: `sudo mcpin install -- npx …`)
+    Install(InstallArgs),
     /// Rewrite agent configs so npx/uvx/docker servers launch through `mcpin run`
     Wrap(WrapArgs),
     /// Undo `mcpin wrap`, restoring the original config bytes
@@ -121,6 +124,26 @@ pub struct RunArgs {
     pub argv: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Policy file [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Audit log [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print the decision as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The launcher command line, after `--`, as the agent config writes it
+    #[arg(last = true, required = true, value_name = "ARGV")]
+    pub argv: Vec<String>,
+}
+
 /// Agent clients `wrap` and `unwrap` know.
 pub const CLIENT_NAMES: &[&str] = &[
     "claude-desktop",
@@ -140,7 +163,7 @@ pub struct TargetArgs {
     /// Clients whose configs to rewrite
     #[arg(value_name = "CLIENT", value_parser = clap::builder::PossibleValuesParser::new(CLIENT_NAMES))]
     pub clients: Vec<String>,
-    /// Every client's configs that exist
+    /// Every client's configs that exist (for unwrap: also every config wrap has a record of)
     #[arg(long, conflicts_with_all = ["clients", "config"])]
     pub all: bool,
     /// One config file, instead of the clients' default locations (needs --client)
@@ -160,7 +183,14 @@ pub struct TargetArgs {
     /// Show the diff on stdout; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the reports as JSON to stdout
+    /// Write the files that planned cleanly even if others failed [default: a failure anywhere
+    /// writes nothing]
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Rewrite read-only configs too (their mode is kept)
+    #[arg(long)]
+    pub force: bool,
+    /// Print the report as JSON to stdout
     #[arg(long)]
     pub json: bool,
 }
@@ -169,7 +199,8 @@ pub struct TargetArgs {
 pub struct WrapArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Refuse to write a config that would contain a refused, unpinned or not-allowed server
+    /// Refuse to write a config that would contain a refused, unpinned or not-allowed server,
+    /// or one mcpin cannot check (unreadable entries, other package runners)
     #[arg(long)]
     pub strict: bool,
     /// Policy file the servers are checked against [default: as `mcpin run`]
@@ -185,6 +216,10 @@ pub struct WrapArgs {
 pub struct UnwrapArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Directory holding wrap's records (`DIR/wrap/`), as given to `mcpin wrap`
+    /// [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,8 +341,8 @@ pub struct PolicyTrustArgs {
     /// [env: MCPIN_POLICY_ROOT_KEY]
     #[arg(long, value_name = "PUB")]
     pub policy_root_key: Option<PathBuf>,
-    /// Directory of the rollback state (last policy version seen)
-    /// [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
+    /// Directory of mcpin's state: the rollback state (last policy version seen) and wrap's
+    /// records [env: MCPIN_STATE_DIR; default: $XDG_STATE_HOME/mcpin or ~/.local/state/mcpin]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }

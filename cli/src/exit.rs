@@ -3,13 +3,14 @@
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
 use mcpin_launcher::audit::AuditError;
-use mcpin_launcher::wrap::WrapError;
+use mcpin_launcher::system::SystemError;
+use mcpin_launcher::wrap::{ReasonCode, WrapError};
 use mcpin_registry_client::Error as RegistryError;
-use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError};
+use mcpin_registry_client::attestations::oci::OciStoreError;
+use mcpin_sbom::{BindingError, FactsError, ResolveError, SbomError, SbomReadError};
 use mcpin_tools::{ClientError, PayloadError, PinError, ScratchError};
 use mcpin_verifier::gate::GateError;
 use mcpin_verifier::keyless::KeylessError;
-use mcpin_verifier::oci_store::OciStoreError;
 use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
@@ -115,7 +116,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         }
         if let Some(error) = cause.downcast_ref::<GateError>() {
             return match error {
-                GateError::Io { .. } | GateError::Temp(_) => ExitStatus::Io,
+                GateError::Io { .. } => ExitStatus::Io,
                 GateError::State(StateError::Io { .. }) => ExitStatus::Io,
                 GateError::Policy(PolicyError::Io { .. }) => ExitStatus::Io,
                 GateError::TrustRoot(SigstoreError::Io { .. }) => ExitStatus::Io,
@@ -171,8 +172,11 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 _ => ExitStatus::InvalidInput,
             };
         }
-        if let Some(FactsError::Io(_)) = cause.downcast_ref::<FactsError>() {
-            return ExitStatus::Io;
+        if let Some(error) = cause.downcast_ref::<SbomReadError>() {
+            return match error {
+                SbomReadError::Io { .. } => ExitStatus::Io,
+                SbomReadError::TooLarge(_) => ExitStatus::InvalidInput,
+            };
         }
         if cause.is::<SbomError>() || cause.is::<FactsError>() || cause.is::<LockError>() {
             return ExitStatus::InvalidInput;
@@ -183,11 +187,17 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 AuditError::Broken { .. } => ExitStatus::Denied,
             };
         }
-        if let Some(error) = cause.downcast_ref::<WrapError>() {
+        if let Some(error) = cause.downcast_ref::<SystemError>() {
             return match error {
-                WrapError::Io { .. } => ExitStatus::Io,
-                _ => ExitStatus::InvalidInput,
+                SystemError::Override { .. } => ExitStatus::Usage,
+                SystemError::Io { .. } => ExitStatus::Io,
+                SystemError::Invalid { .. } | SystemError::Insecure { .. } => {
+                    ExitStatus::InvalidInput
+                }
             };
+        }
+        if let Some(error) = cause.downcast_ref::<WrapError>() {
+            return wrap_reason_status(error.code());
         }
         if cause.is::<PinError>() {
             return ExitStatus::Denied;
@@ -203,9 +213,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 OciStoreError::Location { .. } | OciStoreError::NotJson { .. } => {
                     return ExitStatus::InvalidInput;
                 }
-                OciStoreError::Read { .. }
-                | OciStoreError::Write { .. }
-                | OciStoreError::Scratch(_) => return ExitStatus::Io,
+                OciStoreError::Read { .. } => return ExitStatus::Io,
                 // The registry client's error, next in the chain, decides.
                 OciStoreError::Registry { .. } => {}
             }
@@ -272,6 +280,7 @@ fn registry_status(error: &RegistryError) -> ExitStatus {
         | RegistryError::NoMatchingVersion { .. }
         | RegistryError::Metadata { .. }
         | RegistryError::Config { .. }
+        | RegistryError::Insecure { .. }
         | RegistryError::Unsupported(_) => ExitStatus::InvalidInput,
         RegistryError::Auth { .. }
         | RegistryError::Network { .. }
@@ -279,5 +288,22 @@ fn registry_status(error: &RegistryError) -> ExitStatus {
         | RegistryError::Http { .. }
         | RegistryError::Offline { .. }
         | RegistryError::Store { .. } => ExitStatus::Io,
+    }
+}
+
+/// The exit status a wrap or unwrap file status stands for (`RunAborted` and `ConfigMissing`
+/// are consequences, not failures of their own).
+pub fn wrap_reason_status(code: ReasonCode) -> ExitStatus {
+    match code {
+        ReasonCode::ConfigParse
+        | ReasonCode::ConfigDuplicateKey
+        | ReasonCode::ConfigShape
+        | ReasonCode::WrapRecord => ExitStatus::InvalidInput,
+        ReasonCode::ConfigReadOnly
+        | ReasonCode::ConfigNotWritable
+        | ReasonCode::ConfigChanged
+        | ReasonCode::Io => ExitStatus::Io,
+        ReasonCode::StrictRefused => ExitStatus::Denied,
+        ReasonCode::RunAborted | ReasonCode::ConfigMissing => ExitStatus::Success,
     }
 }

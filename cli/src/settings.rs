@@ -20,6 +20,25 @@ fn url(value: &str, what: &str) -> anyhow::Result<Url> {
     Url::parse(value).with_context(|| format!("{what}: `{value}` is not a URL"))
 }
 
+/// The registry client's settings for commands without registry flags (the environment
+/// still applies: `MCPIN_STORE`, `MCPIN_OFFLINE`, …).
+pub fn registry_defaults() -> anyhow::Result<Settings> {
+    registry(
+        RegistryArgs {
+            store: None,
+            offline: false,
+            npm_registry: None,
+            npmrc: Vec::new(),
+            allow_sha1: false,
+            pypi_index: None,
+            mcp_registry: None,
+            retries: 3,
+            timeout: 60,
+        },
+        false,
+    )
+}
+
 /// Resolves the registry client's settings.
 pub fn registry(args: RegistryArgs, progress: bool) -> anyhow::Result<Settings> {
     let RegistryArgs {

@@ -70,16 +70,25 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InstallError + '_ {
     }
 }
 
-/// What an install is for: the verified artifact and the lock its statement signs.
+/// What an install is for: a package the judge verified (its digest and signed lock), and
+/// where its bytes are.
 #[derive(Debug)]
 pub struct InstallRequest<'a> {
-    /// The artifact's blob in the store.
+    /// The artifact's blob in the store; its bytes are re-checked against the verified digest.
     pub artifact: &'a Path,
     /// The artifact's published file name (wheels need theirs).
     pub file_name: &'a str,
-    pub sha256: &'a str,
-    /// The signed lock, or `None` for a package without dependencies.
-    pub lock: Option<&'a Lock>,
+    pub package: &'a mcpin_verifier::VerifiedPackage,
+}
+
+impl InstallRequest<'_> {
+    fn sha256(&self) -> &str {
+        &self.package.digests().sha256
+    }
+
+    fn lock(&self) -> Option<&Lock> {
+        self.package.lock()
+    }
 }
 
 /// How the installed server starts: relative to the tree for npm, a bootstrap for Python.
@@ -142,8 +151,10 @@ pub fn ensure_installed(
     request: &InstallRequest,
 ) -> Result<Installed, InstallError> {
     let base = installs_dir(&registry.store);
-    let lock_digest = request.lock.map_or_else(|| "none".to_owned(), Lock::digest);
-    let key = install_key(request.sha256, &lock_digest);
+    let lock_digest = request
+        .lock()
+        .map_or_else(|| "none".to_owned(), Lock::digest);
+    let key = install_key(request.sha256(), &lock_digest);
     let root = base.join(&key);
     let record_path = base.join(format!("{key}.json"));
     if root.is_dir() {
@@ -177,7 +188,7 @@ pub fn ensure_installed(
         source,
     })?;
     let client = &client;
-    let runtime = match request.lock.map(|lock| &lock.packages) {
+    let runtime = match request.lock().map(|lock| &lock.packages) {
         Some(LockedPackages::Pypi { target, packages }) => {
             install_pypi(client, request, &target.python_version, packages, &tree)?
         }
@@ -189,7 +200,7 @@ pub fn ensure_installed(
     };
     make_read_only(&tree)?;
     let record = InstallRecord {
-        artifact_sha256: request.sha256.to_owned(),
+        artifact_sha256: request.sha256().to_owned(),
         lock_digest,
         runtime,
         tree: TreeManifest::compute(&tree)?,
@@ -278,7 +289,7 @@ fn install_npm(
     };
     let pkg = tree.join("pkg");
     // The bytes unpacked must be the bytes that were verified.
-    if unpack(request.artifact, &pkg, request.file_name)?.sha256 != request.sha256 {
+    if unpack(request.artifact, &pkg, request.file_name)?.sha256 != request.sha256() {
         return Err(InstallError::Integrity {
             what: request.file_name.to_owned(),
         });
@@ -349,7 +360,7 @@ fn install_pypi(
     let root_wheel = wheels.join(request.file_name);
     let file = fs_err::File::open(&root_wheel).map_err(io(&root_wheel))?;
     let digests = mcpin_artifact::digest_reader(file).map_err(io(&root_wheel))?;
-    if digests.sha256 != request.sha256 {
+    if digests.sha256 != request.sha256() {
         return Err(InstallError::Integrity {
             what: request.file_name.to_owned(),
         });

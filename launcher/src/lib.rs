@@ -21,5 +21,6 @@ pub mod grammar;
 pub mod install;
 pub mod locate;
 pub mod pipeline;
+pub mod system;
 pub mod tree;
 pub mod wrap;

@@ -9,13 +9,14 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use mcpin_attestation::{Lock, PACKAGE_PREDICATE_TYPE, PackagePredicate};
+use mcpin_registry_client::attestations::Gathered;
 use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
-use mcpin_verifier::PublicKey;
+use mcpin_verifier::evaluate::{self, Evidence, Requested};
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
 use mcpin_verifier::launch::{self, LaunchRequest as PolicyLaunch};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
+use mcpin_verifier::{PublicKey, VerifiedPackage};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
@@ -34,9 +35,20 @@ pub struct RunSettings {
     pub dirs: BaseDirs,
     pub policy_root_key: Option<PublicKey>,
     pub state_dir: PathBuf,
+    /// Whether this launch may write the store and the rollback state.
+    pub access: Access,
     pub registry: Settings,
     /// `PATH` to find `node` on (the agent's, before sanitizing).
     pub path: Option<OsString>,
+}
+
+/// Whether a launch may write the store and the rollback state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// System mode, unprivileged: the root-owned store and state are only read; what is not
+    /// installed yet is refused with `not-installed` (an administrator runs `mcpin install`).
+    ReadOnly,
 }
 
 /// The pipeline's answer. The decision is what goes into the audit log either way.
@@ -143,6 +155,10 @@ fn load(settings: &RunSettings, known: &mut Known) -> Result<Box<LoadedPolicy>, 
         &policy_path,
         settings.policy_root_key.as_ref(),
         &settings.state_dir,
+        match settings.access {
+            Access::ReadWrite => gate::StateAccess::Record,
+            Access::ReadOnly => gate::StateAccess::ReadOnly,
+        },
     )
     .map_err(|error| match error {
         gate::GateError::Io { .. } => refuse("policy-unreadable", error.to_string()),
@@ -197,25 +213,23 @@ fn decide(
 
     // Launch rules (launcher, docker flags) and the environment, before any download.
     launch_rules(policy, &request)?;
-    let mut env_policy = EnvPolicy::default();
-    env_policy
-        .strip
-        .extend(policy.launch.env_strip.iter().cloned());
-    env_policy
-        .deny
-        .extend(policy.launch.env_deny.iter().cloned());
-    let env = env_policy
+    let env = env_rules(policy)
         .sanitize(env)
         .map_err(|e| refuse("env-denied", e.to_string()))?;
 
     let Verified {
         fetched,
         identified,
-        judged,
-        lock,
+        verdict,
+        package,
         _named,
-    } = verify_package(&request, &loaded, &settings.registry, known)?;
-    let mut reasons = passed_reasons(&judged.verdict);
+    } = verify_package(&request, &loaded, &settings.registry, known).map_err(|refusal| {
+        match (&refusal.code, settings.access) {
+            (&"fetch-failed", Access::ReadOnly) => not_installed(argv, &refusal.message),
+            _ => refusal,
+        }
+    })?;
+    let mut reasons = passed_reasons(&verdict);
     if let Some(docker) = &request.docker {
         let launch = docker_launch(&request, docker, &identified, env, settings)?;
         reasons.push(Reason {
@@ -233,8 +247,7 @@ fn decide(
         &InstallRequest {
             artifact: &fetched.path,
             file_name: &fetched.file_name,
-            sha256: &identified.digests.sha256,
-            lock: lock.as_ref(),
+            package: &package,
         },
     )
     .map_err(|error| match error {
@@ -245,10 +258,11 @@ fn decide(
                 identified.package.purl
             ),
         ),
+        other if settings.access == Access::ReadOnly => not_installed(argv, &other),
         other => refuse("install-failed", other.to_string()),
     })?;
 
-    let (program, args) = command_for(&request, &identified.package, &installed, settings)?;
+    let (program, args) = command_for(&request, package.package(), &installed, settings)?;
     reasons.push(Reason {
         code: "install-verified".to_owned(),
         message: format!(
@@ -258,6 +272,17 @@ fn decide(
         ),
     });
     Ok((Launch { program, args, env }, reasons))
+}
+
+/// In system mode a user's launch only reads the root-owned store.
+fn not_installed(argv: &[String], why: &dyn std::fmt::Display) -> Refusal {
+    refuse(
+        "not-installed",
+        format!(
+            "not in the system store ({why}); an administrator installs it with `sudo mcpin install -- {}`",
+            argv.join(" ")
+        ),
+    )
 }
 
 /// The verdict's passing reasons, for the audit record of an allowed launch.
@@ -309,6 +334,15 @@ fn docker_launch(
     Ok(Launch { program, args, env })
 }
 
+/// The environment rules: the built-in strip list plus the policy's `[launch.env]` (one place
+/// for `mcpin run` and the wrap gate).
+fn env_rules(policy: &mcpin_verifier::policy::Policy) -> EnvPolicy {
+    let mut rules = EnvPolicy::default();
+    rules.strip.extend(policy.launch.env_strip.iter().cloned());
+    rules.deny.extend(policy.launch.env_deny.iter().cloned());
+    rules
+}
+
 fn launch_rules(
     policy: &mcpin_verifier::policy::Policy,
     request: &LaunchRequest,
@@ -332,17 +366,17 @@ fn launch_rules(
     Ok(())
 }
 
-/// A package verified against the policy, with the lock to install.
+/// A package verified against the policy: the verdict, and what was judged.
 struct Verified {
     fetched: Fetched,
     identified: mcpin_artifact::Identified,
-    judged: gate::Judged,
-    lock: Option<Lock>,
+    verdict: Verdict,
+    package: VerifiedPackage,
     /// Holds the artifact's name link for as long as the verification is used.
     _named: Option<tempfile::TempDir>,
 }
 
-/// Fetch (offline first), identify, judge, and pick the signed lock.
+/// Fetch (offline first), identify, gather the attestations, and judge.
 fn verify_package(
     request: &LaunchRequest,
     loaded: &LoadedPolicy,
@@ -359,7 +393,7 @@ fn verify_package(
         ));
     }
 
-    let fetched = fetch(&package_spec(request), registry)?;
+    let (client, fetched) = fetch_with_client(&package_spec(request), registry)?;
     // identify() reads the kind of archive from its file name; the store names blobs by digest.
     let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
     let artifact_path = named.path().join(&fetched.file_name);
@@ -376,42 +410,94 @@ fn verify_package(
         .into(),
     });
 
-    let judged = judge(loaded, &artifact_path, &identified, known)?;
-    let lock = signed_lock(&judged.attestations, &identified)?;
+    let version = match &request.package.version {
+        VersionSpec::Exact(version) => version.clone(),
+        // A floating spec is judged as the version the registry client resolved it to.
+        VersionSpec::Floating(_) => fetched.version.clone(),
+    };
+    let requested = Requested {
+        ecosystem: match request.package.ecosystem {
+            Ecosystem::Npm => mcpin_attestation::Ecosystem::Npm,
+            Ecosystem::Pypi => mcpin_attestation::Ecosystem::Pypi,
+            Ecosystem::Oci => mcpin_attestation::Ecosystem::Oci,
+        },
+        name: request.package.name.clone(),
+        version,
+    };
+    let gathered = gather(
+        loaded,
+        registry,
+        &client,
+        &identified.digests.sha256,
+        &artifact_path,
+    )?;
+    let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
         identified,
-        judged,
-        lock,
+        verdict,
+        package,
         _named: Some(named),
     })
 }
 
-/// The verdict on an identified artifact; anything but allow is a refusal.
+/// The evidence for one artifact: bundles beside it (for a launch, none: its blob lives in the
+/// store) and in the policy's stores. Remote stores are read with the online client unless the
+/// launch is offline; the directory store always.
+fn gather(
+    loaded: &LoadedPolicy,
+    registry: &Settings,
+    client: &Client,
+    sha256: &str,
+    artifact_path: &Path,
+) -> Result<Gathered, Refusal> {
+    let sources = loaded.policy.attestation_sources();
+    let remote = sources.https.is_some() || sources.oci.is_some();
+    let online;
+    let client = if remote && client.offline() && !registry.http.offline {
+        online =
+            Client::new(registry.clone()).map_err(|e| refuse("fetch-failed", e.to_string()))?;
+        &online
+    } else {
+        client
+    };
+    let mut gathered = client.gather_attestations(&sources, sha256);
+    let beside = mcpin_registry_client::attestations::read_beside(artifact_path)
+        .map_err(|e| refuse("attestation-unreadable", e.to_string()))?;
+    gathered.files.extend(beside);
+    Ok(gathered)
+}
+
+/// The judgement on an identified artifact; anything but allow is a refusal.
 fn judge(
     loaded: &LoadedPolicy,
-    artifact_path: &Path,
     identified: &mcpin_artifact::Identified,
+    requested: &Requested,
+    gathered: &Gathered,
     known: &mut Known,
-) -> Result<gate::Judged, Refusal> {
-    let judged = gate::judge(loaded, artifact_path, identified, &[], Vec::new())
-        .map_err(|e| refuse("verifier-error", e.to_string()))?;
-    if !judged.verdict.is_allowed() {
+) -> Result<(Verdict, VerifiedPackage), Refusal> {
+    let judgement = evaluate::judge(
+        loaded,
+        &Evidence {
+            artifact: &identified.package.purl,
+            identified,
+            requested: Some(requested),
+            files: &gathered.files,
+            notes: &gathered.notes,
+            interpreter: None,
+            now: jiff::Timestamp::now(),
+        },
+    );
+    let (verdict, package) = judgement.into_parts();
+    let Some(package) = package else {
         return Err(Refusal {
             code: "policy-denied",
             message: String::new(),
-            verdict: Some(judged.verdict),
+            verdict: Some(verdict),
         });
-    }
-    let mut signers: Vec<String> = judged
-        .attestations
-        .iter()
-        .map(|a| a.signer.clone())
-        .collect();
-    signers.sort();
-    signers.dedup();
-    known.signers = signers;
-    Ok(judged)
+    };
+    known.signers = package.signers().to_vec();
+    Ok((verdict, package))
 }
 
 /// A docker image: pinned by digest in the argv (a tag is refused: `mcpin wrap` pins),
@@ -454,12 +540,31 @@ fn verify_image(
         ]
         .into(),
     });
-    let judged = judge(loaded, &fetched.path, &identified, known)?;
+    // The image verified is the manifest the argv's digest names, or the platform manifest
+    // of the index it names.
+    let version = if fetched.index_digest.as_deref() == Some(digest.as_str()) {
+        identified.package.version.clone()
+    } else {
+        digest.clone()
+    };
+    let requested = Requested {
+        ecosystem: mcpin_attestation::Ecosystem::Oci,
+        name: format!("{}/{}", reference.registry, reference.repository),
+        version,
+    };
+    let gathered = gather(
+        loaded,
+        registry,
+        &client,
+        &identified.digests.sha256,
+        &fetched.path,
+    )?;
+    let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
         identified,
-        judged,
-        lock: None,
+        verdict,
+        package,
         _named: None,
     })
 }
@@ -484,12 +589,8 @@ fn package_spec(request: &LaunchRequest) -> Spec {
     }
 }
 
-/// Offline first: a warm launch finds its artifact through the store's refs.
-fn fetch(spec: &Spec, settings: &Settings) -> Result<Fetched, Refusal> {
-    fetch_with_client(spec, settings).map(|(_, fetched)| fetched)
-}
-
-/// [`fetch`], also returning the client that answered (its store holds the bytes).
+/// Offline first: a warm launch finds its artifact through the store's refs. Returns the
+/// client that answered (its store holds the bytes).
 fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetched), Refusal> {
     let offline = Settings {
         http: mcpin_registry_client::HttpSettings {
@@ -511,74 +612,6 @@ fn fetch_with_client(spec: &Spec, settings: &Settings) -> Result<(Client, Fetche
         }
         Err(e) => Err(refuse("fetch-failed", e.to_string())),
     }
-}
-
-/// The lock every verified package statement signs; they must agree. No lock is accepted
-/// only for a package that declares no dependencies.
-fn signed_lock(
-    attestations: &[mcpin_verifier::evaluate::Attestation],
-    identified: &mcpin_artifact::Identified,
-) -> Result<Option<Lock>, Refusal> {
-    let mut locks: Vec<Lock> = Vec::new();
-    for statement in attestations.iter().filter_map(|a| a.statement.as_ref()) {
-        if statement.predicate_type != PACKAGE_PREDICATE_TYPE {
-            continue;
-        }
-        let predicate: PackagePredicate = serde_json::from_value(statement.predicate.clone())
-            .map_err(|e| refuse("statement-malformed", e.to_string()))?;
-        if let Some(lock) = predicate.lock
-            && !locks.contains(&lock)
-        {
-            locks.push(lock);
-        }
-    }
-    let package = &identified.package;
-    match locks.len() {
-        0 if declares_dependencies(identified) => Err(refuse(
-            "lock-required",
-            format!(
-                "{} declares dependencies but no signed statement carries a lock (sign with `mcpin sign --lock`)",
-                package.purl
-            ),
-        )),
-        0 => Ok(None),
-        1 => {
-            let lock = locks.remove(0);
-            if lock.root.name != package.name || lock.root.version != package.version {
-                return Err(refuse(
-                    "lock-mismatch",
-                    format!(
-                        "the signed lock is for {}@{}, not {}",
-                        lock.root.name, lock.root.version, package.purl
-                    ),
-                ));
-            }
-            Ok(Some(lock))
-        }
-        n => Err(refuse(
-            "lock-conflict",
-            format!(
-                "{n} verified statements sign different locks for {}",
-                package.purl
-            ),
-        )),
-    }
-}
-
-fn declares_dependencies(identified: &mcpin_artifact::Identified) -> bool {
-    let bytes = &identified.metadata.bytes;
-    if identified.metadata.path.ends_with("package.json") {
-        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-        return ["dependencies", "optionalDependencies", "peerDependencies"]
-            .iter()
-            .any(|key| json[key].as_object().is_some_and(|deps| !deps.is_empty()))
-            // Unreadable metadata cannot prove there are none.
-            || !json.is_object();
-    }
-    String::from_utf8_lossy(bytes).lines().any(|line| {
-        line.strip_prefix("Requires-Dist:")
-            .is_some_and(|req| !req.contains("extra =="))
-    })
 }
 
 fn find_on_path(name: &str, path: Option<&OsString>) -> Option<PathBuf> {
@@ -681,7 +714,11 @@ fn describe(refusal: &Refusal) -> Vec<Reason> {
 }
 
 impl crate::wrap::Gate for PolicyGate<'_> {
-    fn check(&self, request: &LaunchRequest) -> crate::wrap::GateVerdict {
+    fn check(
+        &self,
+        request: &LaunchRequest,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> crate::wrap::GateVerdict {
         let deny = |reasons| crate::wrap::GateVerdict {
             outcome: Outcome::Deny,
             reasons,
@@ -692,6 +729,19 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                 return deny(vec![Reason {
                     code: code.clone(),
                     message: message.clone(),
+                }]);
+            }
+        };
+        // The entry's `env` goes through the same rules as at launch.
+        let vars = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let stripped = match env_rules(&loaded.policy).sanitize(vars) {
+            Ok(sanitized) => sanitized.stripped,
+            Err(error) => {
+                return deny(vec![Reason {
+                    code: "env-denied".to_owned(),
+                    message: error.to_string(),
                 }]);
             }
         };
@@ -707,7 +757,6 @@ impl crate::wrap::Gate for PolicyGate<'_> {
             Ok(verified) => crate::wrap::GateVerdict {
                 outcome: Outcome::Allow,
                 reasons: verified
-                    .judged
                     .verdict
                     .reasons
                     .iter()
@@ -716,6 +765,10 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                         code: r.code.as_str().to_owned(),
                         message: r.message.clone(),
                     })
+                    .chain(stripped.into_iter().map(|s| Reason {
+                        code: "env-stripped".to_owned(),
+                        message: format!("{} is removed at launch: {}", s.name, s.reason),
+                    }))
                     .collect(),
             },
             Err(refusal) => deny(describe(&refusal)),

@@ -100,6 +100,10 @@ pub enum Error {
     #[error("configuration {path}: {reason}")]
     Config { path: PathBuf, reason: String },
 
+    /// A URL that is neither `https://` nor plain HTTP to a loopback host.
+    #[error("`{url}` must be https:// (plain http only to a loopback address)")]
+    Insecure { url: String },
+
     /// Something this client deliberately does not do.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -139,6 +139,21 @@ impl Http {
     }
 }
 
+/// Refuses anything but `https://`, or `http://` to a loopback host (a local mirror).
+pub fn require_secure(url: &Url) -> Result<(), Error> {
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(Error::Insecure { url: redact(url) }),
+    }
+}
+
 /// Maps a non-success status onto the matching error.
 pub(crate) fn check_status(response: Response, url: &Url, what: &str) -> Result<Response, Error> {
     let status = response.status();

@@ -14,6 +14,7 @@
 //! verifier's job with signatures and policy), install anything, run install
 //! scripts, or trust a registry's claimed digest headers over the bytes.
 
+pub mod attestations;
 mod error;
 mod http;
 pub mod mcp;
@@ -33,7 +34,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use error::Error;
-pub use http::HttpSettings;
+pub use http::{HttpSettings, require_secure};
 pub use redact::{redact, registry_name};
 pub use spec::Spec;
 pub use store::{Algorithm, Checksum, RefRecord, Store, Stored};
@@ -142,6 +143,11 @@ impl Client {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether this client never touches the network.
+    pub fn offline(&self) -> bool {
+        self.http.offline()
     }
 
     /// Resolves `spec` and makes sure its bytes are in the store.

@@ -344,8 +344,10 @@ impl Store {
         self.fetch(expected, url, || Ok(Box::new(io::Cursor::new(bytes))))
     }
 
+    /// Refs and aliases name public packages and hold no credentials; they are readable by
+    /// everyone so that a root-owned system store serves every user.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-        mcpin_artifact::write_atomic(path, bytes, 0o600).map_err(|e| Error::store(path, e))
+        mcpin_artifact::write_atomic(path, bytes, 0o644).map_err(|e| Error::store(path, e))
     }
 
     fn ref_path(&self, key: &str) -> PathBuf {

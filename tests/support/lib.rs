@@ -2,7 +2,8 @@
 //! artifacts and services that `tests/run` prepared.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub mod oci;
 
@@ -99,6 +100,46 @@ pub fn stderr(output: &Output) -> String {
 /// Stdout as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A child process killed when the test ends.
+pub struct Service(pub Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `support/fixture_server.py` serving `root` (a static file server that plays a registry
+/// misbehaving in ways real ones will not); returns the service, its base URL and its request
+/// log.
+pub fn fixture_server(root: &Path, extra: &[&str]) -> (Service, String, PathBuf) {
+    let port_file = root.join("../port");
+    let log = root.join("../requests.log");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/fixture_server.py");
+    let child = Command::new("python3")
+        .arg(script)
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "--port-file",
+            port_file.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ])
+        .args(extra)
+        .spawn()
+        .expect("python3");
+    let service = Service(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !port_file.exists() {
+        assert!(Instant::now() < deadline, "fixture server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let port = std::fs::read_to_string(&port_file).unwrap();
+    (service, format!("http://127.0.0.1:{port}/"), log)
 }
 
 #[cfg(test)]

@@ -174,7 +174,8 @@ pub fn verify_bundle(bundle: &Bundle, key: &PublicKey) -> Result<VerifiedStateme
         });
     }
     let statement: Statement =
-        serde_json::from_slice(&envelope.payload_bytes()?).map_err(VerifyError::Statement)?;
+        mcpin_attestation::strict_json::from_slice(&envelope.payload_bytes()?)
+            .map_err(VerifyError::Statement)?;
     if statement.statement_type != STATEMENT_TYPE_V1 {
         return Err(VerifyError::StatementType(statement.statement_type));
     }

@@ -1,17 +1,20 @@
-//! Evaluating an artifact and its bundles against a [`Policy`] into a [`Verdict`].
+//! The judge: a policy and gathered evidence in, a [`Verdict`] and (on allow) a
+//! [`VerifiedPackage`] out. Nothing here reads a file or the network: every byte it looks at
+//! is in the [`Evidence`], gathered beforehand.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use mcpin_artifact::Digests;
+use mcpin_artifact::Identified;
 use mcpin_attestation::{
-    APPROVAL_PREDICATE_TYPE, PACKAGE_PREDICATE_TYPE, PackageInfo, PackagePredicate, Statement,
+    APPROVAL_PREDICATE_TYPE, Ecosystem, PACKAGE_PREDICATE_TYPE, PackagePredicate, Statement,
 };
+use mcpin_registry_client::attestations::{AttestationFile, Note};
 
+use crate::gate::LoadedPolicy;
 use crate::policy::{PackageRule, Policy, VersionCheck};
-use crate::sigstore::TrustedRoot;
-use crate::verdict::{Check, Code, Decision, Reasons, SCHEMA_VERSION, Verdict};
+use crate::verdict::{Check, Code, Decision, Reason, Reasons, SCHEMA_VERSION, Verdict};
+use crate::verified::{Program, VerifiedPackage};
 
 mod approval;
 mod bundles;
@@ -20,23 +23,37 @@ mod tools;
 
 use approval::evaluate_approvals;
 use bundles::verify_bundles;
-pub use bundles::{discover_bundles, fetch_store, sbom_beside};
 use sbom::evaluate_sbom;
 use tools::evaluate_tools;
 
-/// Everything the evaluation looks at besides the policy.
+/// Everything the judge looks at besides the policy, gathered beforehand.
 #[derive(Debug)]
 pub struct Evidence<'a> {
-    pub artifact_path: &'a Path,
-    pub package: &'a PackageInfo,
-    pub digests: &'a Digests,
-    /// Bundle files to consider (see [`discover_bundles`]).
-    pub bundles: Vec<PathBuf>,
-    /// Extra SBOM files to consider besides those beside the bundles.
-    pub sboms: Vec<PathBuf>,
-    /// The rollback check for this policy on this machine.
-    pub version_check: VersionCheck,
+    /// How the artifact is named in messages (a path, or a purl).
+    pub artifact: &'a str,
+    /// The artifact's identity, digests and metadata, read from its bytes.
+    pub identified: &'a Identified,
+    /// Set for a launch: what the command line asked for. The artifact must be exactly that
+    /// package, and a package that declares dependencies must carry a signed lock (the
+    /// launcher installs nothing else).
+    pub requested: Option<&'a Requested>,
+    /// Bundles and SBOMs, in memory.
+    pub files: &'a [AttestationFile],
+    /// What happened while gathering them (stores fetched or unavailable).
+    pub notes: &'a [Note],
+    /// The interpreter the launch would run, carried into the [`VerifiedPackage`].
+    pub interpreter: Option<&'a Program>,
     pub now: Timestamp,
+}
+
+/// The package a launch asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requested {
+    pub ecosystem: Ecosystem,
+    pub name: String,
+    /// The exact version (npm, PyPI) or manifest digest (OCI) that must be judged: the one the
+    /// command line names, or the one a floating spec was resolved to.
+    pub version: String,
 }
 
 /// A statement verified for this artifact, with the policy signer that made it.
@@ -44,28 +61,47 @@ pub struct Evidence<'a> {
 pub struct Attestation {
     /// The policy signer's id.
     pub signer: String,
-    pub bundle: PathBuf,
+    /// Where the bundle came from.
+    pub origin: String,
     pub statement: Option<Statement>,
 }
 
-/// Evaluates `evidence` against `policy`. `root` is the Sigstore trusted root
-/// used for keyless signers.
-pub fn evaluate(policy: &Policy, root: &TrustedRoot, evidence: &Evidence) -> Verdict {
-    evaluate_with_attestations(policy, root, evidence).0
+/// The judge's answer.
+#[derive(Debug)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    verified: Option<VerifiedPackage>,
 }
 
-/// Like [`evaluate`], also returning the statements that verified for this
-/// artifact (the launcher installs the lock they sign).
-pub fn evaluate_with_attestations(
-    policy: &Policy,
-    root: &TrustedRoot,
-    evidence: &Evidence,
-) -> (Verdict, Vec<Attestation>) {
-    let mut base = Reasons::default();
-    policy_checks(policy, evidence, &mut base);
-    let attestations = verify_bundles(policy, root, evidence, &mut base);
+impl Judgement {
+    /// The verified package: present exactly when the verdict allows.
+    pub fn verified(&self) -> Option<&VerifiedPackage> {
+        self.verified.as_ref()
+    }
 
-    let package = evidence.package;
+    /// The verdict, and the verified package when it allows.
+    pub fn into_parts(self) -> (Verdict, Option<VerifiedPackage>) {
+        (self.verdict, self.verified)
+    }
+}
+
+/// What the statements by a rule's required signers say about the package.
+struct Content {
+    predicate: Option<PackagePredicate>,
+    signers: BTreeSet<String>,
+}
+
+/// Judges `evidence` against the loaded policy. Pure: no I/O.
+pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
+    let policy = &loaded.policy;
+    let package = &evidence.identified.package;
+    let mut base = Reasons(vec![loaded.signature.clone()]);
+    policy_checks(policy, loaded.version_check, evidence.now, &mut base);
+    if let Some(requested) = evidence.requested {
+        request_check(requested, evidence.identified, &mut base);
+    }
+    let attestations = verify_bundles(policy, &loaded.root, evidence, &mut base);
+
     let rules: Vec<&PackageRule> = policy
         .packages
         .iter()
@@ -74,7 +110,7 @@ pub fn evaluate_with_attestations(
     let mut outcome = None;
     for rule in &rules {
         let mut reasons = Reasons(base.0.clone());
-        evaluate_rule(policy, rule, evidence, &attestations, &mut reasons);
+        let content = evaluate_rule(policy, rule, evidence, &attestations, &mut reasons);
         let allowed = !reasons.failed();
         if allowed {
             reasons.pass(
@@ -88,13 +124,13 @@ pub fn evaluate_with_attestations(
             );
         }
         if allowed || outcome.is_none() {
-            outcome = Some((allowed, reasons));
+            outcome = Some((allowed.then_some((rule.index, content)), reasons));
         }
         if allowed {
             break;
         }
     }
-    let (allowed, reasons) = outcome.unwrap_or_else(|| {
+    let (allowed, mut reasons) = outcome.unwrap_or_else(|| {
         let mut reasons = base;
         reasons.fail(
             Check::Package,
@@ -104,25 +140,91 @@ pub fn evaluate_with_attestations(
                 package.ecosystem, package.name
             ),
         );
-        (false, reasons)
+        (None, reasons)
     });
+    reasons.0.extend(evidence.notes.iter().map(note_reason));
     let verdict = Verdict {
         schema_version: SCHEMA_VERSION,
-        decision: if allowed {
+        decision: if allowed.is_some() {
             Decision::Allow
         } else {
             Decision::Deny
         },
         subject: Some(package.purl.clone()),
-        sha256: Some(evidence.digests.sha256.clone()),
+        sha256: Some(evidence.identified.digests.sha256.clone()),
         reasons: reasons.0,
     };
-    (verdict, attestations)
+    let verified = allowed.map(|(rule, content)| {
+        let predicate = content.predicate;
+        VerifiedPackage {
+            package: package.clone(),
+            digests: evidence.identified.digests.clone(),
+            lock: predicate.as_ref().and_then(|p| p.lock.clone()),
+            tools: predicate.as_ref().and_then(|p| p.tools.clone()),
+            sbom: predicate.as_ref().and_then(|p| p.sbom.clone()),
+            signers: content.signers.into_iter().collect(),
+            rule,
+            interpreter: evidence.interpreter.cloned(),
+        }
+    });
+    Judgement { verdict, verified }
 }
 
-fn policy_checks(policy: &Policy, evidence: &Evidence, reasons: &mut Reasons) {
+fn note_reason(note: &Note) -> Reason {
+    let (code, message) = match note {
+        Note::Fetched(message) => (Code::StoreFetched, message),
+        Note::Unavailable(message) => (Code::StoreUnavailable, message),
+        Note::Skipped(message) => (Code::StoreSkipped, message),
+    };
+    Reason {
+        check: Check::Signature,
+        code,
+        outcome: crate::verdict::Outcome::Info,
+        message: message.clone(),
+    }
+}
+
+/// The identified artifact must be exactly the package the launch asked for: a registry that
+/// answers a request with another (even another allowed) artifact is refused.
+fn request_check(requested: &Requested, identified: &Identified, reasons: &mut Reasons) {
+    let package = &identified.package;
+    let same_name = match requested.ecosystem {
+        Ecosystem::Pypi => {
+            mcpin_attestation::normalize_pypi_name(&requested.name)
+                == mcpin_attestation::normalize_pypi_name(&package.name)
+        }
+        _ => requested.name == package.name,
+    };
+    if requested.ecosystem == package.ecosystem && same_name && requested.version == package.version
+    {
+        reasons.pass(
+            Check::Package,
+            Code::ArtifactMatchesRequest,
+            format!(
+                "the artifact is {} {}@{}, as requested",
+                package.ecosystem, package.name, package.version
+            ),
+        );
+    } else {
+        reasons.fail(
+            Check::Package,
+            Code::ArtifactMismatch,
+            format!(
+                "the launch asked for {} {}@{} but the registry delivered {} {}@{}",
+                requested.ecosystem,
+                requested.name,
+                requested.version,
+                package.ecosystem,
+                package.name,
+                package.version
+            ),
+        );
+    }
+}
+
+fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: &mut Reasons) {
     match policy.expires {
-        Some(expires) if evidence.now >= expires => reasons.fail(
+        Some(expires) if now >= expires => reasons.fail(
             Check::Expiry,
             Code::PolicyExpired,
             format!("policy `{}` expired at {expires}", policy.path.display()),
@@ -138,8 +240,16 @@ fn policy_checks(policy: &Policy, evidence: &Evidence, reasons: &mut Reasons) {
             "policy has no expiry".to_owned(),
         ),
     }
-    let check = evidence.version_check;
-    if check.is_rollback() {
+    if !check.tracked {
+        reasons.info(
+            Check::Policy,
+            Code::PolicyVersionUntracked,
+            format!(
+                "policy `{}` version {} is unsigned, so rollback protection does not apply to it",
+                policy.name, check.version
+            ),
+        );
+    } else if check.is_rollback() {
         reasons.fail(
             Check::Policy,
             Code::PolicyRollback,
@@ -165,8 +275,8 @@ fn evaluate_rule(
     evidence: &Evidence,
     attestations: &[Attestation],
     reasons: &mut Reasons,
-) {
-    let package = evidence.package;
+) -> Content {
+    let package = &evidence.identified.package;
     reasons.pass(
         Check::Package,
         Code::PackageRuleMatched,
@@ -198,7 +308,7 @@ fn evaluate_rule(
         ),
     }
     if !rule.digests.is_empty() {
-        let digests = evidence.digests;
+        let digests = &evidence.identified.digests;
         let pinned = rule
             .digests
             .iter()
@@ -236,65 +346,28 @@ fn evaluate_rule(
         .filter(|a| !is_approval(a))
         .map(|a| a.signer.as_str())
         .collect();
-    let trusted_for_content: Vec<&Attestation> = attestations
-        .iter()
-        .filter(|a| !is_approval(a))
-        .filter(|a| rule.require_any.contains(&a.signer) || rule.require_all.contains(&a.signer))
-        .collect();
-    let statement = trusted_for_content.iter().find_map(|a| {
-        a.statement
-            .as_ref()
-            .filter(|s| s.predicate_type == PACKAGE_PREDICATE_TYPE)
-            .map(|s| (a, s))
-    });
-    let predicate = match statement {
-        Some((attestation, statement)) => {
-            match serde_json::from_value::<PackagePredicate>(statement.predicate.clone()) {
-                Ok(predicate) => {
-                    let named = &predicate.package;
-                    if named.name != package.name
-                        || named.version != package.version
-                        || named.ecosystem != package.ecosystem
-                    {
-                        reasons.fail(
-                            Check::Signature,
-                            Code::StatementPackageMismatch,
-                            format!(
-                                "`{}` names {} {}@{}, but the artifact is {} {}@{}",
-                                attestation.bundle.display(),
-                                named.ecosystem,
-                                named.name,
-                                named.version,
-                                package.ecosystem,
-                                package.name,
-                                package.version
-                            ),
-                        );
-                    }
-                    Some((attestation, predicate))
-                }
-                Err(e) => {
-                    reasons.fail(
-                        Check::Signature,
-                        Code::StatementMalformed,
-                        format!(
-                            "`{}`: the mcp-package predicate is malformed: {e}",
-                            attestation.bundle.display()
-                        ),
-                    );
-                    None
-                }
-            }
-        }
-        None => None,
+    // What the package is (tools, lock, SBOM) comes only from the signers this rule requires.
+    let required = |a: &&Attestation| {
+        rule.require_any.contains(&a.signer) || rule.require_all.contains(&a.signer)
     };
+    let predicate = content_predicate(
+        attestations
+            .iter()
+            .filter(|a| !is_approval(a))
+            .filter(required),
+        package,
+        reasons,
+    );
+    if let Some(requested) = evidence.requested {
+        lock_checks(predicate.as_ref(), evidence.identified, requested, reasons);
+    }
 
     let approvals = evaluate_approvals(
         policy,
         rule,
         evidence,
         attestations,
-        predicate.as_ref().map(|(_, p)| p),
+        predicate.as_ref(),
         reasons,
     );
     let mut all_signers = package_signers.clone();
@@ -350,7 +423,145 @@ fn evaluate_rule(
     }
 
     let tools = rule.tools.as_ref().unwrap_or(&policy.tools);
-    let predicate = predicate.map(|(_, p)| p);
     evaluate_tools(rule, tools, predicate.as_ref(), reasons);
-    evaluate_sbom(policy, predicate.as_ref(), evidence, attestations, reasons);
+    evaluate_sbom(policy, predicate.as_ref(), evidence, reasons);
+    Content {
+        predicate,
+        signers: all_signers.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// The one mcp-package predicate the required signers' statements agree on. Each must name
+/// this package; statements that sign different tools, locks or SBOMs for the same artifact
+/// are a conflict, never a choice.
+fn content_predicate<'a>(
+    statements: impl Iterator<Item = &'a Attestation>,
+    package: &mcpin_attestation::PackageInfo,
+    reasons: &mut Reasons,
+) -> Option<PackagePredicate> {
+    let mut agreed: Option<(&Attestation, PackagePredicate)> = None;
+    for attestation in statements {
+        let Some(statement) = attestation
+            .statement
+            .as_ref()
+            .filter(|s| s.predicate_type == PACKAGE_PREDICATE_TYPE)
+        else {
+            continue;
+        };
+        let predicate =
+            match serde_json::from_value::<PackagePredicate>(statement.predicate.clone()) {
+                Ok(predicate) => predicate,
+                Err(e) => {
+                    reasons.fail(
+                        Check::Signature,
+                        Code::StatementMalformed,
+                        format!(
+                            "`{}`: the mcp-package predicate is malformed: {e}",
+                            attestation.origin
+                        ),
+                    );
+                    continue;
+                }
+            };
+        let named = &predicate.package;
+        if named.name != package.name
+            || named.version != package.version
+            || named.ecosystem != package.ecosystem
+        {
+            reasons.fail(
+                Check::Signature,
+                Code::StatementPackageMismatch,
+                format!(
+                    "`{}` names {} {}@{}, but the artifact is {} {}@{}",
+                    attestation.origin,
+                    named.ecosystem,
+                    named.name,
+                    named.version,
+                    package.ecosystem,
+                    package.name,
+                    package.version
+                ),
+            );
+            continue;
+        }
+        match &agreed {
+            None => agreed = Some((attestation, predicate)),
+            Some((first, chosen)) => {
+                if (&chosen.tools, &chosen.lock, &chosen.sbom)
+                    != (&predicate.tools, &predicate.lock, &predicate.sbom)
+                {
+                    reasons.fail(
+                        Check::Signature,
+                        Code::StatementConflict,
+                        format!(
+                            "`{}` (signer `{}`) and `{}` (signer `{}`) sign different tools, lock or SBOM for this artifact",
+                            first.origin, first.signer, attestation.origin, attestation.signer
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    agreed.map(|(_, predicate)| predicate)
+}
+
+/// For a launch: the lock the launcher will install must exist when the package has
+/// dependencies, and must be a lock of this package.
+fn lock_checks(
+    predicate: Option<&PackagePredicate>,
+    identified: &Identified,
+    requested: &Requested,
+    reasons: &mut Reasons,
+) {
+    let package = &identified.package;
+    if requested.ecosystem == Ecosystem::Oci {
+        return; // an image carries its own filesystem
+    }
+    match predicate.and_then(|p| p.lock.as_ref()) {
+        None if declares_dependencies(identified) => reasons.fail(
+            Check::Lock,
+            Code::LockRequired,
+            format!(
+                "{} declares dependencies but the required signers' statement carries no lock (sign with `mcpin sign --lock`)",
+                package.purl
+            ),
+        ),
+        None => reasons.pass(
+            Check::Lock,
+            Code::LockNotNeeded,
+            format!("{} declares no dependencies", package.purl),
+        ),
+        Some(lock) if lock.root.name != package.name || lock.root.version != package.version => {
+            reasons.fail(
+                Check::Lock,
+                Code::LockMismatch,
+                format!(
+                    "the signed lock is for {}@{}, not {}",
+                    lock.root.name, lock.root.version, package.purl
+                ),
+            )
+        }
+        Some(lock) => reasons.pass(
+            Check::Lock,
+            Code::LockSigned,
+            format!("the signed lock {} will be installed", lock.digest()),
+        ),
+    }
+}
+
+/// Whether the package's own metadata declares run-time dependencies. Unreadable metadata
+/// cannot prove there are none.
+fn declares_dependencies(identified: &Identified) -> bool {
+    let bytes = &identified.metadata.bytes;
+    if identified.metadata.path.ends_with("package.json") {
+        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        return ["dependencies", "optionalDependencies", "peerDependencies"]
+            .iter()
+            .any(|key| json[key].as_object().is_some_and(|deps| !deps.is_empty()))
+            || !json.is_object();
+    }
+    String::from_utf8_lossy(bytes).lines().any(|line| {
+        line.strip_prefix("Requires-Dist:")
+            .is_some_and(|req| !req.contains("extra =="))
+    })
 }

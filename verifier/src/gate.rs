@@ -1,15 +1,13 @@
-//! The whole policy check of one artifact, shared by `mcpin verify --policy` and
-//! `mcpin run`: load the policy (its signature under a policy-root key, rollback
-//! state), find the bundles (beside the artifact, the policy's store directory,
-//! HTTPS store and OCI store) and evaluate.
+//! Loading the policy a judgement is made under, shared by `mcpin verify --policy`, `mcpin run`
+//! and `mcpin wrap`: its bytes, its signature under the policy-root key, the files it names, the
+//! rollback state and the Sigstore trusted root. The judgement itself ([`crate::evaluate::judge`])
+//! reads nothing.
 
 use std::path::{Path, PathBuf};
 
-use mcpin_artifact::Identified;
 use sha2::{Digest, Sha256};
 
 use crate::PublicKey;
-use crate::evaluate::{self, Attestation, Evidence};
 use crate::policy::{
     self, Policy, PolicyError, PolicySignatureError, PolicyState, StateError, VersionCheck,
 };
@@ -32,8 +30,6 @@ pub enum GateError {
     State(#[from] StateError),
     #[error(transparent)]
     TrustRoot(#[from] SigstoreError),
-    #[error("creating a temporary directory for the attestation store: {0}")]
-    Temp(#[source] std::io::Error),
 }
 
 /// A parsed policy with what was learned while loading it.
@@ -45,6 +41,8 @@ pub struct LoadedPolicy {
     /// The policy-signature reason (pass or info), first in every verdict.
     pub signature: Reason,
     pub version_check: VersionCheck,
+    /// The Sigstore trusted root for keyless signers.
+    pub root: TrustedRoot,
 }
 
 /// A policy is either usable or refused (unsigned / bad signature under a root key).
@@ -54,105 +52,127 @@ pub enum PolicyLoad {
     Refused { digest: String, verdict: Verdict },
 }
 
-/// Reads, checks the signature of (when `root_key` is set), parses, and records the
-/// version of the policy at `path`.
+/// How the rollback state may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAccess {
+    /// Compare, and record a newer version.
+    Record,
+    /// Compare only (system mode, unprivileged: a privileged step records).
+    ReadOnly,
+}
+
+/// Reads, checks the signature of (when `root_key` is set), parses, and checks the files
+/// the policy at `path` names against what its signature pins. Only a policy whose signature
+/// verified updates the rollback state: an unsigned policy can neither lower nor raise it.
 pub fn load_policy(
     path: &Path,
     root_key: Option<&PublicKey>,
     state_dir: &Path,
+    access: StateAccess,
 ) -> Result<PolicyLoad, GateError> {
     let bytes = fs_err::read(path).map_err(|source| GateError::Io {
         path: path.to_owned(),
         source,
     })?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    let signature = match root_key {
+    let refused = |code, message: String| {
+        Ok(PolicyLoad::Refused {
+            digest: digest.clone(),
+            verdict: Verdict::refused(Check::Policy, code, message),
+        })
+    };
+    let pins = match root_key {
         Some(root) => match policy::verify_policy_signature(path, &bytes, root) {
-            Ok(()) => Reason {
-                check: Check::Policy,
-                code: Code::PolicySigned,
-                outcome: Outcome::Pass,
-                message: format!("policy signed by policy-root key {}", root.id()),
-            },
+            Ok(pins) => Some(pins),
             Err(error) => {
                 let code = match error {
                     PolicySignatureError::Unsigned { .. } => Code::PolicyUnsigned,
                     _ => Code::PolicySignatureInvalid,
                 };
-                return Ok(PolicyLoad::Refused {
-                    digest,
-                    verdict: Verdict::refused(Check::Policy, code, error.to_string()),
-                });
+                return refused(code, error.to_string());
             }
         },
-        None => Reason {
-            check: Check::Policy,
-            code: Code::PolicyRootNotConfigured,
-            outcome: Outcome::Info,
-            message: "no policy-root key configured: the policy's signature is not checked".into(),
-        },
+        None => None,
     };
     let text = String::from_utf8(bytes).map_err(|_| GateError::NotUtf8(path.to_owned()))?;
     let policy = Policy::parse(path, &text)?;
-    let version_check = PolicyState::new(state_dir).observe(&policy.name, policy.version)?;
+    let (signature, version_check) = match (&pins, root_key) {
+        (Some(pins), Some(root)) => {
+            if let Err(message) = check_pins(&policy, pins) {
+                return refused(Code::PolicyReferenceChanged, message);
+            }
+            let signature = Reason {
+                check: Check::Policy,
+                code: Code::PolicySigned,
+                outcome: Outcome::Pass,
+                message: format!(
+                    "policy signed by policy-root key {}, with the keys and trusted root it names",
+                    root.id()
+                ),
+            };
+            let state = PolicyState::new(state_dir);
+            let check = match access {
+                StateAccess::Record => state.observe(&policy.name, policy.version)?,
+                StateAccess::ReadOnly => state.check(&policy.name, policy.version)?,
+            };
+            (signature, check)
+        }
+        _ => (
+            Reason {
+                check: Check::Policy,
+                code: Code::PolicyRootNotConfigured,
+                outcome: Outcome::Info,
+                message: "no policy-root key configured: the policy's signature is not checked and its version is not tracked".into(),
+            },
+            VersionCheck::untracked(policy.version),
+        ),
+    };
+    let root = match &policy.trusted_root {
+        Some(file) => TrustedRoot::from_file_pinned(
+            file,
+            pins.as_ref().and_then(|p| p.trusted_root_sha256.as_deref()),
+        )?,
+        None => TrustedRoot::production(),
+    };
     Ok(PolicyLoad::Loaded(Box::new(LoadedPolicy {
         policy,
         digest,
         signature,
         version_check,
+        root,
     })))
 }
 
-/// The verdict on one artifact, and the statements that verified for it.
-#[derive(Debug)]
-pub struct Judged {
-    pub verdict: Verdict,
-    pub attestations: Vec<Attestation>,
-}
-
-/// Judges the artifact at `artifact_path` against `loaded`. `bundles` overrides
-/// discovery when not empty; `sboms` are extra SBOM files.
-pub fn judge(
-    loaded: &LoadedPolicy,
-    artifact_path: &Path,
-    identified: &Identified,
-    bundles: &[PathBuf],
-    mut sboms: Vec<PathBuf>,
-) -> Result<Judged, GateError> {
-    let policy = &loaded.policy;
-    let sha256 = &identified.digests.sha256;
-    let mut found = if bundles.is_empty() {
-        evaluate::discover_bundles(artifact_path, sha256, policy.store_dir.as_deref())
-    } else {
-        bundles.to_vec()
-    };
-    let fetched_dir = tempfile::tempdir().map_err(GateError::Temp)?;
-    let mut store_reasons = Vec::new();
-    if bundles.is_empty() {
-        let (files, reasons) = evaluate::fetch_store(policy, sha256, fetched_dir.path());
-        let (fetched, others): (Vec<_>, Vec<_>) = files
-            .into_iter()
-            .partition(|file| file.to_string_lossy().ends_with(".sigstore.json"));
-        found.extend(fetched);
-        sboms.extend(others);
-        store_reasons = reasons;
+/// Every key signer's key must be the one the signature pinned, and a trusted-root file must
+/// have been pinned (its bytes are checked as they are read).
+pub fn check_pins(policy: &Policy, pins: &policy::PolicyPredicate) -> Result<(), String> {
+    let resign = "re-sign the policy with `mcpin policy sign` if the change is intended";
+    for signer in &policy.signers {
+        let crate::policy::SignerKind::Key(key) = &signer.kind else {
+            continue;
+        };
+        match pins.signer_keys.get(&signer.id) {
+            Some(pinned) if pinned == key.id().as_str() => {}
+            Some(pinned) => {
+                return Err(format!(
+                    "signer `{}`: its key file now holds key {}, but the policy was signed with key {pinned}; {resign}",
+                    signer.id,
+                    key.id()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "signer `{}`: the policy signature does not pin its key ({}); {resign}",
+                    signer.id,
+                    key.id()
+                ));
+            }
+        }
     }
-    let root = TrustedRoot::load_or_production(policy.trusted_root.as_deref())?;
-    let evidence = Evidence {
-        artifact_path,
-        package: &identified.package,
-        digests: &identified.digests,
-        bundles: found,
-        sboms,
-        version_check: loaded.version_check,
-        now: jiff::Timestamp::now(),
-    };
-    let (mut verdict, attestations) =
-        evaluate::evaluate_with_attestations(policy, &root, &evidence);
-    verdict.reasons.insert(0, loaded.signature.clone());
-    verdict.reasons.extend(store_reasons);
-    Ok(Judged {
-        verdict,
-        attestations,
-    })
+    if policy.trusted_root.is_some() && pins.trusted_root_sha256.is_none() {
+        return Err(format!(
+            "the policy names a trusted root that its signature does not pin; {resign}"
+        ));
+    }
+    Ok(())
 }

@@ -14,8 +14,12 @@
 //!   and rollback protection); [`evaluate`] judges an artifact and its bundles
 //!   against it; [`verdict`] is the result, every reason with a stable code;
 //!   [`launch`] applies the policy's launch rules for `mcpin run`; [`gate`]
-//!   is the whole check (policy load, bundle discovery, verdict) both use;
-//!   [`store`] and [`oci_store`] read the policy's HTTPS and OCI attestation stores.
+//!   loads the policy a judgement is made under; [`verified`] is the proof an
+//!   allowed launch carries to the installer.
+//!
+//! The judge ([`evaluate::judge`]) does no I/O: bundles and SBOMs arrive as bytes
+//! (gathered by `mcpin_registry_client::attestations`), and the verdict comes with
+//! a [`VerifiedPackage`] that only the judge can build.
 //!
 //! Verification returns a [`dsse::VerifiedStatement`], which only this crate
 //! can construct: holding one is proof the checks ran. Every failure is a
@@ -27,12 +31,12 @@ pub mod gate;
 pub mod keyless;
 pub mod keys;
 pub mod launch;
-pub mod oci_store;
 pub mod policy;
 pub mod sigstore;
 mod state;
-pub mod store;
 pub mod verdict;
+pub mod verified;
 
 pub use dsse::{VerifiedStatement, VerifyError, sign_statement, verify_bundle};
 pub use keys::{KeyError, KeyId, PublicKey, SecretKey};
+pub use verified::{Program, VerifiedPackage};

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use mcpin_attestation::Ecosystem;
 use serde_spanned::Spanned;
+use sha2::Digest as _;
 
 use crate::keys::PublicKey;
 use crate::sigstore::IdentityMatch;
@@ -30,7 +31,7 @@ pub use file::{
     SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
 };
 pub use signature::{
-    POLICY_PREDICATE_TYPE, PolicySignatureError, sign_policy, signature_path,
+    POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
     verify_policy_signature,
 };
 
@@ -91,7 +92,7 @@ pub struct Policy {
     pub launch: LaunchRules,
     pub approvers: Vec<String>,
     pub store_dir: Option<PathBuf>,
-    pub store_url: Option<String>,
+    pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
 }
@@ -213,9 +214,12 @@ fn normalize_name(ecosystem: Ecosystem, name: &str) -> String {
     }
 }
 
-/// Parses `YYYY-MM-DD` (UTC midnight) or an RFC 3339 timestamp.
+/// Parses `YYYY-MM-DD` (UTC midnight) or an RFC 3339 timestamp (with `Z` or a numeric offset).
 pub fn parse_time(value: &str) -> Result<Timestamp, String> {
-    if let Ok(date) = value.parse::<jiff::civil::Date>() {
+    // Only a bare date is a date: a civil-date parse also accepts a date-time prefix and
+    // would cut `2027-01-01T23:00:00-05:00` to its day.
+    let bare_date = value.len() == 10 && !value.contains('T');
+    if bare_date && let Ok(date) = value.parse::<jiff::civil::Date>() {
         return date
             .to_zoned(jiff::tz::TimeZone::UTC)
             .map(|zoned| zoned.timestamp())
@@ -426,13 +430,19 @@ impl Policy {
         }
 
         let sbom = sbom_rules(&file.sbom, &mut check);
-        if let Some(url) = &file.store.url
-            && let Err(error) = crate::store::check_scheme(url.get_ref())
-        {
-            check.error(url.span(), error.to_string());
-        }
+        let store_url = file.store.url.as_ref().and_then(|url| {
+            url::Url::parse(url.get_ref())
+                .map_err(|e| e.to_string())
+                .and_then(|parsed| {
+                    mcpin_registry_client::require_secure(&parsed)
+                        .map(|()| parsed)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(|why| check.error(url.span(), why))
+                .ok()
+        });
         let store_oci = file.store.oci.as_ref().and_then(|location| {
-            crate::oci_store::parse_location(location.get_ref())
+            mcpin_registry_client::attestations::oci::parse_location(location.get_ref())
                 .map_err(|error| check.error(location.span(), error.to_string()))
                 .ok()
         });
@@ -459,10 +469,46 @@ impl Policy {
             },
             approvers,
             store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
-            store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
+            store_url,
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
         })
+    }
+
+    /// What a signature over this policy pins: each key signer's key id and the digest of the
+    /// trusted-root file (read now).
+    pub fn pins(&self) -> Result<PolicyPredicate, PolicyError> {
+        let trusted_root_sha256 = match &self.trusted_root {
+            Some(path) => {
+                let bytes = fs_err::read(path).map_err(|source| PolicyError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(hex::encode(sha2::Sha256::digest(bytes)))
+            }
+            None => None,
+        };
+        Ok(PolicyPredicate {
+            version: self.version,
+            signer_keys: self
+                .signers
+                .iter()
+                .filter_map(|signer| match &signer.kind {
+                    SignerKind::Key(key) => Some((signer.id.clone(), key.id().as_str().to_owned())),
+                    SignerKind::Sigstore { .. } => None,
+                })
+                .collect(),
+            trusted_root_sha256,
+        })
+    }
+
+    /// Where this policy keeps attestations besides the artifact's own directory.
+    pub fn attestation_sources(&self) -> mcpin_registry_client::attestations::Sources {
+        mcpin_registry_client::attestations::Sources {
+            dir: self.store_dir.clone(),
+            https: self.store_url.clone(),
+            oci: self.store_oci.clone(),
+        }
     }
 
     pub fn signer(&self, id: &str) -> Option<&Signer> {
@@ -651,3 +697,21 @@ pub fn parse_digest(value: &str) -> Result<(String, String), String> {
 
 /// A commented starter policy (`mcpin policy init`).
 pub const TEMPLATE: &str = include_str!("policy_template.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_keep_their_offset() {
+        let at = |s: &str| parse_time(s).unwrap().to_string();
+        assert_eq!(at("2027-01-01"), "2027-01-01T00:00:00Z");
+        assert_eq!(at("2027-01-01T23:00:00-05:00"), "2027-01-02T04:00:00Z");
+        assert_eq!(at("2027-01-01T10:00:00Z"), "2027-01-01T10:00:00Z");
+        assert!(
+            parse_time("2027-01-01T23:00:00").is_err(),
+            "no offset: ambiguous"
+        );
+        assert!(parse_time("next week").is_err());
+    }
+}

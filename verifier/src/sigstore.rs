@@ -8,7 +8,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash, SignatureContent};
+use sigstore_verify::types::{
+    Artifact, ArtifactDigest, Bundle, DerPublicKey, HashAlgorithm, Sha256Hash, SignatureContent,
+};
 use sigstore_verify::{
     IdentityMatcher, PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult, Verifier,
 };
@@ -67,6 +69,12 @@ pub struct TrustedRoot {
     verifier: Verifier,
 }
 
+impl std::fmt::Debug for TrustedRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrustedRoot")
+    }
+}
+
 impl TrustedRoot {
     /// The Sigstore public-good production root embedded in `sigstore-trust-root`.
     pub fn production() -> Self {
@@ -91,6 +99,32 @@ impl TrustedRoot {
         path.map_or_else(|| Ok(Self::production()), Self::load)
     }
 
+    /// The file at `path`, whose bytes must hash to `sha256` (hex) when one is given.
+    pub fn from_file_pinned(path: &Path, sha256: Option<&str>) -> Result<Self, SigstoreError> {
+        use sha2::Digest as _;
+        let bytes = fs_err::read(path).map_err(|source| SigstoreError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        if let Some(pinned) = sha256 {
+            let actual = hex::encode(sha2::Sha256::digest(&bytes));
+            if actual != pinned {
+                return Err(SigstoreError::TrustedRoot {
+                    path: name,
+                    why: format!(
+                        "its sha256 is {actual}, but the signed policy pins {pinned} (re-sign the policy if the change is intended)"
+                    ),
+                });
+            }
+        }
+        let json = String::from_utf8(bytes).map_err(|e| SigstoreError::TrustedRoot {
+            path: name.clone(),
+            why: e.to_string(),
+        })?;
+        Self::from_json(&name, &json)
+    }
+
     fn from_json(name: &str, json: &str) -> Result<Self, SigstoreError> {
         let error = |why: String| SigstoreError::TrustedRoot {
             path: name.to_owned(),
@@ -103,11 +137,13 @@ impl TrustedRoot {
     }
 }
 
-/// The artifact a bundle must be about: a file, or only its sha256 digest.
+/// The artifact a bundle must be about: a file, only its sha256 digest, or both of its
+/// digests (a statement may name its subject by either: npm provenance uses sha512).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArtifactRef {
     File(PathBuf),
     Sha256(String),
+    Digests(mcpin_artifact::Digests),
 }
 
 impl ArtifactRef {
@@ -277,6 +313,19 @@ fn verify_artifact(
         ArtifactRef::Sha256(hex) => {
             let digest = Sha256Hash::from_hex(hex)?;
             verifier.verify(digest, bundle, policy)
+        }
+        ArtifactRef::Digests(digests) => {
+            let sha256 = Sha256Hash::from_hex(&digests.sha256)?;
+            match verifier.verify(sha256, bundle, policy) {
+                Err(sigstore_verify::Error::ArtifactMismatch(_)) => {
+                    let sha512 = hex::decode(&digests.sha512).map_err(|e| {
+                        sigstore_verify::Error::ArtifactMismatch(format!("sha512: {e}"))
+                    })?;
+                    let digest = ArtifactDigest::new(HashAlgorithm::Sha2512, sha512)?;
+                    verifier.verify(Artifact::from_digest(digest), bundle, policy)
+                }
+                other => other,
+            }
         }
         ArtifactRef::File(path) => {
             let mut file =

@@ -26,9 +26,20 @@ pub struct VersionCheck {
     pub version: u64,
     /// The highest version seen before this one, if any.
     pub last_seen: Option<u64>,
+    /// Whether the state was consulted at all: only signed policies are tracked.
+    pub tracked: bool,
 }
 
 impl VersionCheck {
+    /// An unsigned policy: its version is neither compared nor recorded.
+    pub fn untracked(version: u64) -> Self {
+        VersionCheck {
+            version,
+            last_seen: None,
+            tracked: false,
+        }
+    }
+
     /// An older policy than one already seen.
     pub fn is_rollback(&self) -> bool {
         self.last_seen.is_some_and(|seen| self.version < seen)
@@ -66,6 +77,16 @@ impl PolicyState {
         }
     }
 
+    /// Compares `version` of policy `name` with the last one seen, without recording it (for a
+    /// state directory only a privileged step may write, as in system mode).
+    pub fn check(&self, name: &str, version: u64) -> Result<VersionCheck, StateError> {
+        Ok(VersionCheck {
+            version,
+            last_seen: self.read()?.get(name).copied(),
+            tracked: true,
+        })
+    }
+
     /// Compares `version` of policy `name` with the last one seen and, unless
     /// it is a rollback, records it. The file only ever grows: a concurrent
     /// writer with a lower version cannot overwrite a higher one for long,
@@ -80,6 +101,7 @@ impl PolicyState {
             let check = VersionCheck {
                 version,
                 last_seen: first_seen.unwrap_or(last_seen),
+                tracked: true,
             };
             first_seen.get_or_insert(last_seen);
             if check.is_rollback() || last_seen.is_some_and(|seen| seen >= version) {
@@ -94,6 +116,7 @@ impl PolicyState {
         Ok(VersionCheck {
             version,
             last_seen: first_seen.flatten(),
+            tracked: true,
         })
     }
 }

@@ -1,6 +1,8 @@
 use std::fmt::Write;
 
-use mcpin_verifier::oci_store::{self, BUNDLE_MEDIA_TYPE, OciStore, SBOM_MEDIA_TYPE};
+use mcpin_registry_client::attestations::oci::{
+    self as oci_store, BUNDLE_MEDIA_TYPE, OciStore, SBOM_MEDIA_TYPE,
+};
 use serde_json::json;
 
 use crate::args::AttestCommand;
@@ -32,7 +34,8 @@ pub fn run(command: AttestCommand) -> anyhow::Result<ExitStatus> {
                     artifact.display()
                 );
             }
-            let store = OciStore::open(&location, Default::default())?;
+            let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
+            let store = OciStore::new(&client, &location);
             let mut pushed = Vec::new();
             for (file, media_type) in files {
                 let done = store.push(&subject.sha256, subject.size, &file, media_type)?;
@@ -59,7 +62,8 @@ pub fn run(command: AttestCommand) -> anyhow::Result<ExitStatus> {
         } => {
             let location = oci_store::parse_location(&oci)?;
             let subject = oci_store::subject_of(&artifact)?;
-            let listed = OciStore::open(&location, Default::default())?.list(&subject.sha256)?;
+            let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
+            let listed = OciStore::new(&client, &location).list(&subject.sha256)?;
             if json {
                 output::report(&json!({
                     "store": location.to_string(),

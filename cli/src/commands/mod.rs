@@ -40,6 +40,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Lock(args) => lock::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Run(args) => run::run(args),
+        Command::Install(args) => run::install(args),
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
@@ -92,21 +93,7 @@ pub(crate) fn oci_subject(artifact: &Path) -> anyhow::Result<Option<OciSubject>>
     };
     let reference = mcpin_registry_client::oci::Reference::parse(reference)
         .map_err(|why| anyhow::anyhow!("`{}`: {why}", artifact.display()))?;
-    let settings = crate::settings::registry(
-        crate::args::RegistryArgs {
-            store: None,
-            offline: false,
-            npm_registry: None,
-            npmrc: Vec::new(),
-            allow_sha1: false,
-            pypi_index: None,
-            mcp_registry: None,
-            retries: 3,
-            timeout: 60,
-        },
-        false,
-    )?;
-    let client = mcpin_registry_client::Client::new(settings)?;
+    let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
     let fetched = client.fetch_oci(&reference)?;
     let identified = client.identify_image(&reference, &fetched)?;
     if let Some(tag) = &reference.tag {

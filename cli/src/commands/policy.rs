@@ -76,7 +76,16 @@ fn check(args: PolicyCheckArgs) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("policy `{}` is not UTF-8", args.policy.display()))?;
     let policy = Policy::parse(&args.policy, &text)?;
     if let Some(root) = policy_root_key(args.policy_root_key.as_deref())? {
-        policy::verify_policy_signature(&args.policy, &bytes, &root)?;
+        let pins = policy::verify_policy_signature(&args.policy, &bytes, &root)?;
+        if let Err(message) = mcpin_verifier::gate::check_pins(&policy, &pins) {
+            bail!("policy-reference-changed: {message}");
+        }
+        if let Some(file) = &policy.trusted_root {
+            mcpin_verifier::sigstore::TrustedRoot::from_file_pinned(
+                file,
+                pins.trusted_root_sha256.as_deref(),
+            )?;
+        }
         eprintln!("signature: ok (policy-root key {})", root.id());
     }
     eprintln!(
@@ -108,7 +117,7 @@ fn sign(args: PolicySignArgs) -> anyhow::Result<ExitStatus> {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bundle = policy::sign_policy(&bytes, &file_name, policy.version, &key);
+    let bundle = policy::sign_policy(&bytes, &file_name, &policy.pins()?, &key);
     let out = policy::signature_path(&args.policy);
     write_atomic(&out, &bundle.to_json_pretty())?;
     eprintln!(

@@ -47,8 +47,8 @@ pub fn read_lock(path: &Path) -> anyhow::Result<Lock> {
 }
 
 fn check(args: SbomCheckArgs) -> anyhow::Result<ExitStatus> {
-    let facts = mcpin_sbom::read_sbom_file(&args.sbom)
-        .and_then(|bytes| SbomFacts::from_json(&bytes))
+    let bytes = mcpin_sbom::read_sbom_file(&args.sbom)?;
+    let facts = SbomFacts::from_json(&bytes)
         .with_context(|| format!("checking SBOM `{}`", args.sbom.display()))?;
     if args.json {
         output::report(&facts)?;

@@ -136,7 +136,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
     });
     let sbom_copy = match &sbom {
         Some((_, bytes)) => {
-            let copy = mcpin_verifier::evaluate::sbom_beside(&out);
+            let copy = mcpin_registry_client::attestations::sbom_beside(&out);
             write_atomic(&copy, bytes)?;
             Some(copy)
         }

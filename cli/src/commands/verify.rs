@@ -2,6 +2,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use mcpin_attestation::{Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate};
+use mcpin_registry_client::attestations::{self, FileKind};
+use mcpin_verifier::evaluate::{self, Evidence};
 use mcpin_verifier::gate::{self, PolicyLoad};
 use mcpin_verifier::verdict::Verdict;
 use mcpin_verifier::{PublicKey, VerifiedStatement};
@@ -87,7 +89,12 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
 fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<ExitStatus> {
     let root_key = policy_root_key(args.policy_trust.policy_root_key.as_deref())?;
     let state = state_dir(args.policy_trust.state_dir.as_deref())?;
-    let loaded = match gate::load_policy(policy_path, root_key.as_ref(), &state)? {
+    let loaded = match gate::load_policy(
+        policy_path,
+        root_key.as_ref(),
+        &state,
+        gate::StateAccess::Record,
+    )? {
         PolicyLoad::Loaded(loaded) => loaded,
         PolicyLoad::Refused { verdict, .. } => return report(args, &verdict),
     };
@@ -101,14 +108,38 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
             args.artifact.clone(),
         ),
     };
-    let judged = gate::judge(
+    // Evidence first: named bundles, else those beside the artifact and in the policy's stores.
+    let mut files = if args.bundle.is_empty() {
+        attestations::read_beside(&artifact_path)?
+    } else {
+        attestations::read_bundles(&args.bundle)?
+    };
+    for sbom in &args.sbom {
+        files.push(attestations::read_file(sbom, FileKind::Sbom)?);
+    }
+    let mut notes = Vec::new();
+    if args.bundle.is_empty() {
+        let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
+        let gathered = client.gather_attestations(
+            &loaded.policy.attestation_sources(),
+            &identified.digests.sha256,
+        );
+        files.extend(gathered.files);
+        notes = gathered.notes;
+    }
+    let judgement = evaluate::judge(
         &loaded,
-        &artifact_path,
-        &identified,
-        &args.bundle,
-        args.sbom.clone(),
-    )?;
-    report(args, &judged.verdict)
+        &Evidence {
+            artifact: &artifact_path.display().to_string(),
+            identified: &identified,
+            requested: None,
+            files: &files,
+            notes: &notes,
+            interpreter: None,
+            now: jiff::Timestamp::now(),
+        },
+    );
+    report(args, &judgement.verdict)
 }
 
 fn report(args: &VerifyArgs, verdict: &Verdict) -> anyhow::Result<ExitStatus> {

@@ -32,13 +32,12 @@ pub(super) fn evaluate_approvals(
                 Code::SignerUntrusted,
                 format!(
                     "approval `{}` is by `{}`, not an [approval] signer",
-                    attestation.bundle.display(),
-                    attestation.signer
+                    attestation.origin, attestation.signer
                 ),
             );
             continue;
         }
-        let shown = attestation.bundle.display();
+        let shown = &attestation.origin;
         let approval: ApprovalPredicate = match serde_json::from_value(statement.predicate.clone())
         {
             Ok(approval) => approval,

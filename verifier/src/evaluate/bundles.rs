@@ -1,130 +1,14 @@
-//! Finding bundles (beside the artifact, in the policy's stores) and verifying each one.
+//! Verifying each gathered bundle: which policy signer made it, for this artifact.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
+use mcpin_registry_client::attestations::FileKind;
 use serde_json::Value;
 
+use crate::dsse::VerifyError;
 use crate::policy::{Policy, SignerKind};
 use crate::sigstore::{self, ArtifactRef, SignerRequirement, TrustedRoot};
-use crate::verdict::{Check, Code, Outcome, Reason, Reasons};
+use crate::verdict::{Check, Code, Reasons};
 
 use super::{Attestation, Evidence};
-
-/// Bundles for `artifact`: `ARTIFACT.sigstore.json`, `ARTIFACT.*.sigstore.json`
-/// beside it, and `<store>/<sha256>/*.sigstore.json` in the policy's store.
-pub fn discover_bundles(artifact: &Path, sha256: &str, store: Option<&Path>) -> Vec<PathBuf> {
-    let mut found = BTreeSet::new();
-    let name = artifact
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = match artifact.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    for entry in read_dir_files(&dir) {
-        let file = entry
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(rest) = file.strip_prefix(&name)
-            && (rest == ".sigstore.json"
-                || (rest.starts_with('.') && rest.ends_with(".sigstore.json")))
-        {
-            found.insert(entry);
-        }
-    }
-    if let Some(store) = store {
-        for entry in read_dir_files(&store.join(sha256)) {
-            if entry.to_string_lossy().ends_with(".sigstore.json") {
-                found.insert(entry);
-            }
-        }
-    }
-    found.into_iter().collect()
-}
-
-/// Where the SBOM signed with a bundle travels: `X.sigstore.json` → `X.cdx.json`;
-/// any other bundle name gets `.cdx.json` appended.
-pub fn sbom_beside(bundle: &Path) -> PathBuf {
-    let name = bundle.as_os_str().to_string_lossy();
-    match name.strip_suffix(".sigstore.json") {
-        Some(stem) => PathBuf::from(format!("{stem}.cdx.json")),
-        None => PathBuf::from(format!("{name}.cdx.json")),
-    }
-}
-
-pub(super) fn read_dir_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|path| path.is_file())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Fetches the files the policy's HTTPS and OCI stores hold for `sha256` into
-/// `dest`. Returns them (bundles `*.sigstore.json` and SBOMs) and reasons saying
-/// what happened; a store that cannot be read contributes nothing, which can
-/// only lead to a deny, and a referrer that cannot be used is skipped and named.
-pub fn fetch_store(policy: &Policy, sha256: &str, dest: &Path) -> (Vec<PathBuf>, Vec<Reason>) {
-    let info = |code, message| Reason {
-        check: Check::Signature,
-        code,
-        outcome: Outcome::Info,
-        message,
-    };
-    let mut files = Vec::new();
-    let mut reasons = Vec::new();
-    if let Some(url) = &policy.store_url {
-        match crate::store::fetch(url, sha256, &dest.join("https")) {
-            Ok(fetched) => {
-                reasons.push(info(
-                    Code::StoreFetched,
-                    format!("fetched {} file(s) from {url}/{sha256}/", fetched.len()),
-                ));
-                files.extend(fetched);
-            }
-            Err(error) => reasons.push(info(Code::StoreUnavailable, error.to_string())),
-        }
-    }
-    if let Some(location) = &policy.store_oci {
-        let fetched =
-            crate::oci_store::OciStore::open(location, Default::default()).and_then(|store| {
-                let dir = dest.join("oci");
-                fs_err::create_dir_all(&dir).map_err(|source| {
-                    crate::oci_store::OciStoreError::Write {
-                        path: dir.clone(),
-                        source,
-                    }
-                })?;
-                store.fetch(sha256, &dir)
-            });
-        match fetched {
-            Ok(fetched) => {
-                reasons.push(info(
-                    Code::StoreFetched,
-                    format!(
-                        "fetched {} file(s) attached to sha256:{sha256} in OCI store {location}",
-                        fetched.files.len()
-                    ),
-                ));
-                reasons.extend(
-                    fetched.skipped.into_iter().map(|why| {
-                        info(Code::StoreSkipped, format!("OCI store {location}: {why}"))
-                    }),
-                );
-                files.extend(fetched.files);
-            }
-            Err(error) => reasons.push(info(Code::StoreUnavailable, error.to_string())),
-        }
-    }
-    (files, reasons)
-}
 
 pub(super) fn verify_bundles(
     policy: &Policy,
@@ -133,13 +17,18 @@ pub(super) fn verify_bundles(
     reasons: &mut Reasons,
 ) -> Vec<Attestation> {
     let mut attestations = Vec::new();
-    if evidence.bundles.is_empty() {
+    let bundles: Vec<_> = evidence
+        .files
+        .iter()
+        .filter(|file| file.kind == FileKind::Bundle)
+        .collect();
+    if bundles.is_empty() {
         reasons.fail(
             Check::Signature,
             Code::Unsigned,
             format!(
                 "no bundle found for `{}` (looked for ARTIFACT.sigstore.json, ARTIFACT.*.sigstore.json{})",
-                evidence.artifact_path.display(),
+                evidence.artifact,
                 if policy.store_dir.is_some()
                     || policy.store_url.is_some()
                     || policy.store_oci.is_some()
@@ -152,8 +41,8 @@ pub(super) fn verify_bundles(
         );
         return attestations;
     }
-    for path in &evidence.bundles {
-        match verify_one(policy, root, evidence, path) {
+    for file in bundles {
+        match verify_one(policy, root, evidence, &file.origin, &file.bytes) {
             Ok(attestation) => {
                 let predicate = attestation
                     .statement
@@ -164,8 +53,7 @@ pub(super) fn verify_bundles(
                     Code::SignatureVerified,
                     format!(
                         "`{}` verified: signer `{}`, predicate {predicate}",
-                        path.display(),
-                        attestation.signer
+                        file.origin, attestation.signer
                     ),
                 );
                 attestations.push(attestation);
@@ -180,29 +68,42 @@ fn verify_one(
     policy: &Policy,
     root: &TrustedRoot,
     evidence: &Evidence,
-    path: &Path,
+    shown: &str,
+    bytes: &[u8],
 ) -> Result<Attestation, (Code, String)> {
-    let shown = path.display();
-    let bytes = fs_err::read(path).map_err(|e| (Code::BundleInvalid, e.to_string()))?;
-    let raw: Value = serde_json::from_slice(&bytes)
+    let raw: Value = mcpin_attestation::strict_json::from_slice(bytes)
         .map_err(|e| (Code::BundleInvalid, format!("`{shown}` is not JSON: {e}")))?;
     let material = &raw["verificationMaterial"];
     let keyless =
         material.get("certificate").is_some() || material.get("x509CertificateChain").is_some();
     if !keyless {
-        let bundle = mcpin_attestation::Bundle::from_json(&bytes)
+        let bundle = mcpin_attestation::Bundle::from_json(bytes)
             .map_err(|e| (Code::BundleInvalid, format!("`{shown}`: {e}")))?;
+        let identified = evidence.identified;
         for signer in &policy.signers {
             let SignerKind::Key(key) = &signer.kind else {
                 continue;
             };
-            let Ok(verified) = crate::dsse::verify_bundle(&bundle, key) else {
-                continue;
+            let verified = match crate::dsse::verify_bundle(&bundle, key) {
+                Ok(verified) => verified,
+                // The signature is good; what it signs cannot be read.
+                Err(error @ (VerifyError::Statement(_) | VerifyError::StatementType(_))) => {
+                    return Err((
+                        Code::StatementMalformed,
+                        format!(
+                            "`{shown}` is signed by `{}` but its statement is malformed: {error}",
+                            signer.id
+                        ),
+                    ));
+                }
+                Err(_) => continue,
             };
-            return match verified.subject_matching(evidence.digests, Some(&evidence.package.purl)) {
+            return match verified
+                .subject_matching(&identified.digests, Some(&identified.package.purl))
+            {
                 Ok(_) => Ok(Attestation {
                     signer: signer.id.clone(),
-                    bundle: path.to_owned(),
+                    origin: shown.to_owned(),
                     statement: Some(verified.statement().clone()),
                 }),
                 Err(e) => Err((
@@ -237,8 +138,8 @@ fn verify_one(
             ),
         });
     }
-    let json = String::from_utf8_lossy(&bytes);
-    let artifact = ArtifactRef::File(evidence.artifact_path.to_owned());
+    let json = String::from_utf8_lossy(bytes);
+    let artifact = ArtifactRef::Digests(evidence.identified.digests.clone());
     let mut last = None;
     for signer in &policy.signers {
         let SignerKind::Sigstore {
@@ -254,7 +155,7 @@ fn verify_one(
             identity: identity.clone(),
             issuer: issuer.clone(),
         };
-        match sigstore::verify_json(&shown.to_string(), &json, &artifact, &requirement, root) {
+        match sigstore::verify_json(shown, &json, &artifact, &requirement, root) {
             Ok(verified) => {
                 let claims = &verified.claims;
                 let wrong = |want: &Option<String>, got: &Option<String>| {
@@ -270,13 +171,23 @@ fn verify_one(
                     ));
                     continue;
                 }
-                let statement = verified
-                    .dsse_payload
-                    .as_deref()
-                    .and_then(|payload| serde_json::from_slice(payload).ok());
+                let statement = match verified.dsse_payload.as_deref() {
+                    Some(payload) => Some(
+                        mcpin_attestation::strict_json::from_slice(payload).map_err(|e| {
+                            (
+                                Code::StatementMalformed,
+                                format!(
+                                    "`{shown}` is signed by `{}` but its statement is malformed: {e}",
+                                    signer.id
+                                ),
+                            )
+                        })?,
+                    ),
+                    None => None,
+                };
                 return Ok(Attestation {
                     signer: signer.id.clone(),
-                    bundle: path.to_owned(),
+                    origin: shown.to_owned(),
                     statement,
                 });
             }

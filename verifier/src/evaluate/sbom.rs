@@ -1,25 +1,21 @@
-//! SBOM rules: denied components, licenses (SPDX expressions), hashes.
-
-use std::path::{Path, PathBuf};
+//! SBOM rules: denied components, licenses (SPDX expressions), hashes. The SBOM is the one
+//! whose sha256 the required signers' statement signs, found among the gathered files and read
+//! with the shared CycloneDX reader ([`SbomFacts`]), nested components included.
 
 use mcpin_attestation::PackagePredicate;
-use serde_json::Value;
+use mcpin_attestation::sbom_facts::{ComponentFacts, SbomFacts};
+use mcpin_registry_client::attestations::FileKind;
 use sha2::{Digest, Sha256};
 
 use crate::policy::Policy;
 use crate::verdict::{Check, Code, Outcome, Reasons};
 
-use super::bundles::read_dir_files;
-use super::{Attestation, Evidence};
-
-/// Upper bound on an SBOM read from disk.
-const MAX_SBOM_BYTES: u64 = 32 * 1024 * 1024;
+use super::Evidence;
 
 pub(super) fn evaluate_sbom(
     policy: &Policy,
     predicate: Option<&PackagePredicate>,
     evidence: &Evidence,
-    attestations: &[Attestation],
     reasons: &mut Reasons,
 ) {
     let rules = &policy.sbom;
@@ -45,67 +41,39 @@ pub(super) fn evaluate_sbom(
         return;
     };
     let want = reference.sha256.to_ascii_lowercase();
-    let mut candidates: Vec<PathBuf> = evidence.sboms.clone();
-    for attestation in attestations {
-        if let Some(dir) = attestation.bundle.parent() {
-            candidates.extend(read_dir_files(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            }));
-        }
-    }
-    let found = candidates
+    let found = evidence
+        .files
         .iter()
-        .filter(|p| !p.to_string_lossy().ends_with(".sigstore.json"))
-        .find_map(|path| {
-            let size = std::fs::metadata(path).ok()?.len();
-            if size > MAX_SBOM_BYTES {
-                return None;
-            }
-            let bytes = fs_err::read(path).ok()?;
-            (hex::encode(Sha256::digest(&bytes)) == want).then_some((path.clone(), bytes))
-        });
-    let Some((path, bytes)) = found else {
+        .filter(|file| file.kind == FileKind::Sbom)
+        .find(|file| hex::encode(Sha256::digest(&file.bytes)) == want);
+    let Some(file) = found else {
         reasons.fail(
             Check::Sbom,
             Code::SbomMissing,
-            format!("no SBOM with sha256:{want} beside the bundles or given with --sbom"),
+            format!("no SBOM with sha256:{want} beside the bundles, in the policy's store, or given with --sbom"),
         );
         return;
     };
-    let sbom: Value = match serde_json::from_slice(&bytes) {
+    let sbom = match SbomFacts::from_json(&file.bytes) {
         Ok(sbom) => sbom,
         Err(e) => {
             reasons.fail(
                 Check::Sbom,
                 Code::SbomMalformed,
-                format!("`{}` is not JSON: {e}", path.display()),
+                format!("`{}`: {e}", file.origin),
             );
             return;
         }
     };
-    if sbom["bomFormat"] != "CycloneDX" {
-        reasons.fail(
-            Check::Sbom,
-            Code::SbomMalformed,
-            format!("`{}` is not a CycloneDX document", path.display()),
-        );
-        return;
-    }
-    let components = sbom["components"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
     let before = reasons.0.len();
-    for component in components {
-        let label = component["purl"]
-            .as_str()
-            .or(component["name"].as_str())
-            .unwrap_or("?")
-            .to_owned();
-        if let Some(purl) = component["purl"]
-            .as_str()
+    for component in &sbom.components {
+        let label = component
+            .purl
+            .clone()
+            .unwrap_or_else(|| component.name.clone());
+        if let Some(purl) = component
+            .purl
+            .as_deref()
             .and_then(|p| p.parse::<packageurl::PackageUrl>().ok())
         {
             for denied in &rules.deny {
@@ -127,7 +95,7 @@ pub(super) fn evaluate_sbom(
                 }
             }
         }
-        if rules.require_hashes && component["hashes"].as_array().is_none_or(Vec::is_empty) {
+        if rules.require_hashes && component.hashes.is_empty() {
             reasons.fail(
                 Check::Sbom,
                 Code::SbomComponentUnhashed,
@@ -147,69 +115,43 @@ pub(super) fn evaluate_sbom(
             Code::SbomAllowed,
             format!(
                 "SBOM `{}` ({} components) passes the SBOM rules",
-                path.display(),
-                components.len()
+                file.origin,
+                sbom.components.len()
             ),
         );
     }
 }
 
-/// A component's licenses as one SPDX expression: several entries all apply (AND).
-fn component_expression(component: &Value) -> Result<Option<String>, String> {
-    let mut parts = Vec::new();
-    for entry in component["licenses"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        if let Some(expression) = entry["expression"].as_str() {
-            parts.push(format!("({expression})"));
-        } else if let Some(id) = entry["license"]["id"].as_str() {
-            parts.push(id.to_owned());
-        } else if let Some(name) = entry["license"]["name"].as_str() {
-            return Err(format!("license `{name}` is not an SPDX id or expression"));
-        }
-    }
-    Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
-}
-
 fn check_licenses(
     rules: &crate::policy::SbomRules,
-    component: &Value,
+    component: &ComponentFacts,
     label: &str,
     reasons: &mut Reasons,
 ) {
-    let expression = match component_expression(component) {
-        Ok(Some(expression)) => expression,
-        Ok(None) => {
-            if rules.licenses_allow.is_some() {
-                reasons.fail(
-                    Check::Sbom,
-                    Code::SbomLicenseNotAllowed,
-                    format!("component {label} declares no license"),
-                );
-            }
-            return;
-        }
-        Err(why) => {
-            if rules.licenses_allow.is_some() {
-                reasons.fail(
-                    Check::Sbom,
-                    Code::SbomLicenseNotAllowed,
-                    format!("component {label}: {why}"),
-                );
-            }
-            return;
-        }
-    };
-    let parsed = match spdx::Expression::parse_mode(&expression, spdx::ParseMode::LAX) {
-        Ok(parsed) => parsed,
-        Err(e) => {
+    let Some(expression) = &component.license else {
+        if rules.licenses_allow.is_some() {
             reasons.fail(
                 Check::Sbom,
                 Code::SbomLicenseNotAllowed,
-                format!("component {label}: license `{expression}` does not parse: {e}"),
+                format!("component {label} declares no license"),
             );
+        }
+        return;
+    };
+    let parsed = match spdx::Expression::parse_mode(expression, spdx::ParseMode::LAX) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            // A license named rather than given as an SPDX id cannot be one of the denied
+            // ids; it can only fail an allow list.
+            if rules.licenses_allow.is_some() {
+                reasons.fail(
+                    Check::Sbom,
+                    Code::SbomLicenseNotAllowed,
+                    format!(
+                        "component {label}: license `{expression}` is not an SPDX expression: {e}"
+                    ),
+                );
+            }
             return;
         }
     };

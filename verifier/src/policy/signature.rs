@@ -1,11 +1,29 @@
 //! Signing a policy file with a policy-root key, and checking that signature.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeyId, PublicKey};
 
 /// predicateType of the statement that signs a policy file.
 pub const POLICY_PREDICATE_TYPE: &str = "https://mcpin.dev/attestation/policy/v1";
+
+/// The predicate of a policy signature. A policy names files by path (signer keys, a trusted
+/// root); the signature pins what they were when it was signed, so replacing `keys/x.pub`
+/// beside a signed policy cannot make another key trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyPredicate {
+    pub version: u64,
+    /// Every key signer's id → the key id (hex sha256 of the SPKI DER) it was signed with.
+    #[serde(default)]
+    pub signer_keys: BTreeMap<String, String>,
+    /// The sha256 (hex) of the trusted-root file, when the policy names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root_sha256: Option<String>,
+}
 
 /// Why a policy's signature is not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +41,8 @@ pub enum PolicySignatureError {
     },
     #[error("policy-signature-invalid: `{signature}` signs a {found} statement, not a policy")]
     WrongType { signature: PathBuf, found: String },
+    #[error("policy-signature-invalid: `{signature}`: the policy predicate is malformed: {why}")]
+    Predicate { signature: PathBuf, why: String },
     #[error("cannot read `{path}`: {source}")]
     Io {
         path: PathBuf,
@@ -53,11 +73,12 @@ pub fn signature_path(path: &Path) -> PathBuf {
 }
 
 /// Signs the exact bytes of a policy file: a DSSE in-toto statement whose
-/// subject is the file (by sha256 and sha512), in a Sigstore bundle.
+/// subject is the file (by sha256 and sha512), and whose predicate pins the files it names,
+/// in a Sigstore bundle.
 pub fn sign_policy(
     policy_bytes: &[u8],
     file_name: &str,
-    version: u64,
+    predicate: &PolicyPredicate,
     key: &crate::keys::SecretKey,
 ) -> mcpin_attestation::Bundle {
     use sha2::Digest;
@@ -78,18 +99,18 @@ pub fn sign_policy(
             .into(),
         }],
         predicate_type: POLICY_PREDICATE_TYPE.to_owned(),
-        predicate: serde_json::json!({ "version": version }),
+        predicate: serde_json::to_value(predicate).expect("a policy predicate serializes"),
     };
     crate::dsse::sign_statement(&statement, key)
 }
 
 /// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed
-/// by `root` in `PATH.sigstore.json`.
+/// by `root` in `PATH.sigstore.json`; returns what the signature pins.
 pub fn verify_policy_signature(
     path: &Path,
     policy_bytes: &[u8],
     root: &PublicKey,
-) -> Result<(), PolicySignatureError> {
+) -> Result<PolicyPredicate, PolicySignatureError> {
     use sha2::Digest;
     let signature = signature_path(path);
     let bytes = match fs_err::read(&signature) {
@@ -130,5 +151,10 @@ pub fn verify_policy_signature(
         sha512: hex::encode(sha2::Sha512::digest(policy_bytes)),
     };
     verified.subject_matching(&digests, None).map_err(invalid)?;
-    Ok(())
+    serde_json::from_value(verified.statement().predicate.clone()).map_err(|error| {
+        PolicySignatureError::Predicate {
+            signature,
+            why: error.to_string(),
+        }
+    })
 }

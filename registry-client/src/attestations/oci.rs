@@ -17,9 +17,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mcpin_registry_client::oci::{Descriptor, Manifest, OCI_MANIFEST, Reference};
-use mcpin_registry_client::{Client, HttpSettings, Settings, npm, pypi};
 use serde::Serialize;
+
+use super::{AttestationFile, FileKind, MAX_FILE_BYTES, MAX_FILES};
+use crate::Client;
+use crate::oci::{Descriptor, Manifest, OCI_MANIFEST, Reference};
 
 /// The media type of a Sigstore bundle (v0.3).
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -32,11 +34,6 @@ pub const SUBJECT_MEDIA_TYPE: &str = "application/octet-stream";
 /// The annotation carrying the pushed file's name.
 pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 
-/// Upper bound on any one file fetched from the store.
-const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-/// At most this many referrers of one artifact are read.
-const MAX_REFERRERS: usize = 64;
-
 #[derive(Debug, thiserror::Error)]
 pub enum OciStoreError {
     #[error(
@@ -47,16 +44,10 @@ pub enum OciStoreError {
     Registry {
         store: String,
         #[source]
-        source: mcpin_registry_client::Error,
+        source: crate::Error,
     },
     #[error("reading `{path}`: {source}")]
     Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("writing `{path}`: {source}")]
-    Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -65,8 +56,6 @@ pub enum OciStoreError {
         "`{path}` is not JSON ({why}); only Sigstore bundles and CycloneDX JSON SBOMs are pushed"
     )]
     NotJson { path: PathBuf, why: String },
-    #[error("creating a scratch directory for the OCI client: {0}")]
-    Scratch(#[source] std::io::Error),
 }
 
 /// Parses `HOST/REPOSITORY` (the host is required; loopback hosts are spoken to
@@ -107,11 +96,10 @@ pub struct Listed {
     pub title: Option<String>,
 }
 
-/// What a fetch found: files written, and referrers skipped with why.
+/// What a fetch found: bundles and SBOMs, and referrers skipped with why.
 #[derive(Debug, Default)]
 pub struct FetchedFiles {
-    /// Bundles (`*.sigstore.json`) and SBOMs (`*.cdx.json`).
-    pub files: Vec<PathBuf>,
+    pub files: Vec<AttestationFile>,
     pub skipped: Vec<String>,
 }
 
@@ -130,8 +118,8 @@ pub fn subject_of(artifact: &Path) -> Result<mcpin_artifact::Digests, OciStoreEr
 /// (`X.sigstore.json` → `X.cdx.json`) where it exists. Pairs of path and media type.
 pub fn default_files(artifact: &Path) -> Vec<(PathBuf, &'static str)> {
     let mut files = Vec::new();
-    for bundle in crate::evaluate::discover_bundles(artifact, "", None) {
-        let sbom = crate::evaluate::sbom_beside(&bundle);
+    for bundle in super::bundles_beside(artifact) {
+        let sbom = super::sbom_beside(&bundle);
         files.push((bundle, BUNDLE_MEDIA_TYPE));
         if sbom.is_file() {
             files.push((sbom, SBOM_MEDIA_TYPE));
@@ -140,39 +128,19 @@ pub fn default_files(artifact: &Path) -> Vec<(PathBuf, &'static str)> {
     files
 }
 
-/// A client for one OCI attestation store.
-pub struct OciStore {
-    location: Reference,
-    client: Client,
-    /// The registry client wants a blob store; nothing is written there.
-    _scratch: tempfile::TempDir,
+/// One OCI attestation store, spoken to through the registry client (its HTTP settings,
+/// offline mode and credentials apply).
+pub struct OciStore<'a> {
+    location: &'a Reference,
+    client: &'a Client,
 }
 
-impl OciStore {
-    pub fn open(location: &Reference, http: HttpSettings) -> Result<OciStore, OciStoreError> {
-        let scratch = tempfile::tempdir().map_err(OciStoreError::Scratch)?;
-        let settings = Settings {
-            store: scratch.path().to_owned(),
-            http,
-            npm: npm::NpmConfig::default(),
-            pypi_index: url::Url::parse(pypi::DEFAULT_INDEX).expect("the default index is a URL"),
-            mcp_registry: url::Url::parse(mcpin_registry_client::mcp::DEFAULT_REGISTRY)
-                .expect("the default MCP registry is a URL"),
-            progress: false,
-            wheel_target: pypi::WheelTarget::current(),
-        };
-        let client = Client::new(settings).map_err(|source| OciStoreError::Registry {
-            store: location.to_string(),
-            source,
-        })?;
-        Ok(OciStore {
-            location: location.clone(),
-            client,
-            _scratch: scratch,
-        })
+impl<'a> OciStore<'a> {
+    pub fn new(client: &'a Client, location: &'a Reference) -> OciStore<'a> {
+        OciStore { location, client }
     }
 
-    fn registry_error(&self, source: mcpin_registry_client::Error) -> OciStoreError {
+    fn registry_error(&self, source: crate::Error) -> OciStoreError {
         OciStoreError::Registry {
             store: self.location.to_string(),
             source,
@@ -200,7 +168,7 @@ impl OciStore {
         let push_blob = |bytes: &[u8], media_type: &str| {
             let mut descriptor = self
                 .client
-                .oci_push_blob(&self.location, bytes)
+                .oci_push_blob(self.location, bytes)
                 .map_err(|e| self.registry_error(e))?;
             descriptor.media_type = media_type.to_owned();
             Ok::<_, OciStoreError>(descriptor)
@@ -234,7 +202,7 @@ impl OciStore {
         };
         let attached = self
             .client
-            .oci_attach(&self.location, &manifest)
+            .oci_attach(self.location, &manifest)
             .map_err(|e| self.registry_error(e))?;
         Ok(Pushed {
             file: file.to_owned(),
@@ -248,7 +216,7 @@ impl OciStore {
     pub fn list(&self, sha256: &str) -> Result<Vec<Listed>, OciStoreError> {
         let referrers = self
             .client
-            .oci_referrers(&self.location, &format!("sha256:{sha256}"))
+            .oci_referrers(self.location, &format!("sha256:{sha256}"))
             .map_err(|e| self.registry_error(e))?;
         Ok(referrers
             .into_iter()
@@ -260,22 +228,22 @@ impl OciStore {
             .collect())
     }
 
-    /// Fetches the bundles and SBOMs attached to `sha256` into `dest`. Fails
-    /// only when the referrers cannot be listed; a referrer that cannot be read,
-    /// names another subject or carries no bundle or SBOM is skipped and said so.
-    pub fn fetch(&self, sha256: &str, dest: &Path) -> Result<FetchedFiles, OciStoreError> {
+    /// Fetches the bundles and SBOMs attached to `sha256`. Fails only when the
+    /// referrers cannot be listed; a referrer that cannot be read, names another
+    /// subject or carries no bundle or SBOM is skipped and said so.
+    pub fn fetch(&self, sha256: &str) -> Result<FetchedFiles, OciStoreError> {
         let subject = format!("sha256:{sha256}");
         let mut referrers = self
             .client
-            .oci_referrers(&self.location, &subject)
+            .oci_referrers(self.location, &subject)
             .map_err(|e| self.registry_error(e))?;
         let mut found = FetchedFiles::default();
-        if referrers.len() > MAX_REFERRERS {
+        if referrers.len() > MAX_FILES {
             found.skipped.push(format!(
-                "{} referrers beyond the first {MAX_REFERRERS}",
-                referrers.len() - MAX_REFERRERS
+                "{} referrers beyond the first {MAX_FILES}",
+                referrers.len() - MAX_FILES
             ));
-            referrers.truncate(MAX_REFERRERS);
+            referrers.truncate(MAX_FILES);
         }
         for referrer in referrers {
             let ours =
@@ -286,7 +254,7 @@ impl OciStore {
             let skip = |why: String| format!("referrer {}: {why}", referrer.digest);
             let manifest = match self
                 .client
-                .oci_get_manifest(&self.location, &referrer.digest)
+                .oci_get_manifest(self.location, &referrer.digest)
             {
                 Ok(manifest) => manifest,
                 Err(error) => {
@@ -313,7 +281,7 @@ impl OciStore {
             for layer in manifest.layers.iter().filter(|l| ours(&l.media_type)) {
                 let bytes = match self
                     .client
-                    .oci_get_blob(&self.location, layer, MAX_FILE_BYTES)
+                    .oci_get_blob(self.location, layer, MAX_FILE_BYTES)
                 {
                     Ok(bytes) => bytes,
                     Err(error) => {
@@ -321,19 +289,17 @@ impl OciStore {
                         continue;
                     }
                 };
-                let hex = layer.digest.trim_start_matches("sha256:");
-                let suffix = if layer.media_type == BUNDLE_MEDIA_TYPE {
-                    "sigstore.json"
-                } else {
-                    "cdx.json"
+                let file = AttestationFile {
+                    kind: if layer.media_type == BUNDLE_MEDIA_TYPE {
+                        FileKind::Bundle
+                    } else {
+                        FileKind::Sbom
+                    },
+                    origin: format!("{}@{}", self.location, layer.digest),
+                    bytes,
                 };
-                let path = dest.join(format!("oci-{hex}.{suffix}"));
-                fs_err::write(&path, bytes).map_err(|source| OciStoreError::Write {
-                    path: path.clone(),
-                    source,
-                })?;
-                if !found.files.contains(&path) {
-                    found.files.push(path);
+                if !found.files.contains(&file) {
+                    found.files.push(file);
                 }
             }
         }

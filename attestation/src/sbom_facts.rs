@@ -6,8 +6,6 @@
 //! naming its JSON path, not a silently missing fact.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -22,8 +20,6 @@ pub const MAX_SBOM_DEPTH: usize = 64;
 pub enum FactsError {
     #[error("SBOM is larger than the {MAX_SBOM_BYTES}-byte limit")]
     TooLarge,
-    #[error("reading SBOM: {0}")]
-    Io(#[from] std::io::Error),
     #[error("SBOM nests arrays/objects deeper than {MAX_SBOM_DEPTH} levels")]
     TooDeep,
     #[error("SBOM is not valid JSON: {0}")]
@@ -129,19 +125,6 @@ impl SbomFacts {
             services,
         })
     }
-}
-
-/// Reads an SBOM file, stopping past [`MAX_SBOM_BYTES`] so that an
-/// oversize file is refused without being held in memory.
-pub fn read_sbom_file(path: &Path) -> Result<Vec<u8>, FactsError> {
-    let mut bytes = Vec::new();
-    fs_err::File::open(path)?
-        .take(MAX_SBOM_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() > MAX_SBOM_BYTES {
-        return Err(FactsError::TooLarge);
-    }
-    Ok(bytes)
 }
 
 impl SbomFacts {
