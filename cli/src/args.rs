@@ -7,10 +7,7 @@ use clap::{Args, Parser, Subcommand};
 /// Sign, verify and safely launch MCP server packages.
 #[derive(Debug, Parser)]
 #[command(name = "mcpin", version, about, long_about = None, propagate_version = true)]
-#[command(
-    after_help = "Exit codes: 0 ok/allowed, 1 denied or verification failed, 2 usage error, \
-3 invalid input (malformed artifact, bundle, key or policy), 4 I/O or network error."
-)]
+#[command(after_help = crate::exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -60,6 +57,25 @@ pub enum Command {
     /// Attach bundles and SBOMs to an artifact's digest in an OCI attestation store
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Print a shell completion script: `mcpin completions bash > /etc/bash_completion.d/mcpin`
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write mcpin.1 and mcpin-COMMAND.1 for every subcommand into this directory
+    /// [default: print mcpin.1 to stdout]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

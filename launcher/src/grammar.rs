@@ -1,7 +1,8 @@
 //! The launcher grammar: how agent configs call `npx`, `uvx` and `docker`, parsed into a
 //! [`LaunchRequest`] or refused with a [`Refusal`] carrying a stable code.
 //!
-//! The rules follow the accept / pin / refuse table in DESIGN.md (and CLIENTS.md):
+//! The rules follow how agent clients' documented configs call servers (npx, uvx and
+//! `docker run -i --rm`), and every refusal code is listed in `docs/reference/codes.md`:
 //! an exact version is accepted (the policy then decides), a floating one (bare name,
 //! tag, range, `image:tag`) is reported as a [`FloatingSpec`] to resolve and pin once
 //! at wrap time, and anything that lets the launch fetch code from somewhere other

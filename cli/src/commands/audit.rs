@@ -18,7 +18,7 @@ pub fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitStatus> {
     };
     let verified = audit::verify(&path)?;
     if args.json {
-        output::json(&verified)?;
+        output::report(&verified)?;
     } else {
         eprintln!(
             "audit log {}: {} records, chain intact (head {})",

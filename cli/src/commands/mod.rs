@@ -8,6 +8,7 @@ mod fetch;
 mod inspect;
 mod keygen;
 mod lock;
+mod manual;
 mod policy;
 mod run;
 mod sbom;
@@ -48,6 +49,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Audit(crate::args::AuditCommand::Show(args)) => audit::show(args),
         Command::Tools(command) => tools::run(command),
         Command::Attest(command) => attest::run(command),
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::man(args),
     }
 }
 

@@ -279,8 +279,7 @@ pub fn install(args: InstallArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     if args.json {
-        output::json(&serde_json::json!({
-            "schema_version": 1,
+        output::report(&serde_json::json!({
             "installed": status == ExitStatus::Success,
             "decision": &decision,
         }))?;

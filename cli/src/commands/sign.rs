@@ -179,7 +179,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             .as_object_mut()
             .expect("an object")
             .extend(signer.as_object().expect("an object").clone());
-        output::json(&summary)?;
+        output::report(&summary)?;
     }
     Ok(ExitStatus::Success)
 }

@@ -60,7 +60,7 @@ fn diff(args: ToolsDiffArgs) -> anyhow::Result<ExitStatus> {
     let new = read(&args.new)?;
     let diff = mcpin_tools::diff(&old, &new);
     if args.json {
-        output::json(&diff)?;
+        output::report(&diff)?;
     } else {
         output::text(&diff.render_text())?;
     }

@@ -72,7 +72,7 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
         verified.signer()
     );
     if args.json {
-        output::json(&json!({
+        output::report(&json!({
             "verified": true,
             "subject": subject,
             "sha256": digests.sha256,

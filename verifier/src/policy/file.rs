@@ -32,15 +32,19 @@ pub struct PolicyFile {
     /// Tool rules for every package (a package rule's `tools` replaces them).
     #[serde(default)]
     pub tools: ToolRulesFile,
+    /// SBOM rules: whether one is required, denied components and licenses.
     #[serde(default)]
     pub sbom: SbomRulesFile,
+    /// Launch rules for `mcpin run`: launchers, docker flags, environment.
     #[serde(default)]
     pub launch: LaunchRulesFile,
+    /// Who may approve packages (`mcpin approve`) for rules with `require-approval`.
     #[serde(default)]
     pub approval: ApprovalRulesFile,
     /// Where bundles are looked up besides next to the artifact.
     #[serde(default)]
     pub store: StoreFile,
+    /// Sigstore verification settings (keyless signers).
     #[serde(default)]
     pub sigstore: SigstoreFile,
     /// What the runtime guard enforces while the server runs.
@@ -84,6 +88,7 @@ pub struct SignerFile {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PackageRuleFile {
+    /// The registry the package comes from.
     pub ecosystem: Ecosystem,
     /// Package name or glob (`@scope/*`, `mcp-server-*`).
     #[schemars(with = "String")]
@@ -132,12 +137,14 @@ pub struct ToolRulesFile {
     /// defaults to true unless `readOnlyHint` is true), unless in `allow-destructive`.
     #[serde(default)]
     pub deny_destructive: bool,
+    /// Tool names exempt from `deny-destructive`.
     #[serde(default)]
     pub allow_destructive: Vec<String>,
     /// Deny tools that reach an open world (MCP `openWorldHint`, default true),
     /// unless in `allow-open-world`.
     #[serde(default)]
     pub deny_open_world: bool,
+    /// Tool names exempt from `deny-open-world`.
     #[serde(default)]
     pub allow_open_world: Vec<String>,
     /// The worst finding of `mcpin tools lint` allowed over the signed tools

@@ -22,10 +22,13 @@ pub struct Pin {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterpreterPins {
+    /// The `node` npm servers run with.
     #[serde(default)]
     pub node: Option<Pin>,
+    /// The `python` PyPI servers run with; its version must fit the signed lock's target.
     #[serde(default)]
     pub python: Option<Pin>,
+    /// The `docker` client docker launches exec.
     #[serde(default)]
     pub docker: Option<Pin>,
 }
