@@ -9,6 +9,7 @@ use mcpin_artifact::Identified;
 use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, Ecosystem, PACKAGE_PREDICATE_TYPE, PackagePredicate, Statement,
 };
+use mcpin_registry_client::attestations::provenance::RegistryProvenance;
 use mcpin_registry_client::attestations::{AttestationFile, Note};
 
 use crate::gate::LoadedPolicy;
@@ -41,6 +42,9 @@ pub struct Evidence<'a> {
     pub files: &'a [AttestationFile],
     /// What happened while gathering them (stores fetched or unavailable).
     pub notes: &'a [Note],
+    /// What the registry published about how the artifact was built (npm attestations, PyPI
+    /// PEP 740), when it was asked: its attestations count for the policy's Sigstore signers.
+    pub provenance: Option<&'a RegistryProvenance>,
     /// The interpreter the launch would run, carried into the [`VerifiedPackage`].
     pub interpreter: Option<&'a Program>,
     pub now: Timestamp,
@@ -64,6 +68,8 @@ pub struct Attestation {
     /// Where the bundle came from.
     pub origin: String,
     pub statement: Option<Statement>,
+    /// Keyless bundles: the certificate's issuer and CI claims.
+    pub keyless: Option<(String, crate::sigstore::WorkflowClaims)>,
 }
 
 /// The judge's answer.
@@ -388,8 +394,13 @@ fn evaluate_rule(
             Check::Signer,
             Code::RequiredSignerMissing,
             format!(
-                "none of the required signers [{}] signed the artifact",
-                rule.require_any.join(", ")
+                "none of the required signers [{}] signed the artifact{}",
+                rule.require_any.join(", "),
+                provenance_hint(
+                    policy,
+                    evidence,
+                    rule.require_any.iter().map(String::as_str)
+                )
             ),
         );
     }
@@ -398,12 +409,13 @@ fn evaluate_rule(
             Check::Signer,
             Code::RequiredSignerMissing,
             format!(
-                "required signer(s) {} did not sign",
+                "required signer(s) {} did not sign{}",
                 missing_all
                     .iter()
                     .map(|s| format!("`{s}`"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                provenance_hint(policy, evidence, missing_all.iter().map(|s| s.as_str()))
             ),
         );
     }
@@ -428,6 +440,26 @@ fn evaluate_rule(
     Content {
         predicate,
         signers: all_signers.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// Where a missing signer is a Sigstore identity and the registry's provenance was asked, a
+/// pointer to the provenance reasons that say why it did not count.
+fn provenance_hint<'a>(
+    policy: &Policy,
+    evidence: &Evidence,
+    missing: impl Iterator<Item = &'a str>,
+) -> &'static str {
+    let sigstore = |id: &str| {
+        policy
+            .signer(id)
+            .is_some_and(|signer| matches!(signer.kind, crate::policy::SignerKind::Sigstore { .. }))
+    };
+    match evidence.provenance {
+        Some(_) if missing.into_iter().any(sigstore) => {
+            " (the registry provenance did not satisfy it: see the provenance-* reasons)"
+        }
+        _ => "",
     }
 }
 
