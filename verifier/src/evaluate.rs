@@ -22,6 +22,8 @@ mod bundles;
 mod sbom;
 mod tools;
 
+pub use sbom::component_findings;
+
 use approval::evaluate_approvals;
 use bundles::verify_bundles;
 use sbom::evaluate_sbom;
@@ -95,6 +97,19 @@ impl Judgement {
 struct Content {
     predicate: Option<PackagePredicate>,
     signers: BTreeSet<String>,
+}
+
+/// The bundles of `evidence` (and the registry's provenance in it) that verify for its
+/// artifact, each with the policy signer that made it, and the reasons saying why each other
+/// bundle did not count: the judge's own signature step, for `mcpin review`. Pure: no I/O.
+pub fn verify_signatures(
+    policy: &Policy,
+    root: &crate::sigstore::TrustedRoot,
+    evidence: &Evidence,
+) -> (Vec<Attestation>, Vec<Reason>) {
+    let mut reasons = Reasons(Vec::new());
+    let attestations = verify_bundles(policy, root, evidence, &mut reasons);
+    (attestations, reasons.0)
 }
 
 /// Judges `evidence` against the loaded policy. Pure: no I/O.

@@ -245,16 +245,19 @@ fn registry_provenance<'a>(evidence: &Evidence<'a>, reasons: &mut Reasons) -> Op
             reasons.info(
                 Check::Signature,
                 Code::ProvenanceFetched,
-                format!(
-                    "{} registry provenance attestation(s) {} {}",
-                    found.bundles.len(),
-                    if found.from_store {
-                        "read from the store, fetched earlier from"
-                    } else {
-                        "fetched from"
-                    },
-                    provenance.url
-                ),
+                if found.from_store {
+                    format!(
+                        "{} registry provenance attestation(s) read from the store (fetched once; the registry serves them at {})",
+                        found.bundles.len(),
+                        provenance.url
+                    )
+                } else {
+                    format!(
+                        "{} registry provenance attestation(s) fetched from {}",
+                        found.bundles.len(),
+                        provenance.url
+                    )
+                },
             );
             Some(found)
         }
