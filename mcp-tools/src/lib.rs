@@ -32,7 +32,7 @@ pub use client::{
 };
 pub use diff::{JsonChange, TextChange, TextRun, ToolChange, ToolsDiff, diff};
 pub use lint::{Finding, LintReport, Location, Matcher, RULES, Rule, Scope, Severity, lint};
-pub use scratch::{ArtifactServer, ScratchError, capture_artifact};
+pub use scratch::{ArtifactServer, Isolation, ScratchError, capture_artifact, confine};
 
 use mcpin_attestation::ToolsSection;
 

@@ -85,6 +85,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             package: &identified.package,
             entry: args.entry.as_deref(),
             args: &args.server_args,
+            isolation: None,
         };
         let section = mcpin_tools::capture_artifact(&server, &options)
             .with_context(|| format!("capturing the tools of `{}`", args.artifact.display()))?;
