@@ -272,12 +272,13 @@ pub fn review(client: &Client, request: &Request) -> Result<Review, ReviewError>
     };
     blocking.extend(denied.iter().map(|d| format!("denied component: {d}")));
     let previous = match (request.policy, &section) {
-        (Some(policy), Some(section)) => previous::approved(policy, &identified)
-            .map(|(version, sha256, tools)| Previous {
+        (Some(policy), Some(section)) => {
+            previous::approved(policy, &identified).map(|(version, sha256, tools)| Previous {
                 version,
                 sha256,
                 diff: mcpin_tools::diff(&tools, section),
-            }),
+            })
+        }
         _ => None,
     };
     Ok(Review {
@@ -307,7 +308,10 @@ fn provenance(client: &Client, request: &Request, identified: &Identified) -> Pr
     if !matches!(package.ecosystem, Ecosystem::Npm | Ecosystem::Pypi) {
         return Provenance {
             url: String::new(),
-            unavailable: Some(format!("{} registries publish no provenance", package.ecosystem)),
+            unavailable: Some(format!(
+                "{} registries publish no provenance",
+                package.ecosystem
+            )),
             trusted_publisher: None,
             attestations: Vec::new(),
             policy: Vec::new(),
@@ -440,12 +444,14 @@ fn capture(
 }
 
 fn lock(artifact: &Path, identified: &Identified, request: &Request) -> Outcome<Lock> {
-    let registry = request.lock_registry.clone().unwrap_or_else(|| {
-        match identified.package.ecosystem {
-            Ecosystem::Pypi => request.pypi_index.clone(),
-            _ => request.npm_registry.clone(),
-        }
-    });
+    let registry =
+        request
+            .lock_registry
+            .clone()
+            .unwrap_or_else(|| match identified.package.ecosystem {
+                Ecosystem::Pypi => request.pypi_index.clone(),
+                _ => request.npm_registry.clone(),
+            });
     let options = mcpin_sbom::LockOptions {
         registry: Some(registry),
         python_version: None,
@@ -516,8 +522,7 @@ pub fn approve(
     );
     Ok(Approval {
         package_bundle: mcpin_verifier::sign_statement(&package_statement, key).to_json_pretty(),
-        approval_bundle: mcpin_verifier::sign_statement(&approval_statement, key)
-            .to_json_pretty(),
+        approval_bundle: mcpin_verifier::sign_statement(&approval_statement, key).to_json_pretty(),
         sbom: signed.sbom.clone(),
     })
 }

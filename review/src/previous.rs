@@ -10,7 +10,10 @@ use mcpin_attestation::{
 use mcpin_verifier::policy::{Policy, SignerKind};
 
 /// `(version, sha256, tools)` of the newest other approved version, by approval time.
-pub(crate) fn approved(policy: &Policy, current: &Identified) -> Option<(String, String, ToolsSection)> {
+pub(crate) fn approved(
+    policy: &Policy,
+    current: &Identified,
+) -> Option<(String, String, ToolsSection)> {
     let dir = policy.store_dir.as_ref()?;
     let keys: Vec<_> = policy
         .approvers
@@ -28,8 +31,16 @@ pub(crate) fn approved(policy: &Policy, current: &Identified) -> Option<(String,
         }
         let mut approved_at = None;
         let mut tools = None;
-        for file in fs_err::read_dir(entry.path()).into_iter().flatten().filter_map(Result::ok) {
-            if !file.file_name().to_string_lossy().ends_with(".sigstore.json") {
+        for file in fs_err::read_dir(entry.path())
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            if !file
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".sigstore.json")
+            {
                 continue;
             }
             let Ok(bytes) = mcpin_registry_client::attestations::read_file(
@@ -48,14 +59,17 @@ pub(crate) fn approved(policy: &Policy, current: &Identified) -> Option<(String,
                 let statement = verified.statement();
                 let about = statement.subject.iter().any(|s| {
                     s.digest.get("sha256") == Some(&sha256)
-                        && s.name.starts_with(&format!("pkg:{}/", current.package.ecosystem))
+                        && s.name
+                            .starts_with(&format!("pkg:{}/", current.package.ecosystem))
                 });
                 if !about {
                     continue;
                 }
                 match statement.predicate_type.as_str() {
                     APPROVAL_PREDICATE_TYPE => {
-                        approved_at = statement.predicate["approvedAt"].as_str().map(str::to_owned);
+                        approved_at = statement.predicate["approvedAt"]
+                            .as_str()
+                            .map(str::to_owned);
                     }
                     PACKAGE_PREDICATE_TYPE => {
                         if let Ok(predicate) =

@@ -30,7 +30,11 @@ fn render(review: &Review, md: bool) -> String {
     } else {
         let _ = writeln!(out, "review of {}", package.purl);
     }
-    let _ = writeln!(out, "{item}file: {} ({} bytes)", package.file_name, package.size);
+    let _ = writeln!(
+        out,
+        "{item}file: {} ({} bytes)",
+        package.file_name, package.size
+    );
     let _ = writeln!(out, "{item}from: {}", review.url);
     let _ = writeln!(out, "{item}sha256: {}", review.sha256);
     let _ = writeln!(out, "{item}sha512: {}", review.sha512);
