@@ -659,7 +659,7 @@ pub struct ReviewArgs {
     pub entry: Option<String>,
     /// Seconds to wait for each answer of the server while capturing
     #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub timeout: u64,
+    pub capture_timeout: u64,
     /// Registry or index the dependencies are resolved against [default: the package's]
     #[arg(long, value_name = "URL")]
     pub lock_registry: Option<String>,

@@ -53,7 +53,7 @@ pub fn run(args: ReviewArgs) -> anyhow::Result<ExitStatus> {
             root: &root,
             entry: args.entry.as_deref(),
             server_args: &args.server_args,
-            timeout: Duration::from_secs(args.timeout),
+            timeout: Duration::from_secs(args.capture_timeout),
             lock_registry: args.lock_registry.clone(),
             npm_registry,
             pypi_index,
