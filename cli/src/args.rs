@@ -26,6 +26,9 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Countersign an artifact as approved: tools, lock and SBOM digests, until a date
     Approve(ApproveArgs),
+    /// Review a package in one step (fetch, provenance, lock, tools, SBOM, lint) and
+    /// optionally approve it: `mcpin review npm:@scope/server@1.2.3 --approve --key K`
+    Review(ReviewArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
     /// Resolve a package and fetch it into the content-addressed store
@@ -652,4 +655,56 @@ pub enum AttestCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 reviewed (and approved with --approve), 1 the review has \
+findings that block an approval (--approve then signs nothing), 2 usage error, 3 invalid input \
+(policy, key), 4 I/O or network error."
+)]
+pub struct ReviewArgs {
+    /// npm:NAME@VERSION, pypi:NAME==VERSION, oci:HOST/REPO@sha256:HEX, or an MCP registry name
+    /// (io.github.owner/server[@VERSION], or mcp:NAME)
+    pub spec: String,
+    /// The policy the review is for: its Sigstore signers judge the provenance, its [sbom]
+    /// rules the components, its [store] dir receives an approval
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    /// Print the review as JSON to stdout
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the review as Markdown to stdout (for a pull request)
+    #[arg(long)]
+    pub markdown: bool,
+    /// Sign the package statement (lock, tools, SBOM) and its approval into the policy's store
+    #[arg(long, requires_all = ["key", "policy"])]
+    pub approve: bool,
+    /// The approver's private key (PKCS#8 PEM); its public key must be a signer of the policy
+    #[arg(long, value_name = "KEY", requires = "approve")]
+    pub key: Option<std::path::PathBuf>,
+    /// Passphrase of an encrypted key, read from this environment variable
+    #[arg(long, value_name = "VAR", requires = "approve")]
+    pub passphrase_env: Option<String>,
+    /// Until when the approval counts (YYYY-MM-DD or RFC 3339) [default: 90 days from now]
+    #[arg(long, value_name = "DATE", requires = "approve")]
+    pub expires: Option<String>,
+    /// Append a [[packages]] rule for this exact version and digest to this policy file (the
+    /// policy must then be signed again: `mcpin policy sign`)
+    #[arg(long, value_name = "FILE", requires = "approve")]
+    pub add_to_policy: Option<std::path::PathBuf>,
+    /// The entry point to capture, if the package has several
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+    /// Seconds to wait for each answer of the server while capturing
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub capture_timeout: u64,
+    /// Registry or index the dependencies are resolved against [default: the package's]
+    #[arg(long, value_name = "URL")]
+    pub lock_registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Arguments for the server while capturing (after `--`)
+    #[arg(last = true, value_name = "SERVER_ARGS")]
+    pub server_args: Vec<std::ffi::OsString>,
 }

@@ -491,13 +491,7 @@ fn verify_package(
         name: request.package.name.clone(),
         version,
     };
-    let gathered = gather(
-        loaded,
-        registry,
-        &client,
-        &identified.digests.sha256,
-        &artifact_path,
-    )?;
+    let gathered = gather(loaded, registry, &client, &identified, &artifact_path)?;
     let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
@@ -509,17 +503,27 @@ fn verify_package(
 }
 
 /// The evidence for one artifact: bundles beside it (for a launch, none: its blob lives in the
-/// store) and in the policy's stores. Remote stores are read with the online client unless the
-/// launch is offline; the directory store always.
+/// store), in the policy's stores, and the registry's own provenance when a policy signer is a
+/// Sigstore identity (npm and PyPI; from the store once fetched). Remote sources are read with
+/// the online client unless the launch is offline; the store always.
 fn gather(
     loaded: &LoadedPolicy,
     registry: &Settings,
     client: &Client,
-    sha256: &str,
+    identified: &mcpin_artifact::Identified,
     artifact_path: &Path,
 ) -> Result<Gathered, Refusal> {
+    let sha256 = &identified.digests.sha256;
+    let package = &identified.package;
     let sources = loaded.policy.attestation_sources();
-    let remote = sources.https.is_some() || sources.oci.is_some();
+    let provenance = loaded.policy.wants_registry_provenance()
+        && matches!(
+            package.ecosystem,
+            mcpin_attestation::Ecosystem::Npm | mcpin_attestation::Ecosystem::Pypi
+        );
+    let remote = sources.https.is_some()
+        || sources.oci.is_some()
+        || (provenance && !client.has_registry_provenance(package, sha256));
     let online;
     let client = if remote && client.offline() && !registry.http.offline {
         online =
@@ -529,6 +533,9 @@ fn gather(
         client
     };
     let mut gathered = client.gather_attestations(&sources, sha256);
+    if provenance {
+        gathered.provenance = Some(client.registry_provenance(package, sha256));
+    }
     let beside = mcpin_registry_client::attestations::read_beside(artifact_path)
         .map_err(|e| refuse("attestation-unreadable", e.to_string()))?;
     gathered.files.extend(beside);
@@ -551,6 +558,7 @@ fn judge(
             requested: Some(requested),
             files: &gathered.files,
             notes: &gathered.notes,
+            provenance: gathered.provenance.as_ref(),
             now: jiff::Timestamp::now(),
         },
     );
@@ -618,13 +626,7 @@ fn verify_image(
         name: format!("{}/{}", reference.registry, reference.repository),
         version,
     };
-    let gathered = gather(
-        loaded,
-        registry,
-        &client,
-        &identified.digests.sha256,
-        &fetched.path,
-    )?;
+    let gathered = gather(loaded, registry, &client, &identified, &fetched.path)?;
     let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,

@@ -41,7 +41,7 @@ pub use lint::{
     Matcher, Place, RULES, Rule, Scope, Severity, Site, highest_severity, json_report, lint,
     lint_text, render_text, rules_markdown, sarif,
 };
-pub use scratch::{ArtifactServer, ScratchError, capture_artifact};
+pub use scratch::{ArtifactServer, Isolation, ScratchError, capture_artifact, confine};
 
 use mcpin_attestation::ToolsSection;
 

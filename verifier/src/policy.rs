@@ -120,6 +120,8 @@ pub enum SignerKind {
         identity: IdentityMatch,
         repository: Option<String>,
         git_ref: Option<String>,
+        /// The workflow path (or URL without `@ref`) the build ran.
+        workflow: Option<String>,
     },
 }
 
@@ -496,6 +498,14 @@ impl Policy {
         }
     }
 
+    /// Whether a registry's own provenance could satisfy a signer of this policy: it has a
+    /// Sigstore identity signer.
+    pub fn wants_registry_provenance(&self) -> bool {
+        self.signers
+            .iter()
+            .any(|signer| matches!(signer.kind, SignerKind::Sigstore { .. }))
+    }
+
     pub fn signer(&self, id: &str) -> Option<&Signer> {
         self.signers.iter().find(|signer| signer.id == id)
     }
@@ -519,7 +529,8 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
         || signer.san.is_some()
         || signer.san_regex.is_some()
         || signer.repository.is_some()
-        || signer.git_ref.is_some();
+        || signer.git_ref.is_some()
+        || signer.workflow.is_some();
     match (&signer.public_key, sigstore_keys) {
         (Some(file), false) => {
             let key = PublicKey::load(&base.join(file.get_ref()))
@@ -577,6 +588,7 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
                 identity,
                 repository: signer.repository.clone(),
                 git_ref: signer.git_ref.clone(),
+                workflow: signer.workflow.clone(),
             })
         }
         (None, false) => {

@@ -10,6 +10,7 @@ mod keygen;
 mod lock;
 mod manual;
 mod policy;
+mod review;
 mod run;
 mod sbom;
 mod sign;
@@ -38,6 +39,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Store(args) => store::run(args),
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
+        Command::Review(args) => review::run(args),
         Command::Sigstore(command) => sigstore::run(command),
         Command::Lock(args) => lock::run(args),
         Command::Sbom(args) => sbom::run(args),

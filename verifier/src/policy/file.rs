@@ -83,6 +83,11 @@ pub struct SignerFile {
     /// Sigstore (GitHub Actions): the git ref the build ran on, e.g. `refs/heads/main`.
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+    /// Sigstore (CI): the workflow that built it, as a path in `repository`
+    /// (`.github/workflows/release.yml`) or a full URL without `@ref`; compared with the
+    /// certificate's Build Config URI with its `@ref` removed.
+    #[serde(default)]
+    pub workflow: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
