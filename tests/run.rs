@@ -953,6 +953,48 @@ fn capture_server() -> Capture {
     Capture { address, requests }
 }
 
+/// `mcpin wrap` pins a floating spec (`npx -y pkg`) by asking a registry. It used to run
+/// `npm view` / `uv pip compile` in the current directory, which read the project's `.npmrc`
+/// and `uv.toml`: a cloned repository chose which registry answered, and got the user's
+/// token. Now the registry client resolves with the user's configuration only.
+#[test]
+fn wrap_pins_floating_specs_without_the_project_configuration() {
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let capture = capture_server();
+    std::fs::write(
+        sandbox.path(".npmrc"),
+        format!("registry=http://{}/\n", capture.address),
+    )
+    .unwrap();
+    std::fs::write(
+        sandbox.path("uv.toml"),
+        format!("index-url = \"http://{}/simple/\"\n", capture.address),
+    )
+    .unwrap();
+    let config = sandbox.path("claude_desktop_config.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"mcpServers": {{"fixture": {{"command": "npx", "args": ["-y", "{}", "exit", "0"]}}}}}}"#,
+            w.fixture
+        ),
+    )
+    .unwrap();
+    let argvs = wrap(&sandbox, &config, "claude-desktop");
+    let asked = capture.requests.lock().unwrap().clone();
+    assert!(
+        asked.is_empty(),
+        "the project's registry was asked: {asked:?}"
+    );
+    assert!(
+        argvs[0]
+            .iter()
+            .any(|a| *a == format!("{}@1.0.0", w.fixture)),
+        "{argvs:?}"
+    );
+}
+
 /// A cloned repository's `./.npmrc` pointed a cold `mcpin run` at its own registry over plain
 /// http, with `${SECRET}` from the environment expanded into the token. Under `run` only the
 /// user's `~/.npmrc` counts, and nothing in it is expanded; a malformed one is refused with

@@ -80,6 +80,35 @@ pub struct PackageRef {
     pub version: VersionSpec,
 }
 
+impl PackageRef {
+    /// What the registry client fetches for an npm or PyPI package: an exact version, or a
+    /// floating spec it resolves (the highest match; `latest` is npm's dist-tag and, for PyPI,
+    /// the newest release). `None` for images, which are fetched by reference.
+    pub fn registry_spec(&self) -> Option<mcpin_registry_client::Spec> {
+        use mcpin_registry_client::Spec;
+        let name = self.name.clone();
+        match (self.ecosystem, &self.version) {
+            (Ecosystem::Npm, VersionSpec::Exact(v) | VersionSpec::Floating(v)) => Some(Spec::Npm {
+                name,
+                requirement: v.clone(),
+            }),
+            (Ecosystem::Pypi, VersionSpec::Exact(v)) => Some(Spec::Pypi {
+                name,
+                specifiers: format!("=={v}"),
+            }),
+            (Ecosystem::Pypi, VersionSpec::Floating(v)) => Some(Spec::Pypi {
+                name,
+                specifiers: if v == "latest" {
+                    String::new()
+                } else {
+                    v.clone()
+                },
+            }),
+            (Ecosystem::Oci | Ecosystem::Mcpb, _) => None,
+        }
+    }
+}
+
 /// A floating spec and where it sits in the argv, so wrap can pin it in place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FloatingSpec {

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, ProgramRef, Reason};
 use crate::env::SanitizedEnv;
 use crate::exec::Launch;
-use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
+use crate::grammar::{self, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
 use crate::interpreter::{InterpreterPins, Resolver, SearchEnv, Tool};
 use crate::locate::{self, BaseDirs, PolicyLocation};
@@ -464,7 +464,13 @@ fn verify_package(
         ));
     }
 
-    let (client, fetched) = fetch_with_client(&package_spec(request), registry)?;
+    let (client, fetched) = fetch_with_client(
+        &request
+            .package
+            .registry_spec()
+            .expect("npx and uvx name an npm or PyPI package"),
+        registry,
+    )?;
     // identify() reads the kind of archive from its file name; the store names blobs by digest.
     let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
     let artifact_path = named.path().join(&fetched.file_name);
@@ -635,28 +641,6 @@ fn verify_image(
         package,
         _named: None,
     })
-}
-
-/// The registry spec of an npm or PyPI launch.
-fn package_spec(request: &LaunchRequest) -> Spec {
-    let package = &request.package;
-    match (package.ecosystem, &package.version) {
-        (Ecosystem::Npm, VersionSpec::Exact(v) | VersionSpec::Floating(v)) => Spec::Npm {
-            name: package.name.clone(),
-            requirement: v.clone(),
-        },
-        (Ecosystem::Pypi, VersionSpec::Exact(v)) => Spec::Pypi {
-            name: package.name.clone(),
-            specifiers: format!("=={v}"),
-        },
-        (Ecosystem::Pypi, VersionSpec::Floating(v)) => Spec::Pypi {
-            name: package.name.clone(),
-            specifiers: v.clone(),
-        },
-        (Ecosystem::Oci | Ecosystem::Mcpb, _) => {
-            unreachable!("the grammar reads only npx, uvx (and docker, verified by verify_image)")
-        }
-    }
 }
 
 /// Offline first: a warm launch finds its artifact through the store's refs. Returns the
