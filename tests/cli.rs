@@ -291,6 +291,37 @@ require-any = ["publisher"]
         &[0],
     );
     assert_eq!(audit["records"], 2);
+    // `audit show --json` is one object a line (for a SIEM), each with its schema_version.
+    let shown = sandbox.run(&["audit", "show", &log, "--json"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let lines: Vec<Value> = stdout(&shown)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", stdout(&shown));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["schema_version"].as_u64() >= Some(1))
+    );
+    sandbox.checked.insert("mcpin audit show".to_owned());
+
+    // `review` of the built-in example, published under a name of this test's own.
+    let name = format!("mcpin-cli-hello-{}", std::process::id());
+    let hello = mcpin_tests::hello_package(sandbox.dir.path(), &name);
+    mcpin_tests::npm_publish(sandbox.dir.path(), &hello);
+    let review = sandbox.json(
+        "mcpin review",
+        &[
+            "review",
+            &format!("npm:{name}@0.1.0"),
+            "--npm-registry",
+            &npm_registry,
+            "--json",
+        ],
+        &[0],
+    );
+    assert_eq!(review["package"]["name"], name.as_str(), "{review:#}");
 
     // Every command that has --json today was run above.
     let missing: Vec<_> = commands_with_json()

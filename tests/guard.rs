@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, mcpin, stderr, stdout};
+use mcpin_tests::{artifact, mcpin, npm_publish, stderr, stdout};
 use serde_json::{Value, json};
 
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
@@ -193,25 +193,6 @@ fn fixture_tarball(dir: &Path, name: &str) -> PathBuf {
         .unwrap();
     ok(&output, "npm pack");
     dir.join(stdout(&output).trim())
-}
-
-fn npm_publish(dir: &Path, tarball: &Path) {
-    let registry = env("MCPIN_TEST_NPM_REGISTRY");
-    let npmrc = dir.join("publish.npmrc");
-    let host = registry.trim_start_matches("http:");
-    std::fs::write(
-        &npmrc,
-        format!("{host}:_authToken={}\n", env("MCPIN_TEST_NPM_TOKEN")),
-    )
-    .unwrap();
-    let output = Command::new("npm")
-        .arg("publish")
-        .arg(tarball)
-        .args(["--registry", &registry, "--userconfig"])
-        .arg(&npmrc)
-        .output()
-        .unwrap();
-    ok(&output, "npm publish");
 }
 
 /// A scratch HOME / XDG with the policy at the user location; `store` names the bundle store.
@@ -784,7 +765,8 @@ fn results_must_match_the_signed_output_schema_and_pass_the_scan() {
             call("echo", json!({"text": "fine"})),
         ]),
     );
-    for (step, why) in [(0, "outputSchema"), (1, "ignore-instructions")] {
+    // The injected page is withheld for its worst finding: sending a key file away.
+    for (step, why) in [(0, "outputSchema"), (1, "secret-exfiltration")] {
         let result = &session.step(step)["result"];
         assert_eq!(result["isError"], true, "{result}");
         let text = session.text(step);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, mcpin, stderr, stdout};
+use mcpin_tests::{artifact, mcpin, npm_publish, stderr, stdout};
 use serde_json::Value;
 
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
@@ -77,25 +77,6 @@ fn fixture_tarball(dir: &Path, name: &str, extra: &str) -> PathBuf {
         .unwrap();
     ok(&output, "npm pack");
     dir.join(stdout(&output).trim())
-}
-
-fn npm_publish(dir: &Path, tarball: &Path) {
-    let registry = env("MCPIN_TEST_NPM_REGISTRY");
-    let npmrc = dir.join("publish.npmrc");
-    let host = registry.trim_start_matches("http:");
-    std::fs::write(
-        &npmrc,
-        format!("{host}:_authToken={}\n", env("MCPIN_TEST_NPM_TOKEN")),
-    )
-    .unwrap();
-    let output = Command::new("npm")
-        .arg("publish")
-        .arg(tarball)
-        .args(["--registry", &registry, "--userconfig"])
-        .arg(&npmrc)
-        .output()
-        .unwrap();
-    ok(&output, "npm publish");
 }
 
 fn sign(world_dir: &Path, artifact: &Path, lock: Option<&Path>) {

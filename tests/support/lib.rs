@@ -171,3 +171,54 @@ mod tests {
         );
     }
 }
+
+/// The environment variable `name`, which `tests/run` sets (the loopback registries).
+pub fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with tests/run"))
+}
+
+/// Publishes `tarball` into the loopback Verdaccio with the test account's token.
+pub fn npm_publish(dir: &Path, tarball: &Path) {
+    let registry = env("MCPIN_TEST_NPM_REGISTRY");
+    let npmrc = dir.join("publish.npmrc");
+    let host = registry.trim_start_matches("http:");
+    std::fs::write(
+        &npmrc,
+        format!("{host}:_authToken={}\n", env("MCPIN_TEST_NPM_TOKEN")),
+    )
+    .unwrap();
+    let output = Command::new("npm")
+        .arg("publish")
+        .arg(tarball)
+        .args(["--registry", &registry, "--userconfig"])
+        .arg(&npmrc)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "npm publish {}: {}",
+        tarball.display(),
+        stderr(&output)
+    );
+}
+
+/// The built-in example server (`testdata/hello-mcp`) packed as `name`@0.1.0 into `dir`, so
+/// that each test can publish a copy of its own.
+pub fn hello_package(dir: &Path, name: &str) -> PathBuf {
+    let src = dir.join(format!("src-{}", name.replace('/', "-")));
+    std::fs::create_dir_all(&src).unwrap();
+    let manifest = std::fs::read_to_string(testdata("hello-mcp/package.json")).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    manifest["name"] = name.into();
+    std::fs::write(src.join("package.json"), manifest.to_string()).unwrap();
+    std::fs::copy(testdata("hello-mcp/server.js"), src.join("server.js")).unwrap();
+    let output = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(dir)
+        .current_dir(&src)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "npm pack: {}", stderr(&output));
+    dir.join(stdout(&output).trim())
+}
