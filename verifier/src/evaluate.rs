@@ -96,7 +96,13 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
     let policy = &loaded.policy;
     let package = &evidence.identified.package;
     let mut base = Reasons(vec![loaded.signature.clone()]);
-    policy_checks(policy, loaded.version_check, evidence.now, &mut base);
+    policy_checks(
+        policy,
+        loaded.version_check,
+        loaded.refreshed,
+        evidence.now,
+        &mut base,
+    );
     if let Some(requested) = evidence.requested {
         request_check(requested, evidence.identified, &mut base);
     }
@@ -222,7 +228,16 @@ fn request_check(requested: &Requested, identified: &Identified, reasons: &mut R
     }
 }
 
-fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: &mut Reasons) {
+fn policy_checks(
+    policy: &Policy,
+    check: VersionCheck,
+    refreshed: Option<Timestamp>,
+    now: Timestamp,
+    reasons: &mut Reasons,
+) {
+    if let Some(max_age) = &policy.max_age {
+        freshness_check(policy, max_age, refreshed, now, reasons);
+    }
     match policy.expires {
         Some(expires) if now >= expires => reasons.fail(
             Check::Expiry,
@@ -265,6 +280,53 @@ fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: 
             Check::Policy,
             Code::PolicyVersionOk,
             format!("policy `{}` version {}", policy.name, check.version),
+        );
+    }
+}
+
+/// TUF's freeze-attack defence: a policy with `max-age` allows nothing once its last
+/// successful pull is older than that, or when no pull of it is recorded.
+fn freshness_check(
+    policy: &Policy,
+    max_age: &crate::policy::MaxAge,
+    refreshed: Option<Timestamp>,
+    now: Timestamp,
+    reasons: &mut Reasons,
+) {
+    let Some(pulled_at) = refreshed else {
+        reasons.fail(
+            Check::Expiry,
+            Code::PolicyStale,
+            format!(
+                "policy `{}` sets max-age {} and this machine has no record of a successful `mcpin policy pull` of it",
+                policy.name, max_age.text
+            ),
+        );
+        return;
+    };
+    let age = now.duration_since(pulled_at);
+    let shown = std::time::Duration::try_from(age)
+        .map(|age| {
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs())).to_string()
+        })
+        .unwrap_or_else(|_| "a negative time".to_owned());
+    if age > max_age.duration {
+        reasons.fail(
+            Check::Expiry,
+            Code::PolicyStale,
+            format!(
+                "policy `{}` was last pulled at {pulled_at}, {shown} ago, longer than its max-age {}: the policy server may be unreachable or withheld (a freeze attack); run `mcpin policy pull`",
+                policy.name, max_age.text
+            ),
+        );
+    } else {
+        reasons.pass(
+            Check::Expiry,
+            Code::PolicyFresh,
+            format!(
+                "policy `{}` was pulled {shown} ago (max-age {})",
+                policy.name, max_age.text
+            ),
         );
     }
 }

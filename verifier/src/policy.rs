@@ -21,18 +21,18 @@ use sha2::Digest as _;
 
 use crate::keys::PublicKey;
 use crate::sigstore::IdentityMatch;
-pub use crate::state::{PolicyState, StateError, VersionCheck};
+pub use crate::state::{PolicyState, PullRecord, PullState, StateError, VersionCheck};
 
 mod file;
 mod signature;
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
-    SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
+    SbomRulesFile, ServerFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
 };
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
-    verify_policy_signature,
+    verify_policy_signature, verify_policy_signature_bytes,
 };
 
 /// Why a policy file cannot be used.
@@ -85,8 +85,12 @@ pub struct Policy {
     pub name: String,
     pub version: u64,
     pub expires: Option<Timestamp>,
+    /// `max-age`: how long after its last successful pull the policy still allows anything.
+    pub max_age: Option<MaxAge>,
     pub signers: Vec<Signer>,
     pub packages: Vec<PackageRule>,
+    /// `[[servers]]`: the approved launch command lines (`mcpin policy compile`).
+    pub servers: Vec<Server>,
     pub tools: ToolRules,
     pub sbom: SbomRules,
     pub launch: LaunchRules,
@@ -95,6 +99,62 @@ pub struct Policy {
     pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
+    /// Every file or directory the policy names by path, as written and as resolved.
+    pub named_files: Vec<NamedFile>,
+}
+
+/// The policy's `max-age`, as written and as a duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxAge {
+    pub text: String,
+    pub duration: jiff::SignedDuration,
+}
+
+/// One approved server launch (`[[servers]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    /// The launcher argv (`npx -y pkg@1.2.3 ARGS…`), without the `mcpin run --` in front.
+    pub argv: Vec<String>,
+}
+
+/// A path the policy names: a signer's key, the trusted root, the store directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedFile {
+    /// What names it, for messages (`signer \`publisher\` public-key`).
+    pub what: String,
+    /// The path as written in the policy.
+    pub written: String,
+    /// The path resolved against the policy's directory.
+    pub resolved: PathBuf,
+    /// The store directory (a tree of files), not one file.
+    pub is_dir: bool,
+}
+
+impl NamedFile {
+    /// The written path as a plain relative path below the policy's directory, with `/`
+    /// separators (`./keys/a.pub` is `keys/a.pub`); `None` when it is absolute or climbs out with
+    /// `..`. Only such files travel with a policy (`mcpin policy publish`, `mcpin policy pull`).
+    pub fn distributable(&self) -> Option<String> {
+        distributable_path(&self.written)
+    }
+}
+
+/// `written` as a plain relative path with `/` separators, if it is one (see
+/// [`NamedFile::distributable`]).
+pub fn distributable_path(written: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for component in Path::new(written).components() {
+        match component {
+            std::path::Component::Normal(part) => parts.push(part.to_str()?.to_owned()),
+            std::path::Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    let plain = parts
+        .iter()
+        .all(|part| !part.is_empty() && !part.contains(['\\', '\0']));
+    (plain && !parts.is_empty()).then(|| parts.join("/"))
 }
 
 #[derive(Debug)]
@@ -298,6 +358,13 @@ impl Policy {
                 .ok()
         });
 
+        let max_age = file.max_age.as_ref().and_then(|value| {
+            parse_max_age(value.get_ref())
+                .map_err(|why| check.error(value.span(), why))
+                .ok()
+        });
+        let servers = servers(&file.servers, &mut check);
+
         let mut signers = Vec::new();
         let mut ids = BTreeSet::new();
         for signer in &file.signers {
@@ -431,13 +498,44 @@ impl Policy {
                 diagnostics: check.diagnostics,
             });
         }
+        let mut named_files: Vec<NamedFile> = file
+            .signers
+            .iter()
+            .filter_map(|signer| {
+                let written = signer.public_key.as_ref()?.get_ref();
+                Some(NamedFile {
+                    what: format!("signer `{}` public-key", signer.id.get_ref()),
+                    written: written.clone(),
+                    resolved: base.join(written),
+                    is_dir: false,
+                })
+            })
+            .collect();
+        if let Some(written) = &file.sigstore.trusted_root {
+            named_files.push(NamedFile {
+                what: "[sigstore] trusted-root".to_owned(),
+                written: written.clone(),
+                resolved: base.join(written),
+                is_dir: false,
+            });
+        }
+        if let Some(written) = &file.store.dir {
+            named_files.push(NamedFile {
+                what: "[store] dir".to_owned(),
+                written: written.clone(),
+                resolved: base.join(written),
+                is_dir: true,
+            });
+        }
         Ok(Policy {
             path: path.to_owned(),
             name: file.name.clone().unwrap_or_else(|| "default".to_owned()),
             version: *file.version.get_ref(),
             expires,
+            max_age,
             signers,
             packages,
+            servers,
             tools: clone_tools(&file.tools),
             sbom,
             launch,
@@ -446,6 +544,7 @@ impl Policy {
             store_url,
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
+            named_files,
         })
     }
 
@@ -462,8 +561,22 @@ impl Policy {
             }
             None => None,
         };
+        let mut files = std::collections::BTreeMap::new();
+        for named in &self.named_files {
+            let Some(relative) = named.distributable() else {
+                continue;
+            };
+            if named.is_dir {
+                if named.resolved.is_dir() {
+                    hash_tree(&named.resolved, &relative, 0, &mut files)?;
+                }
+            } else {
+                files.insert(relative, sha256_file(&named.resolved)?);
+            }
+        }
         Ok(PolicyPredicate {
             version: self.version,
+            files,
             signer_keys: self
                 .signers
                 .iter()
@@ -488,6 +601,123 @@ impl Policy {
     pub fn signer(&self, id: &str) -> Option<&Signer> {
         self.signers.iter().find(|signer| signer.id == id)
     }
+}
+
+/// The sha256 (hex) of the file at `path`.
+fn sha256_file(path: &Path) -> Result<String, PolicyError> {
+    let bytes = fs_err::read(path).map_err(|source| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// Deepest directory level below a store directory that a signature pins.
+const MAX_TREE_DEPTH: usize = 8;
+
+/// Every regular file below `dir` (written as `prefix`), by `prefix/relative path` → sha256.
+/// A symbolic link or a tree deeper than [`MAX_TREE_DEPTH`] is an error: what a signature pins
+/// must be plain files.
+fn hash_tree(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    files: &mut std::collections::BTreeMap<String, String>,
+) -> Result<(), PolicyError> {
+    let io = |path: &Path, source: std::io::Error| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if depth > MAX_TREE_DEPTH {
+        return Err(io(
+            dir,
+            std::io::Error::other(format!("more than {MAX_TREE_DEPTH} directory levels")),
+        ));
+    }
+    let mut entries: Vec<_> = fs_err::read_dir(dir)
+        .map_err(|source| io(dir, source))?
+        .collect::<Result<_, _>>()
+        .map_err(|source| io(dir, source))?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|source| io(&path, source))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Err(io(
+                &path,
+                std::io::Error::other("the file name is not UTF-8"),
+            ));
+        };
+        let relative = format!("{prefix}/{name}");
+        if kind.is_dir() {
+            hash_tree(&path, &relative, depth + 1, files)?;
+        } else if kind.is_file() {
+            files.insert(relative, sha256_file(&path)?);
+        } else {
+            return Err(io(
+                &path,
+                std::io::Error::other("not a regular file or directory (a symbolic link?)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `max-age`: a positive duration such as `7d`, `12h` or `30m`.
+fn parse_max_age(text: &str) -> Result<MaxAge, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration such as \"7d\", \"12h\" or \"30m\": {e}")
+    })?;
+    if duration.is_zero() {
+        return Err("max-age must be longer than zero".to_owned());
+    }
+    let duration = jiff::SignedDuration::try_from(duration)
+        .map_err(|_| format!("`{text}` is too long a duration"))?;
+    Ok(MaxAge {
+        text: text.to_owned(),
+        duration,
+    })
+}
+
+/// Validates `[[servers]]`: names a client config can carry, each once; non-empty argvs.
+fn servers(list: &[ServerFile], check: &mut Checker) -> Vec<Server> {
+    let mut names = BTreeSet::new();
+    let mut servers = Vec::new();
+    for server in list {
+        let name = server.name.get_ref();
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_name {
+            check.error(
+                server.name.span(),
+                "a server name is 1 to 64 letters, digits, `-` or `_` (what every client accepts as a server name)",
+            );
+            continue;
+        }
+        if !names.insert(name.clone()) {
+            check.error(
+                server.name.span(),
+                format!("server `{name}` is defined twice"),
+            );
+            continue;
+        }
+        let argv = server.argv.get_ref();
+        if argv.first().is_none_or(String::is_empty) {
+            check.error(
+                server.argv.span(),
+                "argv is the launcher command line, e.g. [\"npx\", \"-y\", \"pkg@1.2.3\"]",
+            );
+            continue;
+        }
+        servers.push(Server {
+            name: name.clone(),
+            argv: argv.clone(),
+        });
+    }
+    servers
 }
 
 fn clone_tools(tools: &ToolRulesFile) -> ToolRules {
