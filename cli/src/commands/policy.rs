@@ -19,6 +19,9 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitStatus> {
             output::json(&policy::json_schema())?;
             Ok(ExitStatus::Success)
         }
+        PolicyCommand::Compile(args) => super::fleet::compile(args),
+        PolicyCommand::Publish(args) => super::fleet::publish(args),
+        PolicyCommand::Pull(args) => super::fleet::pull(args),
     }
 }
 
