@@ -202,7 +202,10 @@ for server in json.load(sys.stdin):
     result.append([full in goose, windsurf(server["command"], server["args"])])
 print(json.dumps(result))
 "#;
-    let mut child = Command::new("python3")
+    let python = std::env::var("MCPIN_TEST_PYYAML_PYTHON").expect(
+        "MCPIN_TEST_PYYAML_PYTHON is not set: run the suite with tests/run (tests/setup/45-pyyaml.sh)",
+    );
+    let mut child = Command::new(python)
         .arg("-c")
         .arg(SCRIPT)
         .arg(out.join("goose/allowlist.yaml"))
@@ -582,8 +585,9 @@ impl Publisher {
         keygen(dir.path(), "publisher");
         keygen(dir.path(), "other");
         keygen(dir.path(), "rogue");
+        let fetched = artifact(NPM);
         let artifact = dir.path().join(NPM);
-        std::fs::copy(artifact(NPM), &artifact).unwrap();
+        std::fs::copy(fetched, &artifact).unwrap();
         let sha256 = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(std::fs::read(&artifact).unwrap()))
@@ -962,7 +966,7 @@ fn pull_over_https_verifies_installs_and_refuses_rollback_tampering_and_freeze()
     let other = format!("bundles/{}/other.sigstore.json", publisher.sha256);
     assert_eq!(
         installed,
-        [bundle.as_str(), other.as_str(), "keys/publisher.pub"]
+        [other.as_str(), bundle.as_str(), "keys/publisher.pub"]
     );
     assert!(machine.path("policy.toml.sigstore.json").is_file());
     assert!(machine.path(&other).is_file());
