@@ -1180,3 +1180,70 @@ fn pull_from_an_oci_registry_refuses_rollback_and_a_tampered_blob() {
     assert_refused(&pull(), "blob-digest-mismatch", &machine, &installed);
     std::fs::write(&data, &bundle).unwrap();
 }
+
+/// The scheduling examples in `contrib/`: systemd accepts the service and timer without a
+/// warning (`systemd-analyze verify`, with ExecStart pointed at this build), launchd's plist
+/// parses (Python's `plistlib`), and the command line both run is one `mcpin` accepts.
+#[test]
+fn contrib_units_for_scheduled_pulls_are_valid() {
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib");
+    let dir = tempfile::tempdir().unwrap();
+    let service =
+        std::fs::read_to_string(contrib.join("systemd/mcpin-policy-pull.service")).unwrap();
+    let exec = service
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart="))
+        .expect("ExecStart")
+        .to_owned();
+    let args: Vec<&str> = exec.split_whitespace().collect();
+    assert_eq!(args[..3], ["/usr/local/bin/mcpin", "policy", "pull"]);
+    std::fs::write(
+        dir.path().join("mcpin-policy-pull.service"),
+        service.replace("/usr/local/bin/mcpin", mcpin_bin().to_str().unwrap()),
+    )
+    .unwrap();
+    std::fs::copy(
+        contrib.join("systemd/mcpin-policy-pull.timer"),
+        dir.path().join("mcpin-policy-pull.timer"),
+    )
+    .unwrap();
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.path().join("mcpin-policy-pull.service"))
+        .arg(dir.path().join("mcpin-policy-pull.timer"))
+        .output()
+        .expect("systemd-analyze (package systemd)");
+    ok(&output, "systemd-analyze verify");
+    assert_eq!(stderr(&output), "", "systemd warns about the units");
+
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json, plistlib, sys; print(json.dumps(plistlib.load(open(sys.argv[1], 'rb'))))",
+        )
+        .arg(contrib.join("launchd/dev.mcpin.policy-pull.plist"))
+        .output()
+        .unwrap();
+    ok(&output, "plistlib");
+    let plist = json_of(&output);
+    assert_eq!(plist["Label"], "dev.mcpin.policy-pull");
+    assert_eq!(plist["RunAtLoad"], true);
+    assert!(plist["StartInterval"].as_u64().unwrap() > 0);
+    let program: Vec<&str> = plist["ProgramArguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(program[..3], ["/usr/local/bin/mcpin", "policy", "pull"]);
+    assert_eq!(program[3], args[3], "the same source in both examples");
+
+    // mcpin accepts that command line (here, in per-user mode, it refuses to install).
+    let output = mcpin(&args[1..]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("per-user mode"),
+        "{}",
+        stderr(&output)
+    );
+}
