@@ -627,3 +627,54 @@ fn declares_dependencies(identified: &Identified) -> bool {
             .is_some_and(|req| !req.contains("extra =="))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Policy {
+        Policy::parse(std::path::Path::new("/nonexistent/policy.toml"), text).unwrap()
+    }
+
+    fn stale_or_fresh(
+        policy: &Policy,
+        refreshed: Option<Timestamp>,
+        now: &str,
+    ) -> Vec<(Code, bool)> {
+        let mut reasons = Reasons::default();
+        policy_checks(
+            policy,
+            VersionCheck::untracked(policy.version),
+            refreshed,
+            now.parse().unwrap(),
+            &mut reasons,
+        );
+        reasons
+            .0
+            .iter()
+            .filter(|r| matches!(r.code, Code::PolicyStale | Code::PolicyFresh))
+            .map(|r| (r.code, r.outcome == crate::verdict::Outcome::Fail))
+            .collect()
+    }
+
+    #[test]
+    fn max_age_denies_a_policy_not_pulled_recently_or_never() {
+        let aged = policy("version = 1\nmax-age = \"7d\"\n");
+        let pulled: Timestamp = "2026-09-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            stale_or_fresh(&aged, Some(pulled), "2026-09-07T23:59:59Z"),
+            [(Code::PolicyFresh, false)]
+        );
+        assert_eq!(
+            stale_or_fresh(&aged, Some(pulled), "2026-09-08T00:00:01Z"),
+            [(Code::PolicyStale, true)]
+        );
+        assert_eq!(
+            stale_or_fresh(&aged, None, "2026-09-01T00:00:00Z"),
+            [(Code::PolicyStale, true)]
+        );
+        // Without max-age, nothing is said about freshness.
+        let unaged = policy("version = 1\n");
+        assert_eq!(stale_or_fresh(&unaged, None, "2030-01-01T00:00:00Z"), []);
+    }
+}

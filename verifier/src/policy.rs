@@ -1007,4 +1007,129 @@ mod tests {
         );
         assert!(parse_time("next week").is_err());
     }
+
+    fn parse(text: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(Path::new("/nonexistent/policy.toml"), text)
+    }
+
+    fn messages(error: PolicyError) -> String {
+        match error {
+            PolicyError::Invalid { diagnostics, .. } => diagnostics
+                .into_iter()
+                .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn max_age_is_a_positive_duration() {
+        let policy = parse("version = 1\nmax-age = \"7d\"\n").unwrap();
+        let max_age = policy.max_age.unwrap();
+        assert_eq!(max_age.text, "7d");
+        assert_eq!(max_age.duration, jiff::SignedDuration::from_hours(7 * 24));
+        for bad in ["\"soon\"", "\"0s\"", "\"7\"", "7"] {
+            let text = format!("version = 1\nmax-age = {bad}\n");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
+        let error = messages(parse("version = 1\nmax-age = \"0s\"\n").unwrap_err());
+        assert!(
+            error.starts_with("2:11 max-age must be longer than zero"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn servers_have_unique_plain_names_and_an_argv() {
+        let policy = parse(
+            "version = 1\n[[servers]]\nname = \"fs\"\nargv = [\"npx\", \"-y\", \"a@1.0.0\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            policy.servers,
+            [Server {
+                name: "fs".into(),
+                argv: vec!["npx".into(), "-y".into(), "a@1.0.0".into()],
+            }]
+        );
+        let error = messages(
+            parse(
+                "version = 1\n[[servers]]\nname = \"fs\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"fs\"\nargv = [\"uvx\"]\n\
+                 [[servers]]\nname = \"a b\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"empty\"\nargv = []\n\
+                 [[servers]]\nname = \"x\"\nargv = [\"npx\"]\nenv = {}\n",
+            )
+            .unwrap_err(),
+        );
+        assert!(error.contains("unknown field `env`"), "{error}");
+        let error = messages(
+            parse(
+                "version = 1\n[[servers]]\nname = \"fs\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"fs\"\nargv = [\"uvx\"]\n\
+                 [[servers]]\nname = \"a b\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"empty\"\nargv = []\n",
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            error.contains("6:8 server `fs` is defined twice"),
+            "{error}"
+        );
+        assert!(
+            error.contains("9:8 a server name is 1 to 64 letters"),
+            "{error}"
+        );
+        assert!(
+            error.contains("13:8 argv is the launcher command line"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn distributable_paths_are_plain_and_relative() {
+        assert_eq!(
+            distributable_path("keys/a.pub").as_deref(),
+            Some("keys/a.pub")
+        );
+        assert_eq!(
+            distributable_path("./keys/./a.pub").as_deref(),
+            Some("keys/a.pub")
+        );
+        for outside in ["/etc/mcpin/a.pub", "../a.pub", "keys/../../a.pub", "", "."] {
+            assert_eq!(distributable_path(outside), None, "{outside}");
+        }
+    }
+
+    #[test]
+    fn a_signature_pins_every_distributable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("keys")).unwrap();
+        crate::keys::SecretKey::generate()
+            .write_pair(&dir.path().join("keys/p"), None)
+            .unwrap();
+        fs_err::create_dir_all(dir.path().join("bundles/abc")).unwrap();
+        fs_err::write(dir.path().join("bundles/abc/x.sigstore.json"), "{}").unwrap();
+        let text = "version = 1\n[[signers]]\nid = \"p\"\npublic-key = \"keys/p.pub\"\n\
+                    [store]\ndir = \"bundles\"\n";
+        let policy = Policy::parse(&dir.path().join("policy.toml"), text).unwrap();
+        let pins = policy.pins().unwrap();
+        assert_eq!(
+            pins.files.keys().collect::<Vec<_>>(),
+            ["bundles/abc/x.sigstore.json", "keys/p.pub"]
+        );
+        assert!(
+            !pins.files.contains_key("keys/p.key"),
+            "only what the policy names"
+        );
+        assert_eq!(
+            pins.files["bundles/abc/x.sigstore.json"],
+            hex::encode(sha2::Sha256::digest(b"{}"))
+        );
+        // A symbolic link in the store is not pinned as if it were a file.
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("bundles/abc/y.cdx.json"))
+            .unwrap();
+        assert!(matches!(policy.pins(), Err(PolicyError::Io { .. })));
+    }
 }
