@@ -154,10 +154,7 @@ fn claude_code_loads(settings: &Value, server: &StdioServer, env: &BTreeMap<&str
 /// Wildcards and command-line expansion are not supported") or a `serverName`.
 fn copilot_runs(settings: &Value, server: &StdioServer) -> bool {
     let argv = server.argv();
-    if server_commands(settings.get("deniedMcpServers"))
-        .iter()
-        .any(|c| *c == argv)
-    {
+    if server_commands(settings.get("deniedMcpServers")).contains(&argv) {
         return false;
     }
     let Some(allowed) = settings.get("allowedMcpServers").and_then(Value::as_array) else {

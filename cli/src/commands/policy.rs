@@ -89,15 +89,21 @@ fn check(args: PolicyCheckArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("signature: ok (policy-root key {})", root.id());
     }
     eprintln!(
-        "{}: ok: policy `{}` version {}, {} signer(s), {} package rule(s){}",
+        "{}: ok: policy `{}` version {}, {} signer(s), {} package rule(s), {} server(s){}{}",
         args.policy.display(),
         policy.name,
         policy.version,
         policy.signers.len(),
         policy.packages.len(),
+        policy.servers.len(),
         policy
             .expires
             .map(|expires| format!(", expires {expires}"))
+            .unwrap_or_default(),
+        policy
+            .max_age
+            .as_ref()
+            .map(|max_age| format!(", max-age {}", max_age.text))
             .unwrap_or_default()
     );
     Ok(ExitStatus::Success)
