@@ -651,6 +651,9 @@ require-any = ["publisher"]
 
 [store]
 dir = "bundles"
+
+[launch]
+launchers = ["npx"]
 "#
             ),
         )
@@ -704,6 +707,12 @@ impl Machine {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::copy(root_pub, dir.path().join("policy-root.pub")).unwrap();
+        std::fs::create_dir(dir.path().join("audit")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("audit"),
+            std::fs::Permissions::from_mode(0o1733),
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
             "policy = \"/etc/mcpin/policy.toml\"\npolicy-root-key = \"/etc/mcpin/policy-root.pub\"\n\
@@ -723,7 +732,8 @@ impl Machine {
         let mut command = Command::new("unshare");
         command
             .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg("mount --bind \"$0\" /etc/mcpin || exit 97\nbin=$1; shift; exec \"$bin\" \"$@\"")
+            // A strict umask: what the pull installs must still be readable by every user.
+            .arg("mount --bind \"$0\" /etc/mcpin || exit 97\numask 077\nbin=$1; shift; exec \"$bin\" \"$@\"")
             .arg(self.dir.path())
             .arg(mcpin_bin())
             .args(args)
@@ -750,6 +760,35 @@ impl Machine {
         ])
         .output()
         .unwrap()
+    }
+
+    /// `mcpin ARGS` in the machine's namespace as the unprivileged test account.
+    fn as_user(&self, args: &[&str]) -> Output {
+        let user = std::env::var("MCPIN_TEST_USER")
+            .expect("MCPIN_TEST_USER: run the suite with tests/run, which creates the account");
+        let id = |flag: &str| {
+            let output = Command::new("id").arg(flag).arg(&user).output().unwrap();
+            ok(&output, "id");
+            stdout(&output).trim().to_owned()
+        };
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount --bind \"$0\" /etc/mcpin || exit 97\n\
+                 uid=$1 gid=$2 bin=$3; shift 3\n\
+                 exec setpriv --reuid=\"$uid\" --regid=\"$gid\" --clear-groups \"$bin\" \"$@\"",
+            )
+            .arg(self.dir.path())
+            .arg(id("-u"))
+            .arg(id("-g"))
+            .arg(mcpin_bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .current_dir("/")
+            .output()
+            .unwrap()
     }
 
     fn digest(&self) -> String {
@@ -970,6 +1009,16 @@ fn pull_over_https_verifies_installs_and_refuses_rollback_tampering_and_freeze()
     let record = read_json(&machine.path("state/policy-pull.json"));
     assert_eq!(record["version"], 1);
 
+    // A user's launch reads the pulled policy, its key, its signature, the rollback state and
+    // the pull record (all root's): it gets as far as the root-owned store, which is empty.
+    let output = machine.as_user(&["run", "--", "npx", "-y", FILESYSTEM, "/tmp"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("[not-installed]"),
+        "{}",
+        stderr(&output)
+    );
+
     // The pulled policy and store allow the signed artifact, and the pull is fresh.
     let verdict = machine.verify(&publisher);
     ok(&verdict, "mcpin verify after the pull");
@@ -1044,26 +1093,7 @@ fn pull_over_https_verifies_installs_and_refuses_rollback_tampering_and_freeze()
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
 
     // Not root: refused before anything is fetched.
-    let user = std::env::var("MCPIN_TEST_USER")
-        .expect("MCPIN_TEST_USER: run the suite with tests/run, which creates the account");
-    let id = |flag: &str| {
-        let output = Command::new("id").arg(flag).arg(&user).output().unwrap();
-        ok(&output, "id");
-        stdout(&output).trim().to_owned()
-    };
-    let output = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg("mount --bind \"$0\" /etc/mcpin || exit 97\nexec setpriv --reuid=\"$1\" --regid=\"$2\" --clear-groups \"$3\" policy pull \"$4\"")
-        .arg(machine.dir.path())
-        .arg(id("-u"))
-        .arg(id("-g"))
-        .arg(mcpin_bin())
-        .arg(format!("{base}/v2/policy.toml"))
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", "/nonexistent")
-        .output()
-        .unwrap();
+    let output = machine.as_user(&["policy", "pull", &format!("{base}/v2/policy.toml")]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("run it as root"),

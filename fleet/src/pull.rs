@@ -270,7 +270,7 @@ pub fn pull(
         path: root_path.clone(),
         source: std::io::Error::other(error.to_string()),
     })?;
-    fs_err::create_dir_all(&system.state_dir).map_err(io(&system.state_dir))?;
+    create_dirs(&system.state_dir)?;
     let lock_path = system.state_dir.join("policy-pull.lock");
     let lock = fs_err::OpenOptions::new()
         .create(true)
@@ -481,7 +481,7 @@ fn install(
 ) -> Result<PullReport, PullError> {
     let target = &system.policy;
     let dir = target.parent().unwrap_or(Path::new("/"));
-    fs_err::create_dir_all(dir).map_err(io(dir))?;
+    create_dirs(dir)?;
     let staging = tempfile::Builder::new()
         .prefix(".mcpin-pull-")
         .tempdir_in(dir)
@@ -560,7 +560,7 @@ fn install(
     // Everything checked: move the files into place, the policy last.
     let rename = |from: &Path, to: &Path| -> Result<(), PullError> {
         if let Some(parent) = to.parent() {
-            fs_err::create_dir_all(parent).map_err(io(parent))?;
+            create_dirs(parent)?;
         }
         fs_err::rename(from, to).map_err(io(to))
     };
@@ -649,6 +649,27 @@ fn refuse_protected(distribution: &Distribution, system: &SystemConfig) -> Resul
                 "the signature pins `{relative}`, which would overwrite {}",
                 target.display()
             )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` and its missing parents with mode 0755 whatever the umask: every user's
+/// launch reads what is installed there. Directories that exist are left as they are.
+fn create_dirs(dir: &Path) -> Result<(), PullError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        missing.push(path);
+        current = path.parent();
+    }
+    for path in missing.into_iter().rev() {
+        match fs_err::create_dir(path) {
+            Ok(()) => fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+                .map_err(io(path))?,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(io(path)(error)),
         }
     }
     Ok(())

@@ -114,7 +114,8 @@ impl PolicyState {
             versions.insert(name.to_owned(), version);
             let mut json = serde_json::to_vec_pretty(&versions).expect("versions serialize");
             json.push(b'\n');
-            mcpin_artifact::write_atomic(&self.file, &json, 0o600)
+            // Readable by every user: in system mode their launches compare with it.
+            mcpin_artifact::write_atomic(&self.file, &json, 0o644)
                 .map_err(|source| self.io(source))?;
         }
         Ok(VersionCheck {
