@@ -34,22 +34,29 @@ pub enum Destination {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
+    /// The signature is missing or does not verify with the policy-root key.
     #[error(transparent)]
     Signature(#[from] PolicySignatureError),
+    /// The policy does not parse (`policy-invalid`).
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The policy names a file its signature does not pin, or one outside its directory
+    /// (`policy-file-unpinned`).
     #[error("policy `{path}`: {message}")]
     Incomplete { path: PathBuf, message: String },
+    /// A file on disk is not what the signature pins (`policy-reference-changed`).
     #[error(
         "policy-reference-changed: {message}; publish exactly what was signed, or sign the policy again with `mcpin policy sign`"
     )]
     Changed { message: String },
+    /// Reading the policy or writing the directory failed (`publish-io`).
     #[error("`{path}`: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// The registry refused or could not be reached (`publish-registry`).
     #[error("publishing to oci:{reference}: {source}")]
     Registry {
         reference: String,

@@ -120,6 +120,8 @@ pub enum PullError {
     /// What the source serves is not laid out as a published policy.
     #[error("{0}")]
     Layout(String),
+    /// The signature is missing (`policy-unsigned`) or does not verify with the policy-root key
+    /// (`policy-signature-invalid`).
     #[error(transparent)]
     Signature(#[from] PolicySignatureError),
     /// A file's bytes differ from the pin in the signature, or a key or trusted root is not
@@ -132,6 +134,7 @@ pub enum PullError {
     /// The signed policy does not parse.
     #[error(transparent)]
     Invalid(#[from] PolicyError),
+    /// The policy is older than one already seen on this machine.
     #[error(
         "policy-rollback: policy `{name}` version {version} is older than version {last_seen} already seen on this machine"
     )]
@@ -140,12 +143,14 @@ pub enum PullError {
         version: u64,
         last_seen: u64,
     },
+    /// The policy's `expires` has passed.
     #[error("policy-expired: policy `{name}` version {version} expired at {expires}")]
     Expired {
         name: String,
         version: u64,
         expires: Timestamp,
     },
+    /// The source serves a policy of another name than the installed one.
     #[error(
         "policy-name-changed: the installed policy is `{installed}` but the source serves `{pulled}`; to switch policies on purpose, remove {record} first"
     )]
@@ -154,6 +159,7 @@ pub enum PullError {
         pulled: String,
         record: PathBuf,
     },
+    /// The installed version number with other bytes.
     #[error(
         "policy-version-reused: version {version} of policy `{name}` is installed with other bytes ({installed}); every published change needs a higher version"
     )]
@@ -162,8 +168,10 @@ pub enum PullError {
         version: u64,
         installed: String,
     },
+    /// The rollback state or the pull record cannot be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Writing the policy, its files or the lock failed.
     #[error("`{path}`: {source}")]
     Io {
         path: PathBuf,

@@ -147,19 +147,23 @@ pub struct ServerProblem {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
+    /// `--mcpin` is not an absolute path (`compile-mcpin-path`).
     #[error(
         "`--mcpin {0}` must be the absolute path of mcpin on the machines (as `mcpin wrap` writes it)"
     )]
     RelativeMcpin(PathBuf),
+    /// The mcpin path is not UTF-8 (`compile-mcpin-path`).
     #[error("the mcpin path `{0}` is not UTF-8")]
     NotUtf8(PathBuf),
+    /// The policy lists no `[[servers]]` (`compile-no-servers`).
     #[error(
         "policy `{0}` lists no [[servers]]: nothing to allow (add the approved launch command lines)"
     )]
     NoServers(String),
+    /// Servers `mcpin run` would refuse, or a target cannot express (`compile-server-refused`).
     #[error("{} server(s) cannot be allowed:\n{}", .0.len(), .0.iter().map(|p| format!("  {}: {}", p.server, p.problem)).collect::<Vec<_>>().join("\n"))]
     Servers(Vec<ServerProblem>),
-    /// A file failed its own schema check: a bug in mcpin, never written.
+    /// A file failed its client's schema check: a bug in mcpin, never written (`compile-schema`).
     #[error(transparent)]
     Schema(#[from] SchemaError),
 }
