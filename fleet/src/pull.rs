@@ -15,8 +15,9 @@
 //!    reuse an installed version number for other bytes (`policy-version-reused`).
 //!
 //! Then each file is moved into place with a rename (the pinned files first, the signature and
-//! the policy last), so a launch at any moment sees either a consistent policy or one that
-//! fails its own checks (a refusal), never a mix that allows more. Files a previous pull
+//! the policy last): in the moment between, a launch sees the old policy with a new signature
+//! or new keys (which fail its checks), or the old policy judging with old and new store files,
+//! all signed. Files a previous pull
 //! installed that the new signature no longer pins (a withdrawn approval) are removed. Only
 //! after that does the rollback state move, and the pull record (the time `max-age` measures
 //! from) is written. Only root may run it: it writes root's files.
