@@ -821,6 +821,22 @@ fn assert_refused(output: &Output, code: &str, machine: &Machine, installed: &st
     );
 }
 
+/// A refused first pull: exit 1, the reason code, and nothing installed.
+fn assert_refused_fresh(output: &Output, code: &str, machine: &Machine) {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    let report = json_of(output);
+    assert_eq!(report["status"], "refused", "{report}");
+    assert_eq!(report["reason"]["code"], code, "{report}");
+    for file in [
+        "policy.toml",
+        "policy.toml.sigstore.json",
+        "keys",
+        "bundles",
+    ] {
+        assert!(!machine.path(file).exists(), "{file} was installed");
+    }
+}
+
 /// A loopback HTTPS server for `root`, with a certificate for 127.0.0.1 from a CA made here;
 /// returns it, its base URL and the CA file to trust.
 fn https_server(dir: &Path, root: &Path) -> (Service, String, PathBuf) {
@@ -1056,20 +1072,36 @@ fn pull_over_https_verifies_installs_and_refuses_rollback_tampering_and_freeze()
 
     // Rollback: the older signed policy is refused.
     assert_refused(&pull("v1"), "policy-rollback", &machine, &installed);
-    // A store file changed after signing.
-    assert_refused(
-        &pull("tampered"),
-        "policy-reference-changed",
-        &machine,
-        &installed,
-    );
-    // The key the policy names swapped for another.
-    assert_refused(
-        &pull("swapped-key"),
-        "policy-reference-changed",
-        &machine,
-        &installed,
-    );
+    // A store file changed after signing, and the key the policy names swapped for another:
+    // a machine that has the pinned bytes already keeps them (nothing is downloaded again)…
+    for label in ["tampered", "swapped-key"] {
+        let output = pull(label);
+        ok(&output, label);
+        let report = json_of(&output);
+        assert_eq!(report["status"], "unchanged", "{label}");
+        let downloaded: Vec<&Value> = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["downloaded"] != false)
+            .collect();
+        assert!(downloaded.is_empty(), "{label}: {downloaded:?}");
+        assert_eq!(machine.digest(), installed);
+    }
+    // … and a machine that does not is refused them, with nothing installed.
+    let fresh = Machine::new(&publisher.root.with_extension("pub"));
+    for label in ["tampered", "swapped-key"] {
+        let output = fresh.mcpin(
+            &[
+                "policy",
+                "pull",
+                &format!("{base}/{label}/policy.toml"),
+                "--json",
+            ],
+            &tls,
+        );
+        assert_refused_fresh(&output, "policy-reference-changed", &fresh);
+    }
     // Signed by a key that is not the pinned policy-root key.
     assert_refused(
         &pull("forged"),
@@ -1204,8 +1236,23 @@ fn pull_from_an_oci_registry_refuses_rollback_and_a_tampered_blob() {
     let last = tampered.len() - 2;
     tampered[last] ^= 0x20;
     std::fs::write(&data, &tampered).unwrap();
-    assert_refused(&pull(), "blob-digest-mismatch", &machine, &installed);
+    let fresh = Machine::new(&publisher.root.with_extension("pub"));
+    let output = fresh.mcpin(
+        &[
+            "policy",
+            "pull",
+            &format!("oci:{repository}:prod"),
+            "--json",
+        ],
+        &[],
+    );
     std::fs::write(&data, &bundle).unwrap();
+    assert_refused_fresh(&output, "blob-digest-mismatch", &fresh);
+    // The machine that has the bundle already does not download it again.
+    let output = pull();
+    ok(&output, "mcpin policy pull oci: v2 again");
+    assert_eq!(json_of(&output)["status"], "unchanged");
+    assert_eq!(machine.digest(), installed);
 }
 
 /// The scheduling examples in `contrib/`: systemd accepts the service and timer without a

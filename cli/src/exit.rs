@@ -156,6 +156,12 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                     return ExitStatus::Usage;
                 }
                 PullError::NoRootKey | PullError::Layout(_) => return ExitStatus::InvalidInput,
+                PullError::RootKey { source, .. } => {
+                    return match source {
+                        KeyError::Io(_) => ExitStatus::Io,
+                        _ => ExitStatus::InvalidInput,
+                    };
+                }
                 PullError::ReferenceChanged(_)
                 | PullError::Unpinned(_)
                 | PullError::Rollback { .. }

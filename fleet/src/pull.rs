@@ -22,7 +22,7 @@
 //! after that does the rollback state move, and the pull record (the time `max-age` measures
 //! from) is written. Only root may run it: it writes root's files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use fs4::FileExt;
@@ -110,6 +110,13 @@ pub enum PullError {
         mcpin_launcher::system::SYSTEM_CONFIG
     )]
     NoRootKey,
+    /// The policy-root key the system config names cannot be loaded.
+    #[error("policy-root key `{path}`: {source}")]
+    RootKey {
+        path: PathBuf,
+        #[source]
+        source: mcpin_verifier::KeyError,
+    },
     /// A download failed (network, HTTP status, offline mode, a blob whose bytes do not match
     /// its digest).
     #[error("fetching {what}: {source}")]
@@ -189,6 +196,7 @@ impl PullError {
             PullError::NotSystemMode => "pull-not-system-mode",
             PullError::NotPrivileged => "pull-not-privileged",
             PullError::NoRootKey => "pull-no-root-key",
+            PullError::RootKey { .. } => "pull-root-key-invalid",
             PullError::Fetch { source, .. } => match source {
                 mcpin_registry_client::Error::IntegrityMismatch { .. } => "blob-digest-mismatch",
                 _ => "pull-fetch-failed",
@@ -239,6 +247,8 @@ pub struct PulledFile {
     pub path: String,
     pub sha256: String,
     pub size: u64,
+    /// Whether it was downloaded (`false`: the installed copy already held the pinned bytes).
+    pub downloaded: bool,
 }
 
 /// The result of a pull that installed (or re-confirmed) a policy.
@@ -275,9 +285,9 @@ pub fn pull(
         .policy_root_key
         .as_ref()
         .ok_or(PullError::NoRootKey)?;
-    let root = PublicKey::load(root_path).map_err(|error| PullError::Io {
+    let root = PublicKey::load(root_path).map_err(|source| PullError::RootKey {
         path: root_path.clone(),
-        source: std::io::Error::other(error.to_string()),
+        source,
     })?;
     create_dirs(&system.state_dir)?;
     let lock_path = system.state_dir.join("policy-pull.lock");
@@ -289,8 +299,9 @@ pub fn pull(
         .map_err(io(&lock_path))?;
     FileExt::lock(lock.file()).map_err(io(&lock_path))?;
 
-    let distribution = fetch(source, client, &root)?;
-    install(source, distribution, system, &root, now)
+    let dir = system.policy.parent().unwrap_or(Path::new("/"));
+    let (distribution, downloaded) = fetch(source, client, &root, dir)?;
+    install(source, distribution, &downloaded, system, &root, now)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PullError + '_ {
@@ -302,7 +313,13 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PullError + '_ {
 
 /// Downloads the policy, checks its signature, then downloads every pinned file and checks
 /// its bytes against the pin.
-fn fetch(source: &Source, client: &Client, root: &PublicKey) -> Result<Distribution, PullError> {
+fn fetch(
+    source: &Source,
+    client: &Client,
+    root: &PublicKey,
+    installed: &Path,
+) -> Result<(Distribution, BTreeSet<String>), PullError> {
+    let mut downloaded = BTreeSet::new();
     let fetch_error = |what: &str| {
         let what = what.to_owned();
         move |source| PullError::Fetch { what, source }
@@ -327,18 +344,27 @@ fn fetch(source: &Source, client: &Client, root: &PublicKey) -> Result<Distribut
             let mut files = BTreeMap::new();
             for (relative, pinned) in &pins.files {
                 let file_url = relative_url(url, relative)?;
-                let bytes = client
-                    .get_bytes(&file_url, relative, MAX_FILE_BYTES)
-                    .map_err(fetch_error(relative))?;
+                let bytes = match installed_copy(installed, relative, pinned) {
+                    Some(bytes) => bytes,
+                    None => {
+                        downloaded.insert(relative.clone());
+                        client
+                            .get_bytes(&file_url, relative, MAX_FILE_BYTES)
+                            .map_err(fetch_error(relative))?
+                    }
+                };
                 check_pin(relative, pinned, &bytes)?;
                 files.insert(relative.clone(), bytes);
             }
-            Ok(Distribution {
-                policy_name,
-                policy,
-                signature,
-                files,
-            })
+            Ok((
+                Distribution {
+                    policy_name,
+                    policy,
+                    signature,
+                    files,
+                },
+                downloaded,
+            ))
         }
         Source::Oci(reference) => {
             let (manifest, digest) = client
@@ -417,16 +443,25 @@ fn fetch(source: &Source, client: &Client, root: &PublicKey) -> Result<Distribut
                         "oci:{reference} lacks `{relative}`, which the policy's signature pins"
                     )));
                 };
-                let bytes = blob(layer, relative)?;
+                let bytes = match installed_copy(installed, relative, pinned) {
+                    Some(bytes) => bytes,
+                    None => {
+                        downloaded.insert(relative.clone());
+                        blob(layer, relative)?
+                    }
+                };
                 check_pin(relative, pinned, &bytes)?;
                 files.insert(relative.clone(), bytes);
             }
-            Ok(Distribution {
-                policy_name,
-                policy,
-                signature,
-                files,
-            })
+            Ok((
+                Distribution {
+                    policy_name,
+                    policy,
+                    signature,
+                    files,
+                },
+                downloaded,
+            ))
         }
     }
 }
@@ -452,6 +487,18 @@ fn verify(
         )));
     }
     Ok(pins)
+}
+
+/// The installed copy of a pinned file when it already holds the pinned bytes: a store of
+/// many bundles is not downloaded again on every pull.
+fn installed_copy(dir: &Path, relative: &str, pinned: &str) -> Option<Vec<u8>> {
+    let path = dir.join(relative);
+    let metadata = std::fs::symlink_metadata(&path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(&path).ok()?;
+    (sha256_hex(&bytes) == pinned).then_some(bytes)
 }
 
 fn check_pin(relative: &str, pinned: &str, bytes: &[u8]) -> Result<(), PullError> {
@@ -484,6 +531,7 @@ fn relative_url(url: &Url, relative: &str) -> Result<Url, PullError> {
 fn install(
     source: &Source,
     distribution: Distribution,
+    downloaded: &BTreeSet<String>,
     system: &SystemConfig,
     root: &PublicKey,
     now: Timestamp,
@@ -634,6 +682,7 @@ fn install(
                 path: path.clone(),
                 sha256: sha256_hex(bytes),
                 size: bytes.len() as u64,
+                downloaded: downloaded.contains(path),
             })
             .collect(),
         removed,
