@@ -24,11 +24,18 @@ use crate::sigstore::IdentityMatch;
 pub use crate::state::{PolicyState, PullRecord, PullState, StateError, VersionCheck};
 
 mod file;
+mod interpreters;
+mod runtime;
 mod signature;
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
     SbomRulesFile, ServerFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
+};
+pub use interpreters::{InterpreterPins, Pin};
+pub use runtime::{
+    DEFAULT_APPROVAL_TIMEOUT, DestructiveMode, OnDrift, RateLimit, RuntimeFile, RuntimePolicy,
+    RuntimeTool, RuntimeToolFile, ToolClass,
 };
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
@@ -101,6 +108,8 @@ pub struct Policy {
     pub trusted_root: Option<PathBuf>,
     /// Every file or directory the policy names by path, as written and as resolved.
     pub named_files: Vec<NamedFile>,
+    /// `[runtime]`: what the runtime guard enforces while the server runs.
+    pub runtime: RuntimePolicy,
 }
 
 /// The policy's `max-age`, as written and as a duration.
@@ -171,6 +180,8 @@ pub enum SignerKind {
         identity: IdentityMatch,
         repository: Option<String>,
         git_ref: Option<String>,
+        /// The workflow path (or URL without `@ref`) the build ran.
+        workflow: Option<String>,
     },
 }
 
@@ -476,6 +487,7 @@ impl Policy {
 
         let sbom = sbom_rules(&file.sbom, &mut check);
         let launch = launch_rules(&file.launch, &mut check);
+        let runtime = runtime::runtime_policy(&file.runtime, &mut check);
         let store_url = file.store.url.as_ref().and_then(|url| {
             url::Url::parse(url.get_ref())
                 .map_err(|e| e.to_string())
@@ -545,6 +557,7 @@ impl Policy {
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
             named_files,
+            runtime,
         })
     }
 
@@ -596,6 +609,14 @@ impl Policy {
             https: self.store_url.clone(),
             oci: self.store_oci.clone(),
         }
+    }
+
+    /// Whether a registry's own provenance could satisfy a signer of this policy: it has a
+    /// Sigstore identity signer.
+    pub fn wants_registry_provenance(&self) -> bool {
+        self.signers
+            .iter()
+            .any(|signer| matches!(signer.kind, SignerKind::Sigstore { .. }))
     }
 
     pub fn signer(&self, id: &str) -> Option<&Signer> {
@@ -738,7 +759,8 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
         || signer.san.is_some()
         || signer.san_regex.is_some()
         || signer.repository.is_some()
-        || signer.git_ref.is_some();
+        || signer.git_ref.is_some()
+        || signer.workflow.is_some();
     match (&signer.public_key, sigstore_keys) {
         (Some(file), false) => {
             let key = PublicKey::load(&base.join(file.get_ref()))
@@ -796,6 +818,7 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
                 identity,
                 repository: signer.repository.clone(),
                 git_ref: signer.git_ref.clone(),
+                workflow: signer.workflow.clone(),
             })
         }
         (None, false) => {
@@ -888,12 +911,23 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         }
         valid.then(|| text.clone())
     });
+    let interpreters = match &file.interpreters {
+        Some(pins) => match pins.get_ref().check() {
+            Ok(()) => pins.get_ref().clone(),
+            Err(why) => {
+                check.error(pins.span(), format!("[launch.interpreters] {why}"));
+                InterpreterPins::default()
+            }
+        },
+        None => InterpreterPins::default(),
+    };
     LaunchRules {
         launchers: file.launchers.clone(),
         docker_deny_flags,
         env,
         docker_mount_sources,
         docker_host,
+        interpreters,
     }
 }
 
