@@ -15,6 +15,7 @@ use mcpin_verifier::PublicKey;
 use mcpin_verifier::policy::{self, Policy, PolicyError, PolicyPredicate, PolicySignatureError};
 use serde::Serialize;
 
+use crate::Code;
 use crate::distribution::{
     Distribution, FILE_MEDIA_TYPE, POLICY_ARTIFACT_TYPE, POLICY_MEDIA_TYPE, check_complete,
     sha256_hex,
@@ -66,15 +67,15 @@ pub enum PublishError {
 }
 
 impl PublishError {
-    /// A stable kebab-case code.
-    pub fn code(&self) -> &'static str {
+    /// Its stable code.
+    pub fn code(&self) -> Code {
         match self {
-            PublishError::Signature(error) => error.code(),
-            PublishError::Policy(_) => "policy-invalid",
-            PublishError::Incomplete { .. } => "policy-file-unpinned",
-            PublishError::Changed { .. } => "policy-reference-changed",
-            PublishError::Io { .. } => "publish-io",
-            PublishError::Registry { .. } => "publish-registry",
+            PublishError::Signature(error) => crate::signature_code(error),
+            PublishError::Policy(_) => Code::PolicyInvalid,
+            PublishError::Incomplete { .. } => Code::PolicyFileUnpinned,
+            PublishError::Changed { .. } => Code::PolicyReferenceChanged,
+            PublishError::Io { .. } => Code::PublishIo,
+            PublishError::Registry { .. } => Code::PublishRegistry,
         }
     }
 }

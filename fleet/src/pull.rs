@@ -38,6 +38,7 @@ use mcpin_verifier::policy::{
 use serde::Serialize;
 use url::Url;
 
+use crate::Code;
 use crate::distribution::{
     Distribution, MAX_FILE_BYTES, MAX_FILES, POLICY_ARTIFACT_TYPE, POLICY_MEDIA_TYPE,
     check_complete, is_plain_relative, sha256_hex,
@@ -189,29 +190,29 @@ pub enum PullError {
 }
 
 impl PullError {
-    /// A stable kebab-case code.
-    pub fn code(&self) -> &'static str {
+    /// Its stable code.
+    pub fn code(&self) -> Code {
         match self {
-            PullError::Source { .. } => "pull-source-invalid",
-            PullError::NotSystemMode => "pull-not-system-mode",
-            PullError::NotPrivileged => "pull-not-privileged",
-            PullError::NoRootKey => "pull-no-root-key",
-            PullError::RootKey { .. } => "pull-root-key-invalid",
+            PullError::Source { .. } => Code::PullSourceInvalid,
+            PullError::NotSystemMode => Code::PullNotSystemMode,
+            PullError::NotPrivileged => Code::PullNotPrivileged,
+            PullError::NoRootKey => Code::PullNoRootKey,
+            PullError::RootKey { .. } => Code::PullRootKeyInvalid,
             PullError::Fetch { source, .. } => match source {
-                mcpin_registry_client::Error::IntegrityMismatch { .. } => "blob-digest-mismatch",
-                _ => "pull-fetch-failed",
+                mcpin_registry_client::Error::IntegrityMismatch { .. } => Code::BlobDigestMismatch,
+                _ => Code::PullFetchFailed,
             },
-            PullError::Layout(_) => "pull-layout-invalid",
-            PullError::Signature(error) => error.code(),
-            PullError::ReferenceChanged(_) => "policy-reference-changed",
-            PullError::Unpinned(_) => "policy-file-unpinned",
-            PullError::Invalid(_) => "policy-invalid",
-            PullError::Rollback { .. } => "policy-rollback",
-            PullError::Expired { .. } => "policy-expired",
-            PullError::NameChanged { .. } => "policy-name-changed",
-            PullError::VersionReused { .. } => "policy-version-reused",
-            PullError::State(_) => "pull-state",
-            PullError::Io { .. } => "pull-io",
+            PullError::Layout(_) => Code::PullLayoutInvalid,
+            PullError::Signature(error) => crate::signature_code(error),
+            PullError::ReferenceChanged(_) => Code::PolicyReferenceChanged,
+            PullError::Unpinned(_) => Code::PolicyFileUnpinned,
+            PullError::Invalid(_) => Code::PolicyInvalid,
+            PullError::Rollback { .. } => Code::PolicyRollback,
+            PullError::Expired { .. } => Code::PolicyExpired,
+            PullError::NameChanged { .. } => Code::PolicyNameChanged,
+            PullError::VersionReused { .. } => Code::PolicyVersionReused,
+            PullError::State(_) => Code::PullState,
+            PullError::Io { .. } => Code::PullIo,
         }
     }
 }

@@ -77,7 +77,10 @@ pub fn compile(args: PolicyCompileArgs) -> anyhow::Result<ExitStatus> {
             .and_then(fs_err::canonicalize)
             .context("finding the absolute path of this mcpin binary (or pass --mcpin)")?,
     };
-    let compiled = compile::compile(&policy, &targets, &mcpin)?;
+    let compiled = compile::compile(&policy, &targets, &mcpin).map_err(|error| {
+        let code = error.code();
+        anyhow::Error::new(error).context(format!("nothing was written [{code}]"))
+    })?;
     for output in &compiled.outputs {
         let path = args.out.join(&output.file);
         if let Some(parent) = path.parent() {
@@ -140,7 +143,11 @@ pub fn publish(args: PolicyPublishArgs) -> anyhow::Result<ExitStatus> {
         }
         None => Destination::Dir(PathBuf::from(&args.to)),
     };
-    let (distribution, policy, _) = publish::read_signed(&args.policy, &root)?;
+    let refused = |error: publish::PublishError| {
+        let code = error.code();
+        anyhow::Error::new(error).context(format!("nothing was published [{code}]"))
+    };
+    let (distribution, policy, _) = publish::read_signed(&args.policy, &root).map_err(refused)?;
     let client = match &destination {
         Destination::Oci(_) => Some(Client::new(network_settings(
             &args.network,
@@ -149,7 +156,8 @@ pub fn publish(args: PolicyPublishArgs) -> anyhow::Result<ExitStatus> {
         )?)?),
         Destination::Dir(_) => None,
     };
-    let report = publish::publish(&distribution, &policy, &destination, client.as_ref())?;
+    let report =
+        publish::publish(&distribution, &policy, &destination, client.as_ref()).map_err(refused)?;
     if args.json {
         output::json(&report)?;
     } else {
@@ -200,15 +208,19 @@ pub fn pull(args: PolicyPullArgs) -> anyhow::Result<ExitStatus> {
                 let code = error
                     .chain()
                     .find_map(|cause| cause.downcast_ref::<PullError>())
-                    .map_or("pull-config", PullError::code);
+                    .map_or(mcpin_fleet::Code::PullConfig, PullError::code);
                 output::json(&json!({
                     "schema_version": pull::SCHEMA_VERSION,
                     "source": args.source,
                     "status": "refused",
-                    "reason": { "code": code, "message": format!("{error:#}") },
+                    "reason": { "code": code.as_str(), "message": format!("{error:#}") },
                 }))?;
             }
-            Err(error.context("nothing was installed"))
+            let code = error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<PullError>())
+                .map_or(mcpin_fleet::Code::PullConfig, PullError::code);
+            Err(error.context(format!("nothing was installed [{code}]")))
         }
     }
 }

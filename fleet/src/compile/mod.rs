@@ -169,13 +169,14 @@ pub enum CompileError {
 }
 
 impl CompileError {
-    /// A stable kebab-case code.
-    pub fn code(&self) -> &'static str {
+    /// Its stable code.
+    pub fn code(&self) -> crate::Code {
+        use crate::Code;
         match self {
-            CompileError::RelativeMcpin(_) | CompileError::NotUtf8(_) => "compile-mcpin-path",
-            CompileError::NoServers(_) => "compile-no-servers",
-            CompileError::Servers(_) => "compile-server-refused",
-            CompileError::Schema(_) => "compile-schema",
+            CompileError::RelativeMcpin(_) | CompileError::NotUtf8(_) => Code::CompileMcpinPath,
+            CompileError::NoServers(_) => Code::CompileNoServers,
+            CompileError::Servers(_) => Code::CompileServerRefused,
+            CompileError::Schema(_) => Code::CompileSchema,
         }
     }
 }
