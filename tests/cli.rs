@@ -182,6 +182,69 @@ require-any = ["publisher"]
     );
     assert_eq!(verdict["decision"], "allow");
 
+    // Fleet: compile the client allowlists, publish the signed policy, pull (refused here: this
+    // sandbox is in per-user mode).
+    let mut fleet_policy = std::fs::read_to_string(sandbox.path("policy.toml")).unwrap();
+    fleet_policy.push_str(
+        "[[servers]]\nname = \"filesystem\"\n\
+         argv = [\"npx\", \"-y\", \"@modelcontextprotocol/server-filesystem@2026.8.31\", \"/srv\"]\n\
+         [launch]\nlaunchers = [\"npx\"]\n",
+    );
+    std::fs::write(sandbox.path("fleet.toml"), fleet_policy).unwrap();
+    let compiled = sandbox.json(
+        "mcpin policy compile",
+        &[
+            "policy",
+            "compile",
+            &sandbox.arg("fleet.toml"),
+            "--target",
+            "claude-code",
+            "--out",
+            &sandbox.arg("managed"),
+            "--mcpin",
+            "/usr/local/bin/mcpin",
+            "--json",
+        ],
+        &[0],
+    );
+    assert_eq!(compiled["outputs"].as_array().map(Vec::len), Some(2));
+    let root = sandbox.run(&["keygen", "--out", &sandbox.arg("policy-root")]);
+    assert!(root.status.success(), "{}", stderr(&root));
+    let signed_policy = sandbox.run(&[
+        "policy",
+        "sign",
+        &sandbox.arg("fleet.toml"),
+        "--key",
+        &sandbox.arg("policy-root.key"),
+    ]);
+    assert!(signed_policy.status.success(), "{}", stderr(&signed_policy));
+    let published = sandbox.json(
+        "mcpin policy publish",
+        &[
+            "policy",
+            "publish",
+            &sandbox.arg("fleet.toml"),
+            "--policy-root-key",
+            &sandbox.arg("policy-root.pub"),
+            "--to",
+            &sandbox.arg("site"),
+            "--json",
+        ],
+        &[0],
+    );
+    assert_eq!(published["files"].as_array().map(Vec::len), Some(3));
+    let pulled = sandbox.json(
+        "mcpin policy pull",
+        &[
+            "policy",
+            "pull",
+            "https://127.0.0.1:9/site/fleet.toml",
+            "--json",
+        ],
+        &[2],
+    );
+    assert_eq!(pulled["reason"]["code"], "pull-not-system-mode");
+
     // Registries and the store.
     let spec = "npm:@modelcontextprotocol/server-filesystem@2026.8.31";
     let fetched = sandbox.json(

@@ -381,6 +381,104 @@ pub enum PolicyCommand {
     Sign(PolicySignArgs),
     /// Print the JSON Schema of the policy file
     Schema,
+    /// Write each agent client's managed allowlist from the policy's [[servers]], so every
+    /// string match lands on `<mcpin> run -- <pinned argv>`
+    #[command(
+        after_help = "Exit codes: 0 written, 2 usage error (a relative --mcpin), 3 a server the policy lists would be refused at launch (or the policy is invalid), 4 I/O error."
+    )]
+    Compile(PolicyCompileArgs),
+    /// Lay out a signed policy and exactly the files its signature pins: a directory for a
+    /// static HTTPS host, or one OCI artifact
+    #[command(
+        after_help = "Exit codes: 0 published, 1 the signature does not verify or the files on disk are not the ones it pins, 2 usage error, 3 invalid policy, 4 I/O or network error."
+    )]
+    Publish(PolicyPublishArgs),
+    /// Fetch a signed policy over HTTPS or from an OCI registry, verify it with the system's
+    /// policy-root key and install it where system mode reads it (as root)
+    #[command(
+        after_help = "Exit codes: 0 installed (or unchanged), 1 refused (signature, a file that is not what the signature pins, a tampered blob, rollback, expiry, another policy's name, a reused version), 2 usage error (not root, not system mode, a bad source), 3 invalid policy or layout, 4 I/O or network error."
+    )]
+    Pull(PolicyPullArgs),
+}
+
+/// Targets of `mcpin policy compile` (and `all`).
+pub const COMPILE_TARGETS: &[&str] = &[
+    "claude-code",
+    "vscode",
+    "copilot",
+    "goose",
+    "windsurf",
+    "cursor",
+    "claude-desktop",
+    "all",
+];
+
+#[derive(Debug, Args)]
+pub struct PolicyCompileArgs {
+    /// The policy whose [[servers]] to compile
+    pub policy: PathBuf,
+    /// The client to write for; repeatable, or `all`
+    #[arg(long = "target", value_name = "CLIENT", required = true,
+          value_parser = clap::builder::PossibleValuesParser::new(COMPILE_TARGETS))]
+    pub targets: Vec<String>,
+    /// Directory to write the files into (`DIR/<client>/…`)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Absolute path of mcpin on the machines, as `mcpin wrap` writes it there
+    /// [default: this binary's canonical path]
+    #[arg(long, value_name = "PATH")]
+    pub mcpin: Option<PathBuf>,
+    /// Check the policy's signature with this policy-root key first [env: MCPIN_POLICY_ROOT_KEY]
+    #[arg(long, value_name = "PUB")]
+    pub policy_root_key: Option<PathBuf>,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyPublishArgs {
+    /// The signed policy (`POLICY.sigstore.json` beside it)
+    pub policy: PathBuf,
+    /// A directory to upload to a static HTTPS host, or oci:HOST/REPO[:TAG] (tag `latest` by default)
+    #[arg(long, value_name = "DIR|oci:HOST/REPO[:TAG]")]
+    pub to: String,
+    /// The policy-root public key the signature must verify with [env: MCPIN_POLICY_ROOT_KEY]
+    #[arg(long, value_name = "PUB")]
+    pub policy_root_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyPullArgs {
+    /// The policy file's URL (`https://…/policy.toml`; its signature and files beside it), or
+    /// oci:HOST/REPO[:TAG]
+    #[arg(value_name = "URL|oci:HOST/REPO[:TAG]")]
+    pub source: String,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How the registry client reaches the network (CA bundle: `SSL_CERT_FILE`; proxies:
+/// `HTTPS_PROXY`, `NO_PROXY`).
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// Never touch the network [env: MCPIN_OFFLINE=1]
+    #[arg(long)]
+    pub offline: bool,
+    /// Retries on connection errors and HTTP 5xx, with exponential backoff
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// Seconds to wait for a connection, and for the next bytes of a response
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,9 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
+use mcpin_fleet::compile::CompileError;
+use mcpin_fleet::publish::PublishError;
+use mcpin_fleet::pull::PullError;
 use mcpin_launcher::audit::AuditError;
 use mcpin_launcher::system::SystemError;
 use mcpin_launcher::wrap::{ReasonCode, WrapError};
@@ -124,16 +127,10 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             };
         }
         if let Some(error) = cause.downcast_ref::<PolicyError>() {
-            return match error {
-                PolicyError::Io { .. } => ExitStatus::Io,
-                PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
-            };
+            return policy_status(error);
         }
         if let Some(error) = cause.downcast_ref::<PolicySignatureError>() {
-            return match error {
-                PolicySignatureError::Io { .. } => ExitStatus::Io,
-                _ => ExitStatus::Denied,
-            };
+            return signature_status(error);
         }
         if let Some(error) = cause.downcast_ref::<StateError>() {
             return match error {
@@ -196,6 +193,50 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 }
             };
         }
+        if let Some(error) = cause.downcast_ref::<CompileError>() {
+            return match error {
+                CompileError::RelativeMcpin(_) | CompileError::NotUtf8(_) => ExitStatus::Usage,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<PublishError>() {
+            match error {
+                PublishError::Incomplete { .. } => return ExitStatus::InvalidInput,
+                PublishError::Changed { .. } => return ExitStatus::Denied,
+                PublishError::Io { .. } => return ExitStatus::Io,
+                PublishError::Signature(error) => return signature_status(error),
+                PublishError::Policy(error) => return policy_status(error),
+                // The registry client's error, next in the chain, decides.
+                PublishError::Registry { .. } => {}
+            }
+        }
+        if let Some(error) = cause.downcast_ref::<PullError>() {
+            match error {
+                PullError::Source { .. } | PullError::NotSystemMode | PullError::NotPrivileged => {
+                    return ExitStatus::Usage;
+                }
+                PullError::NoRootKey | PullError::Layout(_) => return ExitStatus::InvalidInput,
+                PullError::RootKey { source, .. } => {
+                    return match source {
+                        KeyError::Io(_) => ExitStatus::Io,
+                        _ => ExitStatus::InvalidInput,
+                    };
+                }
+                PullError::ReferenceChanged(_)
+                | PullError::Unpinned(_)
+                | PullError::Rollback { .. }
+                | PullError::Expired { .. }
+                | PullError::NameChanged { .. }
+                | PullError::VersionReused { .. } => return ExitStatus::Denied,
+                PullError::Io { .. } => return ExitStatus::Io,
+                PullError::Signature(error) => return signature_status(error),
+                PullError::Invalid(error) => return policy_status(error),
+                PullError::State(StateError::Io { .. }) => return ExitStatus::Io,
+                PullError::State(StateError::Corrupt { .. }) => return ExitStatus::InvalidInput,
+                // The registry client's error, next in the chain, decides.
+                PullError::Fetch { .. } => {}
+            }
+        }
         if let Some(error) = cause.downcast_ref::<WrapError>() {
             return wrap_reason_status(error.code());
         }
@@ -246,6 +287,20 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         }
     }
     ExitStatus::InvalidInput
+}
+
+fn policy_status(error: &PolicyError) -> ExitStatus {
+    match error {
+        PolicyError::Io { .. } => ExitStatus::Io,
+        PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
+    }
+}
+
+fn signature_status(error: &PolicySignatureError) -> ExitStatus {
+    match error {
+        PolicySignatureError::Io { .. } => ExitStatus::Io,
+        _ => ExitStatus::Denied,
+    }
 }
 
 /// A server that cannot be started, read or that never answers is an I/O

@@ -255,6 +255,16 @@ fn codes() -> String {
         writeln!(page, "| `{}` | {} |", code.code(), code.description()).unwrap();
     }
     page.push_str(
+        "\n## Fleet codes\n\n\
+         `mcpin policy compile`, `mcpin policy publish` and `mcpin policy pull` (see \
+         [the fleet guide](../guides/fleet.md)): `reason.code` of a `--json` refusal, and \
+         `[code]` in the message on stderr.\n\n\
+         | code | meaning |\n|---|---|\n",
+    );
+    for code in mcpin_fleet::Code::ALL {
+        writeln!(page, "| `{}` | {} |", code.as_str(), code.description()).unwrap();
+    }
+    page.push_str(
         "\n## Exit codes\n\n\
          Every command maps its outcome onto these (`cli/src/exit.rs`). Human messages go to \
          stderr; stdout carries only a command's output. Under `mcpin run` an allowed server \

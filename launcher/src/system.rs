@@ -137,8 +137,15 @@ pub fn load(path: &Path, uid: u32) -> Result<Mode, SystemError> {
             relative.display()
         )));
     }
-    // What decides a launch must be as trustworthy as this file.
-    require_root_owned(&file.policy)?;
+    // What decides a launch must be as trustworthy as this file. A policy not there yet (before
+    // the first `mcpin policy pull`) leaves a launch nothing to allow (`no-policy`); the
+    // directory it will be installed in must already be root's.
+    match std::fs::symlink_metadata(&file.policy) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            require_root_owned(file.policy.parent().unwrap_or(Path::new("/")))?
+        }
+        _ => require_root_owned(&file.policy)?,
+    }
     if let Some(key) = &file.policy_root_key {
         require_root_owned(key)?;
     }

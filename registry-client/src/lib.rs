@@ -178,6 +178,20 @@ impl Client {
         self.download(checksum, url, self.settings.npm.auth_for(url))
     }
 
+    /// Downloads `url` (`https://`, or `http://` to a loopback host) into memory, refusing more
+    /// than `limit` bytes; `user:password@` in the URL is sent as basic auth to that host only; a
+    /// progress bar on stderr when the settings ask for one. For files
+    /// whose digest is checked by the caller after the download (a signed policy and the files
+    /// its signature pins). Offline mode refuses.
+    pub fn get_bytes(&self, url: &Url, what: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        let (bare, credentials) = http::split_credentials(url);
+        let auth = credentials.map(|(user, password)| Auth::basic(&user, password.as_deref()));
+        let response = self.http.get_ok(&bare, what, |client| {
+            Auth::apply(auth.as_ref(), client.get(bare.clone()))
+        })?;
+        http::read_limited_from(self.progress(response, &bare), &bare, limit)
+    }
+
     /// Downloads `url` into the store unless a blob with `checksum` is there.
     fn download(
         &self,

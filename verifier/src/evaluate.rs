@@ -115,7 +115,13 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
     let policy = &loaded.policy;
     let package = &evidence.identified.package;
     let mut base = Reasons(vec![loaded.signature.clone()]);
-    policy_checks(policy, loaded.version_check, evidence.now, &mut base);
+    policy_checks(
+        policy,
+        loaded.version_check,
+        loaded.refreshed,
+        evidence.now,
+        &mut base,
+    );
     if let Some(requested) = evidence.requested {
         request_check(requested, evidence.identified, &mut base);
     }
@@ -240,7 +246,16 @@ fn request_check(requested: &Requested, identified: &Identified, reasons: &mut R
     }
 }
 
-fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: &mut Reasons) {
+fn policy_checks(
+    policy: &Policy,
+    check: VersionCheck,
+    refreshed: Option<Timestamp>,
+    now: Timestamp,
+    reasons: &mut Reasons,
+) {
+    if let Some(max_age) = &policy.max_age {
+        freshness_check(policy, max_age, refreshed, now, reasons);
+    }
     match policy.expires {
         Some(expires) if now >= expires => reasons.fail(
             Check::Expiry,
@@ -283,6 +298,53 @@ fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: 
             Check::Policy,
             Code::PolicyVersionOk,
             format!("policy `{}` version {}", policy.name, check.version),
+        );
+    }
+}
+
+/// TUF's freeze-attack defence: a policy with `max-age` allows nothing once its last
+/// successful pull is older than that, or when no pull of it is recorded.
+fn freshness_check(
+    policy: &Policy,
+    max_age: &crate::policy::MaxAge,
+    refreshed: Option<Timestamp>,
+    now: Timestamp,
+    reasons: &mut Reasons,
+) {
+    let Some(pulled_at) = refreshed else {
+        reasons.fail(
+            Check::Expiry,
+            Code::PolicyStale,
+            format!(
+                "policy `{}` sets max-age {} and this machine has no record of a successful `mcpin policy pull` of it",
+                policy.name, max_age.text
+            ),
+        );
+        return;
+    };
+    let age = now.duration_since(pulled_at);
+    let shown = std::time::Duration::try_from(age)
+        .map(|age| {
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs())).to_string()
+        })
+        .unwrap_or_else(|_| "a negative time".to_owned());
+    if age > max_age.duration {
+        reasons.fail(
+            Check::Expiry,
+            Code::PolicyStale,
+            format!(
+                "policy `{}` was last pulled at {pulled_at}, {shown} ago, longer than its max-age {}: the policy server may be unreachable or withheld (a freeze attack); run `mcpin policy pull`",
+                policy.name, max_age.text
+            ),
+        );
+    } else {
+        reasons.pass(
+            Check::Expiry,
+            Code::PolicyFresh,
+            format!(
+                "policy `{}` was pulled {shown} ago (max-age {})",
+                policy.name, max_age.text
+            ),
         );
     }
 }
@@ -608,4 +670,55 @@ fn declares_dependencies(identified: &Identified) -> bool {
         line.strip_prefix("Requires-Dist:")
             .is_some_and(|req| !req.contains("extra =="))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Policy {
+        Policy::parse(std::path::Path::new("/nonexistent/policy.toml"), text).unwrap()
+    }
+
+    fn stale_or_fresh(
+        policy: &Policy,
+        refreshed: Option<Timestamp>,
+        now: &str,
+    ) -> Vec<(Code, bool)> {
+        let mut reasons = Reasons::default();
+        policy_checks(
+            policy,
+            VersionCheck::untracked(policy.version),
+            refreshed,
+            now.parse().unwrap(),
+            &mut reasons,
+        );
+        reasons
+            .0
+            .iter()
+            .filter(|r| matches!(r.code, Code::PolicyStale | Code::PolicyFresh))
+            .map(|r| (r.code, r.outcome == crate::verdict::Outcome::Fail))
+            .collect()
+    }
+
+    #[test]
+    fn max_age_denies_a_policy_not_pulled_recently_or_never() {
+        let aged = policy("version = 1\nmax-age = \"7d\"\n");
+        let pulled: Timestamp = "2026-09-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            stale_or_fresh(&aged, Some(pulled), "2026-09-07T23:59:59Z"),
+            [(Code::PolicyFresh, false)]
+        );
+        assert_eq!(
+            stale_or_fresh(&aged, Some(pulled), "2026-09-08T00:00:01Z"),
+            [(Code::PolicyStale, true)]
+        );
+        assert_eq!(
+            stale_or_fresh(&aged, None, "2026-09-01T00:00:00Z"),
+            [(Code::PolicyStale, true)]
+        );
+        // Without max-age, nothing is said about freshness.
+        let unaged = policy("version = 1\n");
+        assert_eq!(stale_or_fresh(&unaged, None, "2030-01-01T00:00:00Z"), []);
+    }
 }

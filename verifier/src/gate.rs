@@ -41,6 +41,9 @@ pub struct LoadedPolicy {
     /// The policy-signature reason (pass or info), first in every verdict.
     pub signature: Reason,
     pub version_check: VersionCheck,
+    /// When this policy was last pulled successfully (`mcpin policy pull`), read only when it
+    /// sets `max-age`; `None` when no pull of it is recorded.
+    pub refreshed: Option<jiff::Timestamp>,
     /// The Sigstore trusted root for keyless signers.
     pub root: TrustedRoot,
 }
@@ -127,6 +130,14 @@ pub fn load_policy(
             VersionCheck::untracked(policy.version),
         ),
     };
+    // The freeze-attack defence measures from the last successful pull of this policy.
+    let refreshed = match policy.max_age {
+        Some(_) => policy::PullState::new(state_dir)
+            .read()?
+            .filter(|record| record.name == policy.name)
+            .map(|record| record.pulled_at),
+        None => None,
+    };
     let root = match &policy.trusted_root {
         Some(file) => TrustedRoot::from_file_pinned(
             file,
@@ -139,6 +150,7 @@ pub fn load_policy(
         digest,
         signature,
         version_check,
+        refreshed,
         root,
     })))
 }

@@ -5,6 +5,7 @@ mod approve;
 mod attest;
 mod audit;
 mod fetch;
+mod fleet;
 mod inspect;
 mod keygen;
 mod lock;

@@ -19,6 +19,9 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitStatus> {
             output::json(&policy::json_schema())?;
             Ok(ExitStatus::Success)
         }
+        PolicyCommand::Compile(args) => super::fleet::compile(args),
+        PolicyCommand::Publish(args) => super::fleet::publish(args),
+        PolicyCommand::Pull(args) => super::fleet::pull(args),
     }
 }
 
@@ -86,15 +89,21 @@ fn check(args: PolicyCheckArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("signature: ok (policy-root key {})", root.id());
     }
     eprintln!(
-        "{}: ok: policy `{}` version {}, {} signer(s), {} package rule(s){}",
+        "{}: ok: policy `{}` version {}, {} signer(s), {} package rule(s), {} server(s){}{}",
         args.policy.display(),
         policy.name,
         policy.version,
         policy.signers.len(),
         policy.packages.len(),
+        policy.servers.len(),
         policy
             .expires
             .map(|expires| format!(", expires {expires}"))
+            .unwrap_or_default(),
+        policy
+            .max_age
+            .as_ref()
+            .map(|max_age| format!(", max-age {}", max_age.text))
             .unwrap_or_default()
     );
     Ok(ExitStatus::Success)

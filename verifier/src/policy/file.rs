@@ -23,12 +23,22 @@ pub struct PolicyFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub expires: Option<Spanned<String>>,
+    /// Freeze-attack defence for fleets: a machine whose last successful `mcpin policy pull` of
+    /// this policy is older than this (`"7d"`, `"12h"`, `"30m"`) denies every launch
+    /// (`policy-stale`); so does a machine that never pulled it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub max_age: Option<Spanned<String>>,
     /// Who may sign: ed25519 keys and Sigstore identities.
     #[serde(default)]
     pub signers: Vec<SignerFile>,
     /// What may run. A package matching no rule is denied.
     #[serde(default)]
     pub packages: Vec<PackageRuleFile>,
+    /// The approved launch command lines, from which `mcpin policy compile` writes each agent
+    /// client's own managed allowlist (exact `<mcpin> run -- ARGV` arrays).
+    #[serde(default)]
+    pub servers: Vec<ServerFile>,
     /// Tool rules for every package (a package rule's `tools` replaces them).
     #[serde(default)]
     pub tools: ToolRulesFile,
@@ -124,6 +134,19 @@ pub struct PackageRuleFile {
     /// Tool rules for this package, replacing the top-level `[tools]`.
     #[serde(default)]
     pub tools: Option<ToolRulesFile>,
+}
+
+/// One approved server launch, as an agent config runs it through `mcpin run --`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServerFile {
+    /// The server's name in client configs (letters, digits, `-` and `_`).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The launcher command line with an exact version or digest, e.g.
+    /// `["npx", "-y", "@modelcontextprotocol/server-filesystem@2026.8.31", "/srv/shared"]`.
+    #[schemars(with = "Vec<String>")]
+    pub argv: Spanned<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -23,6 +23,12 @@ pub struct PolicyPredicate {
     /// The sha256 (hex) of the trusted-root file, when the policy names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_root_sha256: Option<String>,
+    /// Every file that travels with the policy → its sha256 (hex): the keys and trusted root it
+    /// names and every file of its `[store] dir`, by path relative to the policy's directory
+    /// with `/` separators. Only files named by a plain relative path are pinned here.
+    /// `mcpin policy pull` installs exactly these files, each only if its bytes match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 /// Why a policy's signature is not accepted.
@@ -111,7 +117,6 @@ pub fn verify_policy_signature(
     policy_bytes: &[u8],
     root: &PublicKey,
 ) -> Result<PolicyPredicate, PolicySignatureError> {
-    use sha2::Digest;
     let signature = signature_path(path);
     let bytes = match fs_err::read(&signature) {
         Ok(bytes) => bytes,
@@ -128,7 +133,21 @@ pub fn verify_policy_signature(
             });
         }
     };
-    let bundle = mcpin_attestation::Bundle::from_json(&bytes).map_err(|source| {
+    verify_policy_signature_bytes(&signature, &bytes, policy_bytes, root)
+}
+
+/// Checks that the bundle `bytes` (named `signature` in errors) signs `policy_bytes` under
+/// `root`; returns what the signature pins. For a policy that is not on disk yet
+/// (`mcpin policy pull` checks what it downloaded before installing anything).
+pub fn verify_policy_signature_bytes(
+    signature: &Path,
+    bytes: &[u8],
+    policy_bytes: &[u8],
+    root: &PublicKey,
+) -> Result<PolicyPredicate, PolicySignatureError> {
+    use sha2::Digest;
+    let signature = signature.to_owned();
+    let bundle = mcpin_attestation::Bundle::from_json(bytes).map_err(|source| {
         PolicySignatureError::Bundle {
             path: signature.clone(),
             source,
