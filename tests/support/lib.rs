@@ -142,36 +142,6 @@ pub fn fixture_server(root: &Path, extra: &[&str]) -> (Service, String, PathBuf)
     (service, format!("http://127.0.0.1:{port}/"), log)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::corpus_path;
-
-    #[test]
-    fn a_missing_corpus_file_fails_naming_its_path() {
-        let empty = tempfile::tempdir().unwrap();
-        let outcome = std::panic::catch_unwind(|| corpus_path(empty.path(), "cases.json"));
-        let message = *outcome
-            .expect_err("a missing corpus file must fail the test")
-            .downcast::<String>()
-            .unwrap();
-        let missing = empty.path().join("cases.json");
-        assert!(
-            message.contains(&format!("{} is missing", missing.display())),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn a_present_corpus_file_is_returned() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("cases.json"), "{}").unwrap();
-        assert_eq!(
-            corpus_path(dir.path(), "cases.json"),
-            dir.path().join("cases.json")
-        );
-    }
-}
-
 /// The environment variable `name`, which `tests/run` sets (the loopback registries).
 pub fn env(name: &str) -> String {
     std::env::var(name)
@@ -221,4 +191,34 @@ pub fn hello_package(dir: &Path, name: &str) -> PathBuf {
         .unwrap();
     assert!(output.status.success(), "npm pack: {}", stderr(&output));
     dir.join(stdout(&output).trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::corpus_path;
+
+    #[test]
+    fn a_missing_corpus_file_fails_naming_its_path() {
+        let empty = tempfile::tempdir().unwrap();
+        let outcome = std::panic::catch_unwind(|| corpus_path(empty.path(), "cases.json"));
+        let message = *outcome
+            .expect_err("a missing corpus file must fail the test")
+            .downcast::<String>()
+            .unwrap();
+        let missing = empty.path().join("cases.json");
+        assert!(
+            message.contains(&format!("{} is missing", missing.display())),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_present_corpus_file_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cases.json"), "{}").unwrap();
+        assert_eq!(
+            corpus_path(dir.path(), "cases.json"),
+            dir.path().join("cases.json")
+        );
+    }
 }
