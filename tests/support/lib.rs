@@ -176,13 +176,25 @@ pub fn npm_publish(dir: &Path, tarball: &Path) {
 /// The built-in example server (`testdata/hello-mcp`) packed as `name`@0.1.0 into `dir`, so
 /// that each test can publish a copy of its own.
 pub fn hello_package(dir: &Path, name: &str) -> PathBuf {
-    let src = dir.join(format!("src-{}", name.replace('/', "-")));
+    hello_package_version(dir, name, "0.1.0", "Greets the given name.")
+}
+
+/// [`hello_package`] at `version`, its tool described as `description`.
+pub fn hello_package_version(dir: &Path, name: &str, version: &str, description: &str) -> PathBuf {
+    let src = dir.join(format!("src-{}-{version}", name.replace('/', "-")));
     std::fs::create_dir_all(&src).unwrap();
     let manifest = std::fs::read_to_string(testdata("hello-mcp/package.json")).unwrap();
     let mut manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     manifest["name"] = name.into();
+    manifest["version"] = version.into();
     std::fs::write(src.join("package.json"), manifest.to_string()).unwrap();
-    std::fs::copy(testdata("hello-mcp/server.js"), src.join("server.js")).unwrap();
+    let server = std::fs::read_to_string(testdata("hello-mcp/server.js")).unwrap();
+    assert!(server.contains("Greets the given name."));
+    std::fs::write(
+        src.join("server.js"),
+        server.replace("Greets the given name.", description),
+    )
+    .unwrap();
     let output = Command::new("npm")
         .args(["pack", "--silent", "--pack-destination"])
         .arg(dir)

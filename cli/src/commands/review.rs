@@ -147,7 +147,7 @@ fn approve(
     if let Some(file) = add_to_policy {
         add_rule(file, review, &signer.id)?;
         eprintln!(
-            "added a [[packages]] rule for {} to {}: sign the policy again (`mcpin policy sign {} --key ROOT_KEY`)",
+            "added a [[packages]] rule and a [[servers]] launch command for {} to {}: sign the policy again (`mcpin policy sign {} --key ROOT_KEY`), then compile the client allowlists (`mcpin policy compile`)",
             review.package.purl,
             file.display(),
             file.display()
@@ -156,9 +156,38 @@ fn approve(
     Ok(())
 }
 
+/// How an agent config launches this exact package: `npx -y name@version`, `uvx
+/// name==version`, `docker run -i --rm image@sha256:…`.
+fn launch_argv(package: &mcpin_attestation::PackageInfo) -> Option<Vec<String>> {
+    let argv: Vec<String> = match package.ecosystem {
+        mcpin_attestation::Ecosystem::Npm => vec![
+            "npx".into(),
+            "-y".into(),
+            format!("{}@{}", package.name, package.version),
+        ],
+        mcpin_attestation::Ecosystem::Pypi => {
+            vec![
+                "uvx".into(),
+                format!("{}=={}", package.name, package.version),
+            ]
+        }
+        mcpin_attestation::Ecosystem::Oci => vec![
+            "docker".into(),
+            "run".into(),
+            "-i".into(),
+            "--rm".into(),
+            format!("{}@{}", package.name, package.version),
+        ],
+        mcpin_attestation::Ecosystem::Mcpb => return None,
+    };
+    Some(argv)
+}
+
 /// Appends the rule for exactly this version and digest, required to be signed by `signer`
-/// and by each Sigstore signer the registry's provenance satisfied. The existing bytes are kept
-/// as they are; the result must validate before it replaces the file.
+/// and by each Sigstore signer the registry's provenance satisfied, and the approved launch
+/// command (`[[servers]]`, what `mcpin policy compile` turns into client allowlists; server
+/// arguments such as a directory are added by hand). The existing bytes are kept as they are;
+/// the result must validate before it replaces the file.
 fn add_rule(
     file: &std::path::Path,
     review: &mcpin_review::Review,
@@ -205,6 +234,33 @@ fn add_rule(
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if let Some(argv) = launch_argv(package)
+        && !current.servers.iter().any(|server| server.argv == argv)
+    {
+        let short = package
+            .name
+            .rsplit(['/', '@'])
+            .next()
+            .unwrap_or(&package.name);
+        let name: String = short
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        rule.push_str(&format!(
+            "\n[[servers]]\nname = {}\nargv = [{}]\n",
+            quoted(&name),
+            argv.iter()
+                .map(|a| quoted(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let mut updated = text.clone();
     if !updated.ends_with('\n') {
         updated.push('\n');
