@@ -6,16 +6,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mcpin_tests::{artifact, mcpin, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, stderr, stdout};
 use serde_json::Value;
 
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with `tests/run`, which starts the registries")
-    })
-}
 
 /// A scratch directory that is also HOME and every XDG base, so no real config, policy,
 /// store or audit log is read or written.

@@ -9,17 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, mcpin, npm_publish, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_publish, stderr, stdout};
 use serde_json::{Value, json};
 
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
 const TIME_WHL: &str = "mcp_server_time-2026.10.19-py3-none-any.whl";
-
-fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with tests/run"))
-}
 
 fn ok(output: &Output, what: &str) {
     assert!(

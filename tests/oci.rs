@@ -15,14 +15,8 @@ use std::process::{Command, Output, Stdio};
 
 use mcpin_registry_client::oci::Reference;
 use mcpin_tests::oci::{PushedImage, oci_client, push_image_with_cmd, unique_repository};
-use mcpin_tests::{mcpin, stderr, stdout};
+use mcpin_tests::{env, mcpin, stderr, stdout};
 use serde_json::Value;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with `tests/run`, which starts the registries")
-    })
-}
 
 /// A scratch machine: keys, a policy, a store, an audit log; and images in the registry.
 struct World {

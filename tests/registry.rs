@@ -14,15 +14,9 @@ use mcpin_registry_client::oci::{
     Descriptor, Manifest, OCI_INDEX, OCI_MANIFEST, Platform, Reference,
 };
 use mcpin_tests::oci::{goarch, oci_client, push_image, unique_repository};
-use mcpin_tests::{Service, artifact, fixture_server, mcpin, stderr, stdout};
+use mcpin_tests::{Service, artifact, env, fixture_server, mcpin, stderr, stdout};
 use serde_json::{Value, json};
 use sha2::Digest as _;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with `tests/run`, which starts the registries")
-    })
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))

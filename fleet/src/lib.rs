@@ -20,36 +20,10 @@ pub mod distribution;
 pub mod publish;
 pub mod pull;
 
-macro_rules! codes {
-    ($($variant:ident = $code:literal: $doc:literal,)*) => {
-        /// A stable reason code of `mcpin policy compile`, `publish` and `pull` (`reason.code` in
-        /// their `--json` refusals, `[code]` in messages). Never rename one; add new ones.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Code {
-            $(#[doc = $doc] $variant,)*
-        }
-
-        impl Code {
-            /// Every code, in declaration order.
-            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Code::$variant => $code,)*
-                }
-            }
-
-            /// One line saying what the code means (for the generated reference).
-            pub fn description(self) -> &'static str {
-                match self {
-                    $(Code::$variant => $doc,)*
-                }
-            }
-        }
-    };
-}
-
-codes! {
+mcpin_verifier::stable_codes! {
+    /// A stable reason code of `mcpin policy compile`, `publish` and `pull` (`reason.code` in
+    /// their `--json` refusals, `[code]` in messages). Never rename one; add new ones.
+    pub enum Code {
     CompileMcpinPath = "compile-mcpin-path": "compile: `--mcpin` is not an absolute UTF-8 path (exit 2)",
     CompileNoServers = "compile-no-servers": "compile: the policy lists no `[[servers]]` (exit 3)",
     CompileServerRefused = "compile-server-refused": "compile: a listed server would be refused at launch, or a target cannot express it (exit 3)",
@@ -77,6 +51,7 @@ codes! {
     PolicyVersionReused = "policy-version-reused": "pull: the installed version number with other bytes (exit 1)",
     PullState = "pull-state": "pull: the rollback state or the pull record cannot be read or written (exit 4, 3 if corrupt)",
     PullIo = "pull-io": "pull: installing the policy, its files or taking the lock failed (exit 4)",
+    }
 }
 
 impl std::fmt::Display for Code {

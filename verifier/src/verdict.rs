@@ -7,35 +7,41 @@ use serde::Serialize;
 /// Version of the JSON verdict format (`mcpin verify --json`).
 pub const SCHEMA_VERSION: u32 = 1;
 
-macro_rules! codes {
-    ($($variant:ident = $code:literal: $doc:literal,)*) => {
-        /// A stable reason code. Never rename one; add new ones.
+/// Declares an enum of stable, documented, kebab-case codes: `ALL`, `as_str()` and
+/// `description()` (the documentation line, used by the generated reference). Shared by every
+/// crate that reports reasons with codes, so they are all built the same way.
+#[macro_export]
+macro_rules! stable_codes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $code:literal: $doc:literal,)* }) => {
+        $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Code {
+        $vis enum $name {
             $(#[doc = $doc] $variant,)*
         }
 
-        impl Code {
+        impl $name {
             /// Every code, in declaration order.
-            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
 
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(Code::$variant => $code,)*
+                    $($name::$variant => $code,)*
                 }
             }
 
-            /// One line saying what the code means (for the README table).
+            /// One line saying what the code means (for the generated reference).
             pub fn description(self) -> &'static str {
                 match self {
-                    $(Code::$variant => $doc,)*
+                    $($name::$variant => $doc,)*
                 }
             }
         }
     };
 }
 
-codes! {
+stable_codes! {
+    /// A stable reason code. Never rename one; add new ones.
+    pub enum Code {
     AllowedByPolicy = "allowed-by-policy": "every check passed and a package rule allows the artifact",
     PolicyUnsigned = "policy-unsigned": "a policy-root key is configured and the policy has no signature",
     PolicySignatureInvalid = "policy-signature-invalid": "the policy signature does not verify with the policy-root key",
@@ -116,6 +122,7 @@ codes! {
     EnvDenied = "env-denied": "an environment variable the policy denies is set",
     EnvStripped = "env-stripped": "an environment variable is removed before launch",
     EnvDropped = "env-dropped": "environment variables not on the allowlist are not passed to the server",
+}
 }
 
 impl Serialize for Code {
