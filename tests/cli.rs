@@ -363,6 +363,57 @@ require-any = ["publisher"]
     );
     sandbox.checked.insert("mcpin audit show".to_owned());
 
+    // `doctor`: what a launch from here would use. No policy in this sandbox: a problem (exit 1),
+    // named in the report; a store others can write is another.
+    let doctor = sandbox.json("mcpin doctor", &["doctor", "--json"], &[1]);
+    let sections: Vec<&str> = doctor["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "mode",
+            "policy",
+            "store and logs",
+            "interpreters",
+            "registries",
+            "agent configs"
+        ]
+    );
+    let item = |report: &Value, name: &str| {
+        report["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["items"].as_array().unwrap())
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+            .clone()
+    };
+    assert!(
+        item(&doctor, "policy")["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no policy file")
+    );
+    assert!(item(&doctor, "node")["problem"].is_null(), "{doctor:#}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let store = sandbox.path("store");
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let output = sandbox.run(&["doctor", "--json"]);
+        let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let problem = item(&report, "store")["problem"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(problem.contains("store-unsafe"), "{problem}");
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     // `review` of the built-in example, published under a name of this test's own.
     let name = format!("mcpin-cli-hello-{}", std::process::id());
     let hello = mcpin_tests::hello_package(sandbox.dir.path(), &name);

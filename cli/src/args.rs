@@ -41,6 +41,9 @@ pub enum Command {
     Sbom(SbomArgs),
     /// Launch an MCP server through the gate: `mcpin run -- npx|uvx|docker ARGS…`
     Run(RunArgs),
+    /// Say which policy, key, state, store, audit log, interpreters, registries and agent
+    /// configs a launch from here would use, where each comes from, and what is wrong
+    Doctor(DoctorArgs),
     /// Check and install a server exactly as `mcpin run` would, without launching it (in system
     /// mode, the privileged step that fills the root-owned store: `sudo mcpin install -- npx …`)
     Install(InstallArgs),
@@ -128,6 +131,23 @@ pub struct RunArgs {
     /// The launcher command line, after `--`: npx …, uvx …, docker run …, or cmd /c npx …
     #[arg(last = true, required = true, value_name = "ARGV")]
     pub argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Policy file [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Audit log [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

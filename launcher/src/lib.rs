@@ -15,6 +15,7 @@
 //! launch request into an allow without an allow verdict.
 
 pub mod audit;
+pub mod doctor;
 pub mod env;
 pub mod exec;
 pub mod grammar;

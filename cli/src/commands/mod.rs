@@ -46,6 +46,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sbom(args) => sbom::run(args),
         Command::Run(args) => run::run(args),
         Command::Install(args) => run::install(args),
+        Command::Doctor(args) => run::doctor(args),
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),

@@ -17,7 +17,7 @@ use mcpin_verifier::PublicKey;
 use mcpin_verifier::verdict::Verdict;
 
 use super::policy::{policy_root_key, state_dir};
-use crate::args::{InstallArgs, PolicyTrustArgs, RegistryArgs, RunArgs};
+use crate::args::{DoctorArgs, InstallArgs, PolicyTrustArgs, RegistryArgs, RunArgs};
 use crate::exit::ExitStatus;
 use crate::settings::RegistryScope;
 use crate::{output, settings};
@@ -248,6 +248,44 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
             std::process::exit(code)
         }
     }
+}
+
+/// `mcpin doctor`: the settings `mcpin run` would resolve here, and what is wrong with them.
+/// Exit 0 when nothing is, 1 otherwise.
+pub fn doctor(args: DoctorArgs) -> anyhow::Result<ExitStatus> {
+    let system_config = Path::new(SYSTEM_CONFIG);
+    let in_system_mode = system_config.exists();
+    let (settings, audit_log) = match launch_settings(
+        args.policy,
+        args.audit_log,
+        &args.policy_trust,
+        args.registry,
+        BaseDirs::from_env(),
+    ) {
+        Ok(launch) => (
+            launch
+                .settings
+                .map_err(|refused| format!("{:#} [{}]", refused.error, refused.code)),
+            launch.audit_log,
+        ),
+        Err(error) => (Err(format!("{error:#}")), None),
+    };
+    let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+    let report = mcpin_launcher::doctor::inspect(&mcpin_launcher::doctor::Inputs {
+        system_config: in_system_mode.then_some(system_config),
+        settings: settings.as_ref().map_err(Clone::clone),
+        audit_log: audit_log.as_deref(),
+        env: &env,
+    });
+    eprint!("{}", report.to_text());
+    if args.json {
+        output::report(&report)?;
+    }
+    Ok(if report.has_problems() {
+        ExitStatus::Denied
+    } else {
+        ExitStatus::Success
+    })
 }
 
 /// `mcpin install -- ARGV`: every check `mcpin run` makes, and the install, without the
