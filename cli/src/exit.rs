@@ -58,14 +58,16 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 GateError::Io { .. } => ExitStatus::Io,
                 GateError::State(StateError::Io { .. }) => ExitStatus::Io,
-                GateError::Policy(PolicyError::Io { .. }) => ExitStatus::Io,
+                GateError::Policy(PolicyError::Io { .. } | PolicyError::Changed { .. }) => {
+                    ExitStatus::Io
+                }
                 GateError::TrustRoot(SigstoreError::Io { .. }) => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
         }
         if let Some(error) = cause.downcast_ref::<PolicyError>() {
             return match error {
-                PolicyError::Io { .. } => ExitStatus::Io,
+                PolicyError::Io { .. } | PolicyError::Changed { .. } => ExitStatus::Io,
                 PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
             };
         }

@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod cache;
+
 use crate::PublicKey;
 use crate::policy::{
-    self, Policy, PolicyError, PolicySignatureError, PolicyState, StateError, VersionCheck,
+    self, Policy, PolicyError, PolicySignatureError, PolicyState, StateError,
+    VersionCheck,
 };
 use crate::sigstore::{SigstoreError, TrustedRoot};
 use crate::verdict::{Check, Code, Outcome, Reason, Verdict};
@@ -64,6 +67,10 @@ pub enum StateAccess {
 /// Reads, checks the signature of (when `root_key` is set), parses, and checks the files
 /// the policy at `path` names against what its signature pins. Only a policy whose signature
 /// verified updates the rollback state: an unsigned policy can neither lower nor raise it.
+///
+/// Parsing is skipped when the state directory's policy cache holds the policy compiled from
+/// these exact bytes (see [`cache`]); a run that may record state writes the cache after
+/// parsing. Either way the policy is loaded from its compiled form by the same code.
 pub fn load_policy(
     path: &Path,
     root_key: Option<&PublicKey>,
@@ -74,7 +81,8 @@ pub fn load_policy(
         path: path.to_owned(),
         source,
     })?;
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    let digest = format!("sha256:{}", hex::encode(sha256));
     let refused = |code, message: String| {
         Ok(PolicyLoad::Refused {
             digest: digest.clone(),
@@ -82,7 +90,7 @@ pub fn load_policy(
         })
     };
     let pins = match root_key {
-        Some(root) => match policy::verify_policy_signature(path, &bytes, root) {
+        Some(root) => match policy::verify_policy_signature(path, &hex::encode(sha256), root) {
             Ok(pins) => Some(pins),
             Err(error) => {
                 let code = match error {
@@ -94,8 +102,27 @@ pub fn load_policy(
         },
         None => None,
     };
-    let text = String::from_utf8(bytes).map_err(|_| GateError::NotUtf8(path.to_owned()))?;
-    let policy = Policy::parse(path, &text)?;
+    // A cache whose key files no longer hold the keys it was compiled with is stale: these
+    // same bytes are parsed again, so the policy is always what parsing the file gives now.
+    let cached = cache::read(state_dir, access, path, &sha256)
+        .and_then(|compiled| compiled.load(path).ok());
+    let policy = match cached {
+        Some(policy) => policy,
+        None => {
+            let text =
+                std::str::from_utf8(&bytes).map_err(|_| GateError::NotUtf8(path.to_owned()))?;
+            let compiled = policy::compile(path, text)?;
+            if access == StateAccess::Record {
+                cache::write(state_dir, path, &sha256, &compiled);
+            }
+            compiled
+                .load(path)
+                .map_err(|source| PolicyError::Changed {
+                    path: path.to_owned(),
+                    source,
+                })?
+        }
+    };
     let (signature, version_check) = match (&pins, root_key) {
         (Some(pins), Some(root)) => {
             if let Err(message) = check_pins(&policy, pins) {

@@ -31,7 +31,8 @@ pub const FORBIDDEN_MOUNTS: &[&str] = &[
 ];
 
 /// `[launch]`, validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LaunchRules {
     /// Launchers agent configs may use (`npx`, `uvx`, `docker`); empty allows none.
     pub launchers: Vec<String>,

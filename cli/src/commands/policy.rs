@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use mcpin_launcher::locate::BaseDirs;
 use mcpin_verifier::policy::{self, Policy};
 use mcpin_verifier::{PublicKey, SecretKey};
+use sha2::Digest as _;
 
 use super::{passphrase_from_env, write_atomic};
 use crate::args::{PolicyCheckArgs, PolicyCommand, PolicyInitArgs, PolicySignArgs};
@@ -73,7 +74,8 @@ fn check(args: PolicyCheckArgs) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("policy `{}` is not UTF-8", args.policy.display()))?;
     let policy = Policy::parse(&args.policy, &text)?;
     if let Some(root) = policy_root_key(args.policy_root_key.as_deref())? {
-        let pins = policy::verify_policy_signature(&args.policy, &bytes, &root)?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        let pins = policy::verify_policy_signature(&args.policy, &sha256, &root)?;
         if let Err(message) = mcpin_verifier::gate::check_pins(&policy, &pins) {
             bail!("policy-reference-changed: {message}");
         }

@@ -2,7 +2,7 @@
 
 use mcpin_attestation::Ecosystem;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 
 /// The policy file as written, for serde and JSON Schema. Keys are kebab-case;
@@ -113,7 +113,7 @@ pub struct PackageRuleFile {
     pub tools: Option<ToolRulesFile>,
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ToolRulesFile {
     /// The signed statement must carry the tools payload.

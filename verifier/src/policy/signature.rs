@@ -104,14 +104,15 @@ pub fn sign_policy(
     crate::dsse::sign_statement(&statement, key)
 }
 
-/// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed
-/// by `root` in `PATH.sigstore.json`; returns what the signature pins.
+/// Checks that the policy at `path` (whose bytes hash to `policy_sha256`, lowercase hex) is
+/// signed by `root` in `PATH.sigstore.json`; returns what the signature pins. The statement's
+/// subject must name that sha256 (its sha512, which `mcpin policy sign` also records, is not
+/// computed: one digest binds the bytes, and the policy is hashed on every run).
 pub fn verify_policy_signature(
     path: &Path,
-    policy_bytes: &[u8],
+    policy_sha256: &str,
     root: &PublicKey,
 ) -> Result<PolicyPredicate, PolicySignatureError> {
-    use sha2::Digest;
     let signature = signature_path(path);
     let bytes = match fs_err::read(&signature) {
         Ok(bytes) => bytes,
@@ -145,12 +146,9 @@ pub fn verify_policy_signature(
             found: verified.statement().predicate_type.clone(),
         });
     }
-    let digests = mcpin_artifact::Digests {
-        size: policy_bytes.len() as u64,
-        sha256: hex::encode(sha2::Sha256::digest(policy_bytes)),
-        sha512: hex::encode(sha2::Sha512::digest(policy_bytes)),
-    };
-    verified.subject_matching(&digests, None).map_err(invalid)?;
+    verified
+        .subject_with_sha256(policy_sha256)
+        .map_err(invalid)?;
     serde_json::from_value(verified.statement().predicate.clone()).map_err(|error| {
         PolicySignatureError::Predicate {
             signature,
