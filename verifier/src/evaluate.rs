@@ -102,12 +102,15 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
     }
     let attestations = verify_bundles(policy, &loaded.root, evidence, &mut base);
 
-    let rules: Vec<PackageRule> = match policy.packages.matching(package.ecosystem, &package.name)
-    {
+    let rules: Vec<PackageRule> = match policy.packages.matching(package.ecosystem, &package.name) {
         Ok(rules) => rules,
         Err(error) => {
             // Written by mcpin from a validated policy and damaged since: nothing is allowed.
-            base.fail(Check::Policy, Code::PolicyRulesUnreadable, error.to_string());
+            base.fail(
+                Check::Policy,
+                Code::PolicyRulesUnreadable,
+                error.to_string(),
+            );
             Vec::new()
         }
     };

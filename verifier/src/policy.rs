@@ -729,19 +729,16 @@ fn sbom_image(file: &SbomRulesFile, check: &mut Checker) -> SbomImage {
             .map(|id| id.get_ref().clone())
             .collect()
     };
-    let licenses_allow = file
-        .licenses_allow
-        .as_ref()
-        .map(|ids| licenses(check, ids));
+    let licenses_allow = file.licenses_allow.as_ref().map(|ids| licenses(check, ids));
     let licenses_deny = licenses(check, &file.licenses_deny);
     let mut deny = Vec::new();
     for entry in &file.deny {
-        let versions = entry.versions.as_ref().map(|range| range.get_ref().as_str());
+        let versions = entry
+            .versions
+            .as_ref()
+            .map(|range| range.get_ref().as_str());
         match DeniedComponent::parse(entry.purl.get_ref(), versions) {
-            Ok(_) => deny.push((
-                entry.purl.get_ref().clone(),
-                versions.map(str::to_owned),
-            )),
+            Ok(_) => deny.push((entry.purl.get_ref().clone(), versions.map(str::to_owned))),
             Err((at_versions, why)) => {
                 let span = match (&entry.versions, at_versions) {
                     (Some(range), true) => range.span(),

@@ -553,8 +553,7 @@ impl PackageRules {
                     .get(s.records + start as usize..s.records + end as usize)
             })
             .ok_or_else(|| error("out of bounds".into()))?;
-        let image: RuleImage =
-            serde_json::from_slice(record).map_err(|e| error(e.to_string()))?;
+        let image: RuleImage = serde_json::from_slice(record).map_err(|e| error(e.to_string()))?;
         let version = image
             .version
             .as_deref()
@@ -656,7 +655,10 @@ mod tests {
         let bytes = compiled.as_bytes().to_vec();
         CompiledPolicy::from_bytes(bytes.clone()).unwrap();
         for cut in [0, 8, 20, bytes.len() - 1] {
-            assert!(CompiledPolicy::from_bytes(bytes[..cut].to_vec()).is_err(), "{cut}");
+            assert!(
+                CompiledPolicy::from_bytes(bytes[..cut].to_vec()).is_err(),
+                "{cut}"
+            );
         }
         let mut longer = bytes.clone();
         longer.push(b' ');
@@ -688,8 +690,21 @@ mod tests {
             };
             for (name, all) in [("a", vec![0, 2]), ("@s/x", vec![1]), ("b", vec![])] {
                 let found = indexes(&damaged, name);
-                assert!(found.iter().all(|i| all.contains(i)), "byte {at}: {found:?}");
+                assert!(
+                    found.iter().all(|i| all.contains(i)),
+                    "byte {at}: {found:?}"
+                );
             }
         }
+        // A damaged record is an error when its rule is looked up (the judge denies).
+        let mut damaged = bytes.clone();
+        damaged[records] = b'X';
+        let policy = CompiledPolicy::from_bytes(damaged)
+            .unwrap()
+            .load(Path::new("p.toml"))
+            .unwrap();
+        let error = policy.packages.matching(Ecosystem::Npm, "a").unwrap_err();
+        assert_eq!(error.index, 0);
+        assert!(policy.packages.matching(Ecosystem::Npm, "@s/x").is_ok());
     }
 }
