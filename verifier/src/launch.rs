@@ -45,6 +45,9 @@ pub struct LaunchRules {
     /// The docker daemon the docker client talks to (`DOCKER_HOST`); unset: the client's
     /// default (its configuration in the account's `~/.docker`).
     pub docker_host: Option<String>,
+    /// Re-hash every file of the installed tree before each launch (instead of comparing its
+    /// authenticated stat snapshot).
+    pub rehash_installed: bool,
 }
 
 /// A docker bind mount's source as written, and what it resolved to on this machine.
@@ -338,6 +341,7 @@ mod tests {
             },
             docker_mount_sources: vec!["/srv/data".into()],
             docker_host: Some("unix:///run/user/1000/docker.sock".into()),
+            rehash_installed: false,
         }
     }
 

@@ -710,6 +710,7 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         env,
         docker_mount_sources,
         docker_host,
+        rehash_installed: file.rehash_installed,
     }
 }
 

@@ -46,7 +46,9 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
             }
         }
         StoreCommand::Verify { json } => {
-            let corrupt = store.verify()?;
+            let mut corrupt = store.verify()?;
+            // Every installed tree, re-hashed against its record (launches compare stats).
+            corrupt.extend(mcpin_launcher::install::verify_installs(store.root())?);
             if json {
                 output::json(
                     &json!({ "schema_version": 1, "store": store.root(), "corrupt": corrupt }),

@@ -22,6 +22,9 @@ use crate::tree::TreeManifest;
 
 const KEY_LEN: usize = 32;
 const HEADER: &str = "mcpin-install-record-v1";
+/// The key of a root-owned store's records (see [`StoreSecret::for_store`]): public, because
+/// only root can write there.
+const ROOT_OWNED_STORE_KEY: [u8; KEY_LEN] = *b"mcpin root-owned store: public!!";
 
 /// The store's install secret.
 pub struct StoreSecret([u8; KEY_LEN]);
@@ -53,6 +56,31 @@ pub fn secret_path(store: &Path) -> PathBuf {
 }
 
 impl StoreSecret {
+    /// The secret of `store`: for a store that belongs to root (system mode), a fixed, public
+    /// key; otherwise the store's own secret, read or created ([`Self::open_or_create`]).
+    ///
+    /// Nobody but root can write a root-owned store (its directories are checked like any
+    /// store's), so nothing there can be planted or forged by anyone the threat model is
+    /// about, and what keeps records and trees honest is who can write them, not a secret.
+    /// A secret only root could read would also keep every user from finding and checking
+    /// the installs root made for them.
+    pub fn for_store(store: &Path, owner: &Owner) -> Result<StoreSecret, SecretError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs_err::metadata(store).map_err(|source| SecretError::Io {
+            path: store.to_owned(),
+            source,
+        })?;
+        if meta.uid() == 0 {
+            return Ok(StoreSecret(ROOT_OWNED_STORE_KEY));
+        }
+        StoreSecret::open_or_create(store, owner)
+    }
+
+    /// Whether this is the public key of a root-owned store.
+    pub fn is_root_owned_store(&self) -> bool {
+        self.0 == ROOT_OWNED_STORE_KEY
+    }
+
     /// Reads the secret, creating it (atomically, once, even with concurrent launches) if the
     /// store has none. It must be a regular file that only `owner` can read.
     pub fn open_or_create(store: &Path, owner: &Owner) -> Result<StoreSecret, SecretError> {
@@ -123,33 +151,45 @@ impl StoreSecret {
     /// The record's bytes on disk: a header line with the MAC, then the JSON.
     pub fn seal(&self, record: &InstallRecord) -> Vec<u8> {
         let json = serde_json::to_vec(record).expect("an install record serializes");
-        let mut mac = self.mac(HEADER);
-        mac.update(&json);
-        let mut bytes =
-            format!("{HEADER} {}\n", hex::encode(mac.finalize().into_bytes())).into_bytes();
-        bytes.extend_from_slice(&json);
-        bytes
+        self.seal_as(HEADER, &json)
     }
 
     /// The record in `bytes` if its MAC verifies, else why not.
     pub fn open(&self, bytes: &[u8]) -> Result<InstallRecord, String> {
+        let json = self.open_as(HEADER, bytes)?;
+        serde_json::from_slice(json).map_err(|e| format!("authenticated but unreadable: {e}"))
+    }
+
+    /// `payload` behind a header line naming what it is (`kind`, which is also the MAC's
+    /// domain, so one kind of sealed file never opens as another) and its MAC.
+    pub(crate) fn seal_as(&self, kind: &str, payload: &[u8]) -> Vec<u8> {
+        let mut mac = self.mac(kind);
+        mac.update(payload);
+        let mut bytes =
+            format!("{kind} {}\n", hex::encode(mac.finalize().into_bytes())).into_bytes();
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// The payload [`Self::seal_as`] sealed as `kind`, if its MAC verifies, else why not.
+    pub(crate) fn open_as<'a>(&self, kind: &str, bytes: &'a [u8]) -> Result<&'a [u8], String> {
         let newline = bytes
             .iter()
             .position(|&b| b == b'\n')
             .ok_or("no header line")?;
         let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not UTF-8")?;
         let tag = header
-            .strip_prefix(HEADER)
+            .strip_prefix(kind)
             .and_then(|rest| rest.strip_prefix(' '))
-            .ok_or("not an mcpin install record v1")?;
+            .ok_or_else(|| format!("not an {kind}"))?;
         let tag = hex::decode(tag).map_err(|_| "the MAC is not hex")?;
-        let json = &bytes[newline + 1..];
-        let mut mac = self.mac(HEADER);
-        mac.update(json);
+        let payload = &bytes[newline + 1..];
+        let mut mac = self.mac(kind);
+        mac.update(payload);
         mac.verify_slice(&tag).map_err(
             |_| "its MAC does not verify (edited, or written with another store's secret)",
         )?;
-        serde_json::from_slice(json).map_err(|e| format!("authenticated but unreadable: {e}"))
+        Ok(payload)
     }
 }
 

@@ -227,6 +227,13 @@ pub struct LaunchRulesFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub docker_host: Option<Spanned<String>>,
+    /// Re-hash every file of an installed package before each launch. By default a launch
+    /// compares each file's stat (inode, size, mtime, ctime, mode) with the authenticated
+    /// snapshot taken at its last re-hash, which any change by a process without root alters;
+    /// a tree in a root-owned store is checked by its ownership. `mcpin store verify`
+    /// re-hashes every install on demand.
+    #[serde(default)]
+    pub rehash_installed: bool,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
