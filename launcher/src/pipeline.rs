@@ -36,6 +36,9 @@ pub struct RunSettings {
     pub state_dir: PathBuf,
     /// Whether this launch may write the store and the rollback state.
     pub access: Access,
+    /// System mode: the store is the root-owned one `/etc/mcpin/config.toml` names, trusted
+    /// because only root can write it ([`StoreSecret::for_store`](crate::install::StoreSecret::for_store)).
+    pub system_store: bool,
     pub registry: Settings,
     /// `PATH` to find `node`, `python` and `docker` on (the agent's, before sanitizing):
     /// only its absolute entries are searched, see [`crate::interpreter`].
@@ -267,6 +270,7 @@ fn decide(
             package: &package,
             interpreter: &interpreter,
             rehash: policy.launch.rehash_installed,
+            system_store: settings.system_store,
         },
     )
     .map_err(|error| {

@@ -66,6 +66,7 @@ pub fn launch_settings(
                 state_dir: state_dir(trust.state_dir.as_deref())
                     .map_err(refusal("state-dir-unknown"))?,
                 access: Access::ReadWrite,
+                system_store: false,
                 registry: settings::registry(registry, false, RegistryScope::Launch)
                     .map_err(refusal("registry-config-invalid"))?,
                 path: std::env::var_os("PATH"),
@@ -119,6 +120,7 @@ pub fn launch_settings(
             } else {
                 Access::ReadOnly
             },
+            system_store: true,
             registry: registry_settings,
             path: std::env::var_os("PATH"),
             interpreters: system.interpreters.clone(),

@@ -1,5 +1,7 @@
 use std::fmt::Write;
+use std::path::Path;
 
+use mcpin_launcher::system::Mode;
 use mcpin_registry_client::Store;
 use serde_json::json;
 
@@ -48,7 +50,17 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Verify { json } => {
             let mut corrupt = store.verify()?;
             // Every installed tree, re-hashed against its record (launches compare stats).
-            corrupt.extend(mcpin_launcher::install::verify_installs(store.root())?);
+            let system_store = match mcpin_launcher::system::load(
+                Path::new(mcpin_launcher::system::SYSTEM_CONFIG),
+                mcpin_launcher::system::Caller::current().uid,
+            )? {
+                Mode::System(system) => system.store == store.root(),
+                Mode::PerUser => false,
+            };
+            corrupt.extend(mcpin_launcher::install::verify_installs(
+                store.root(),
+                system_store,
+            )?);
             if json {
                 output::json(
                     &json!({ "schema_version": 1, "store": store.root(), "corrupt": corrupt }),

@@ -158,6 +158,8 @@ pub struct InstallRequest<'a> {
     /// Re-hash every file of an existing install (the policy's `[launch] rehash-installed`),
     /// instead of comparing its authenticated stat snapshot.
     pub rehash: bool,
+    /// The store is system mode's, root-owned ([`StoreSecret::for_store`]).
+    pub system_store: bool,
 }
 
 impl InstallRequest<'_> {
@@ -310,7 +312,7 @@ pub fn ensure_installed(
     request: &InstallRequest,
 ) -> Result<Installed, InstallError> {
     let owner = Owner::current();
-    let secret = StoreSecret::for_store(&registry.store, &owner)?;
+    let secret = StoreSecret::for_store(&registry.store, &owner, request.system_store)?;
     let base = installs_dir(&registry.store);
     let tmp = base.join("tmp");
     let locks = base.join("locks");
@@ -451,12 +453,15 @@ impl Expected<'_> {
 /// Re-hashes every install in `store` against its authenticated record (`mcpin store
 /// verify`), whatever its snapshot says. Returns each install that does not match, with why.
 /// A tree that matches gets a fresh snapshot.
-pub fn verify_installs(store: &Path) -> Result<Vec<store::Corrupt>, InstallError> {
+pub fn verify_installs(
+    store: &Path,
+    system_store: bool,
+) -> Result<Vec<store::Corrupt>, InstallError> {
     let base = installs_dir(store);
     if !base.is_dir() {
         return Ok(Vec::new());
     }
-    let secret = StoreSecret::for_store(store, &Owner::current())?;
+    let secret = StoreSecret::for_store(store, &Owner::current(), system_store)?;
     let mut records: Vec<PathBuf> = fs_err::read_dir(&base)
         .map_err(io(&base))?
         .map(|entry| entry.map(|e| e.path()))
@@ -826,7 +831,7 @@ mod tests {
     fn store_verify_re_hashes_every_install() {
         let store = tempfile::tempdir().unwrap();
         let base = installs_dir(store.path());
-        let secret = StoreSecret::for_store(store.path(), &Owner::current()).unwrap();
+        let secret = StoreSecret::for_store(store.path(), &Owner::current(), false).unwrap();
         let (root, manifest) = tree(&base, &"a".repeat(64));
         let record = InstallRecord {
             key: "a".repeat(64),
@@ -838,9 +843,9 @@ mod tests {
         };
         let record_path = base.join(format!("{}.json", record.key));
         fs_err::write(&record_path, secret.seal(&record)).unwrap();
-        assert_eq!(verify_installs(store.path()).unwrap(), []);
+        assert_eq!(verify_installs(store.path(), false).unwrap(), []);
         edit_and_hide(&root.join("pkg/index.js"), "module.exports = 9;\n");
-        let corrupt = verify_installs(store.path()).unwrap();
+        let corrupt = verify_installs(store.path(), false).unwrap();
         assert_eq!(corrupt.len(), 1);
         assert_eq!(corrupt[0].path, root);
         assert!(
@@ -849,7 +854,7 @@ mod tests {
             corrupt[0].reason
         );
         fs_err::write(&record_path, b"edited").unwrap();
-        let corrupt = verify_installs(store.path()).unwrap();
+        let corrupt = verify_installs(store.path(), false).unwrap();
         assert_eq!(corrupt[0].path, record_path);
         remove_read_only(&root).unwrap();
     }

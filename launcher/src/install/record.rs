@@ -56,22 +56,29 @@ pub fn secret_path(store: &Path) -> PathBuf {
 }
 
 impl StoreSecret {
-    /// The secret of `store`: for a store that belongs to root (system mode), a fixed, public
-    /// key; otherwise the store's own secret, read or created ([`Self::open_or_create`]).
+    /// The secret of `store`: for system mode's store (`system_store`) when it belongs to root,
+    /// a fixed, public key; otherwise the store's own secret, read or created
+    /// ([`Self::open_or_create`]).
     ///
     /// Nobody but root can write a root-owned store (its directories are checked like any
     /// store's), so nothing there can be planted or forged by anyone the threat model is
-    /// about, and what keeps records and trees honest is who can write them, not a secret.
-    /// A secret only root could read would also keep every user from finding and checking
-    /// the installs root made for them.
-    pub fn for_store(store: &Path, owner: &Owner) -> Result<StoreSecret, SecretError> {
+    /// about: what keeps its records and trees honest is who can write them, not a secret. A
+    /// secret only root could read would keep every user from finding and checking the installs
+    /// root made for them.
+    pub fn for_store(
+        store: &Path,
+        owner: &Owner,
+        system_store: bool,
+    ) -> Result<StoreSecret, SecretError> {
         use std::os::unix::fs::MetadataExt;
-        let meta = fs_err::metadata(store).map_err(|source| SecretError::Io {
-            path: store.to_owned(),
-            source,
-        })?;
-        if meta.uid() == 0 {
-            return Ok(StoreSecret(ROOT_OWNED_STORE_KEY));
+        if system_store {
+            let meta = fs_err::metadata(store).map_err(|source| SecretError::Io {
+                path: store.to_owned(),
+                source,
+            })?;
+            if meta.uid() == 0 {
+                return Ok(StoreSecret(ROOT_OWNED_STORE_KEY));
+            }
         }
         StoreSecret::open_or_create(store, owner)
     }
@@ -262,6 +269,17 @@ mod tests {
             .unwrap()
             .replace("/usr/bin/node", "/tmp/evil/node");
         assert!(secret.open(edited.as_bytes()).is_err());
+
+        // System mode's root-owned store is trusted by ownership: its key is public.
+        use std::os::unix::fs::MetadataExt;
+        let root_owned = fs_err::metadata(dir.path()).unwrap().uid() == 0;
+        let system = StoreSecret::for_store(dir.path(), &owner, true).unwrap();
+        assert_eq!(system.is_root_owned_store(), root_owned);
+        let per_user = StoreSecret::for_store(dir.path(), &owner, false).unwrap();
+        assert_eq!(
+            per_user.0, secret.0,
+            "per-user mode: the store's secret, even for root"
+        );
 
         // A secret others can read is refused.
         fs_err::set_permissions(
