@@ -7,10 +7,7 @@ use clap::{Args, Parser, Subcommand};
 /// Sign, verify and safely launch MCP server packages.
 #[derive(Debug, Parser)]
 #[command(name = "mcpin", version, about, long_about = None, propagate_version = true)]
-#[command(
-    after_help = "Exit codes: 0 ok/allowed, 1 denied or verification failed, 2 usage error, \
-3 invalid input (malformed artifact, bundle, key or policy), 4 I/O or network error."
-)]
+#[command(after_help = crate::exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +26,9 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Countersign an artifact as approved: tools, lock and SBOM digests, until a date
     Approve(ApproveArgs),
+    /// Review a package in one step (fetch, provenance, lock, tools, SBOM, lint) and
+    /// optionally approve it: `mcpin review npm:@scope/server@1.2.3 --approve --key K`
+    Review(ReviewArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
     /// Resolve a package and fetch it into the content-addressed store
@@ -60,6 +60,25 @@ pub enum Command {
     /// Attach bundles and SBOMs to an artifact's digest in an OCI attestation store
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Print a shell completion script: `mcpin completions bash > /etc/bash_completion.d/mcpin`
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write mcpin.1 and mcpin-COMMAND.1 for every subcommand into this directory
+    /// [default: print mcpin.1 to stdout]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +118,9 @@ pub struct RunArgs {
     /// Audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// The LLM provider behind the client, for [runtime.data-classes] [default: $MCPIN_LLM_PROVIDER]
+    #[arg(long, value_name = "NAME")]
+    pub llm_provider: Option<String>,
     #[command(flatten)]
     pub policy_trust: PolicyTrustArgs,
     #[command(flatten)]
@@ -210,6 +232,24 @@ pub struct UnwrapArgs {
 pub enum AuditCommand {
     /// Check the hash chain of an audit log; names the first deleted or edited record
     Verify(AuditVerifyArgs),
+    /// Print records: launch decisions, tool calls, drift, approvals, guard stops
+    Show(AuditShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// One JSON object per line on stdout (for a SIEM), each with `schema_version`
+    #[arg(long)]
+    pub json: bool,
+    /// Only records at or after T: an RFC 3339 time, a date (YYYY-MM-DD, UTC), or an age (`90m`, `2h`, `7d`)
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Keep printing records as they are appended (until interrupted)
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +381,104 @@ pub enum PolicyCommand {
     Sign(PolicySignArgs),
     /// Print the JSON Schema of the policy file
     Schema,
+    /// Write each agent client's managed allowlist from the policy's [[servers]], so every
+    /// string match lands on `<mcpin> run -- <pinned argv>`
+    #[command(
+        after_help = "Exit codes: 0 written, 2 usage error (a relative --mcpin), 3 a server the policy lists would be refused at launch (or the policy is invalid), 4 I/O error."
+    )]
+    Compile(PolicyCompileArgs),
+    /// Lay out a signed policy and exactly the files its signature pins: a directory for a
+    /// static HTTPS host, or one OCI artifact
+    #[command(
+        after_help = "Exit codes: 0 published, 1 the signature does not verify or the files on disk are not the ones it pins, 2 usage error, 3 invalid policy, 4 I/O or network error."
+    )]
+    Publish(PolicyPublishArgs),
+    /// Fetch a signed policy over HTTPS or from an OCI registry, verify it with the system's
+    /// policy-root key and install it where system mode reads it (as root)
+    #[command(
+        after_help = "Exit codes: 0 installed (or unchanged), 1 refused (signature, a file that is not what the signature pins, a tampered blob, rollback, expiry, another policy's name, a reused version), 2 usage error (not root, not system mode, a bad source), 3 invalid policy or layout, 4 I/O or network error."
+    )]
+    Pull(PolicyPullArgs),
+}
+
+/// Targets of `mcpin policy compile` (and `all`).
+pub const COMPILE_TARGETS: &[&str] = &[
+    "claude-code",
+    "vscode",
+    "copilot",
+    "goose",
+    "windsurf",
+    "cursor",
+    "claude-desktop",
+    "all",
+];
+
+#[derive(Debug, Args)]
+pub struct PolicyCompileArgs {
+    /// The policy whose [[servers]] to compile
+    pub policy: PathBuf,
+    /// The client to write for; repeatable, or `all`
+    #[arg(long = "target", value_name = "CLIENT", required = true,
+          value_parser = clap::builder::PossibleValuesParser::new(COMPILE_TARGETS))]
+    pub targets: Vec<String>,
+    /// Directory to write the files into (`DIR/<client>/…`)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Absolute path of mcpin on the machines, as `mcpin wrap` writes it there
+    /// [default: this binary's canonical path]
+    #[arg(long, value_name = "PATH")]
+    pub mcpin: Option<PathBuf>,
+    /// Check the policy's signature with this policy-root key first [env: MCPIN_POLICY_ROOT_KEY]
+    #[arg(long, value_name = "PUB")]
+    pub policy_root_key: Option<PathBuf>,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyPublishArgs {
+    /// The signed policy (`POLICY.sigstore.json` beside it)
+    pub policy: PathBuf,
+    /// A directory to upload to a static HTTPS host, or oci:HOST/REPO[:TAG] (tag `latest` by default)
+    #[arg(long, value_name = "DIR|oci:HOST/REPO[:TAG]")]
+    pub to: String,
+    /// The policy-root public key the signature must verify with [env: MCPIN_POLICY_ROOT_KEY]
+    #[arg(long, value_name = "PUB")]
+    pub policy_root_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyPullArgs {
+    /// The policy file's URL (`https://…/policy.toml`; its signature and files beside it), or
+    /// oci:HOST/REPO[:TAG]
+    #[arg(value_name = "URL|oci:HOST/REPO[:TAG]")]
+    pub source: String,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Print the report as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How the registry client reaches the network (CA bundle: `SSL_CERT_FILE`; proxies:
+/// `HTTPS_PROXY`, `NO_PROXY`).
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// Never touch the network [env: MCPIN_OFFLINE=1]
+    #[arg(long)]
+    pub offline: bool,
+    /// Retries on connection errors and HTTP 5xx, with exponential backoff
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// Seconds to wait for a connection, and for the next bytes of a response
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -493,8 +631,10 @@ pub struct ToolsDiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ToolsLintArgs {
-    /// A tools payload (`mcpin tools capture`)
-    pub file: PathBuf,
+    /// Tools payloads (`mcpin tools capture`); with several, the servers of one agent
+    /// configuration are also checked against each other (duplicate tools, shadowing)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
     /// Print the findings as JSON to stdout
     #[arg(long, conflicts_with = "sarif")]
     pub json: bool,
@@ -614,4 +754,57 @@ pub enum AttestCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 reviewed (and approved with --approve), 1 the review has \
+findings that block an approval (--approve then signs nothing), 2 usage error, 3 invalid input \
+(policy, key), 4 I/O or network error."
+)]
+pub struct ReviewArgs {
+    /// npm:NAME@VERSION, pypi:NAME==VERSION, oci:HOST/REPO@sha256:HEX, or an MCP registry name
+    /// (io.github.owner/server[@VERSION], or mcp:NAME)
+    pub spec: String,
+    /// The policy the review is for: its Sigstore signers judge the provenance, its [sbom]
+    /// rules the components, its [store] dir receives an approval
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    /// Print the review as JSON to stdout
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the review as Markdown to stdout (for a pull request)
+    #[arg(long)]
+    pub markdown: bool,
+    /// Sign the package statement (lock, tools, SBOM) and its approval into the policy's store
+    #[arg(long, requires_all = ["key", "policy"])]
+    pub approve: bool,
+    /// The approver's private key (PKCS#8 PEM); its public key must be a signer of the policy
+    #[arg(long, value_name = "KEY", requires = "approve")]
+    pub key: Option<std::path::PathBuf>,
+    /// Passphrase of an encrypted key, read from this environment variable
+    #[arg(long, value_name = "VAR", requires = "approve")]
+    pub passphrase_env: Option<String>,
+    /// Until when the approval counts (YYYY-MM-DD or RFC 3339) [default: 90 days from now]
+    #[arg(long, value_name = "DATE", requires = "approve")]
+    pub expires: Option<String>,
+    /// Append a [[packages]] rule for this exact version and digest, and its launch command as
+    /// a [[servers]] entry, to this policy file (then sign it again, `mcpin policy sign`, and
+    /// compile the client allowlists, `mcpin policy compile`)
+    #[arg(long, value_name = "FILE", requires = "approve")]
+    pub add_to_policy: Option<std::path::PathBuf>,
+    /// The entry point to capture, if the package has several
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+    /// Seconds to wait for each answer of the server while capturing
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub capture_timeout: u64,
+    /// Registry or index the dependencies are resolved against [default: the package's]
+    #[arg(long, value_name = "URL")]
+    pub lock_registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Arguments for the server while capturing (after `--`)
+    #[arg(last = true, value_name = "SERVER_ARGS")]
+    pub server_args: Vec<std::ffi::OsString>,
 }

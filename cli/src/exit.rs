@@ -2,6 +2,9 @@
 
 use mcpin_artifact::ArtifactError;
 use mcpin_attestation::{BundleError, LockError};
+use mcpin_fleet::compile::CompileError;
+use mcpin_fleet::publish::PublishError;
+use mcpin_fleet::pull::PullError;
 use mcpin_launcher::audit::AuditError;
 use mcpin_launcher::system::SystemError;
 use mcpin_launcher::wrap::{ReasonCode, WrapError};
@@ -15,7 +18,7 @@ use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
 
-/// Process exit codes. Documented in the README; never renumber.
+/// Process exit codes, listed in `mcpin --help` and `docs/reference/codes.md`; never renumber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// Success; for a decision, allowed.
@@ -28,6 +31,66 @@ pub enum ExitStatus {
     InvalidInput = 3,
     /// I/O or network failure.
     Io = 4,
+}
+
+impl ExitStatus {
+    /// Every status, in numeric order.
+    pub const ALL: &[ExitStatus] = &[
+        ExitStatus::Success,
+        ExitStatus::Denied,
+        ExitStatus::Usage,
+        ExitStatus::InvalidInput,
+        ExitStatus::Io,
+    ];
+
+    /// What the status means, in a few words (`mcpin --help`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            ExitStatus::Success => "success; for a decision, allowed",
+            ExitStatus::Denied => "denied, or verification failed",
+            ExitStatus::Usage => "usage error",
+            ExitStatus::InvalidInput => "invalid input (malformed artifact, bundle, key, policy…)",
+            ExitStatus::Io => "I/O or network error",
+        }
+    }
+
+    /// What the status means for each command (`docs/reference/codes.md`).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => {
+                "success; for a decision: allowed; for `tools diff`: identical; for `tools lint`: \
+                 no finding at or above `--fail-on`"
+            }
+            ExitStatus::Denied => {
+                "verification failed; for a decision: denied (`verify --policy`, `run`, \
+                 `wrap --strict`); `tools diff`: different; `tools lint`: a finding at or above \
+                 `--fail-on`; `audit verify`, `store verify`: tampering found; `fetch`: bytes that \
+                 differ from the promised digest, or only a sha1 checksum"
+            }
+            ExitStatus::Usage => {
+                "usage error: unknown flag, missing or conflicting argument, malformed SPEC"
+            }
+            ExitStatus::InvalidInput => {
+                "invalid input: a malformed or hostile artifact, bundle, key, policy, lock, SBOM \
+                 or tools payload; a package or version the registry does not have; a server that \
+                 answers `tools capture` with garbage"
+            }
+            ExitStatus::Io => {
+                "I/O or network error: unreadable or unwritable files (including the audit log), \
+                 unreachable or refusing registries (authentication), offline misses, a server \
+                 that cannot be started or times out"
+            }
+        }
+    }
+}
+
+/// The exit-code list at the end of `mcpin --help`.
+pub fn help() -> String {
+    let mut text = String::from("Exit codes:");
+    for status in ExitStatus::ALL {
+        text.push_str(&format!("\n  {}  {}", *status as u8, status.summary()));
+    }
+    text
 }
 
 impl From<ExitStatus> for std::process::ExitCode {
@@ -66,16 +129,10 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             };
         }
         if let Some(error) = cause.downcast_ref::<PolicyError>() {
-            return match error {
-                PolicyError::Io { .. } | PolicyError::Changed { .. } => ExitStatus::Io,
-                PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
-            };
+            return policy_status(error);
         }
         if let Some(error) = cause.downcast_ref::<PolicySignatureError>() {
-            return match error {
-                PolicySignatureError::Io { .. } => ExitStatus::Io,
-                _ => ExitStatus::Denied,
-            };
+            return signature_status(error);
         }
         if let Some(error) = cause.downcast_ref::<StateError>() {
             return match error {
@@ -138,6 +195,50 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 }
             };
         }
+        if let Some(error) = cause.downcast_ref::<CompileError>() {
+            return match error {
+                CompileError::RelativeMcpin(_) | CompileError::NotUtf8(_) => ExitStatus::Usage,
+                _ => ExitStatus::InvalidInput,
+            };
+        }
+        if let Some(error) = cause.downcast_ref::<PublishError>() {
+            match error {
+                PublishError::Incomplete { .. } => return ExitStatus::InvalidInput,
+                PublishError::Changed { .. } => return ExitStatus::Denied,
+                PublishError::Io { .. } => return ExitStatus::Io,
+                PublishError::Signature(error) => return signature_status(error),
+                PublishError::Policy(error) => return policy_status(error),
+                // The registry client's error, next in the chain, decides.
+                PublishError::Registry { .. } => {}
+            }
+        }
+        if let Some(error) = cause.downcast_ref::<PullError>() {
+            match error {
+                PullError::Source { .. } | PullError::NotSystemMode | PullError::NotPrivileged => {
+                    return ExitStatus::Usage;
+                }
+                PullError::NoRootKey | PullError::Layout(_) => return ExitStatus::InvalidInput,
+                PullError::RootKey { source, .. } => {
+                    return match source {
+                        KeyError::Io(_) => ExitStatus::Io,
+                        _ => ExitStatus::InvalidInput,
+                    };
+                }
+                PullError::ReferenceChanged(_)
+                | PullError::Unpinned(_)
+                | PullError::Rollback { .. }
+                | PullError::Expired { .. }
+                | PullError::NameChanged { .. }
+                | PullError::VersionReused { .. } => return ExitStatus::Denied,
+                PullError::Io { .. } => return ExitStatus::Io,
+                PullError::Signature(error) => return signature_status(error),
+                PullError::Invalid(error) => return policy_status(error),
+                PullError::State(StateError::Io { .. }) => return ExitStatus::Io,
+                PullError::State(StateError::Corrupt { .. }) => return ExitStatus::InvalidInput,
+                // The registry client's error, next in the chain, decides.
+                PullError::Fetch { .. } => {}
+            }
+        }
         if let Some(error) = cause.downcast_ref::<WrapError>() {
             return wrap_reason_status(error.code());
         }
@@ -188,6 +289,20 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
         }
     }
     ExitStatus::InvalidInput
+}
+
+fn policy_status(error: &PolicyError) -> ExitStatus {
+    match error {
+        PolicyError::Io { .. } | PolicyError::Changed { .. } => ExitStatus::Io,
+        PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
+    }
+}
+
+fn signature_status(error: &PolicySignatureError) -> ExitStatus {
+    match error {
+        PolicySignatureError::Io { .. } => ExitStatus::Io,
+        _ => ExitStatus::Denied,
+    }
 }
 
 /// A server that cannot be started, read or that never answers is an I/O

@@ -128,32 +128,24 @@ pub fn load(path: &Path, uid: u32) -> Result<Mode, SystemError> {
             .as_ref()
             .map(|p| ("policy-root-key", p)),
     );
-    let pins = &file.interpreters;
-    for (name, pin) in [
-        ("node", &pins.node),
-        ("python", &pins.python),
-        ("docker", &pins.docker),
-    ]
-    .into_iter()
-    .filter_map(|(name, pin)| Some((name, pin.as_ref()?)))
-    {
-        if let Some(sha256) = &pin.sha256
-            && (sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(invalid(format!(
-                "[interpreters] {name}: sha256 must be 64 hex digits"
-            )));
-        }
-        absolute.push(("interpreters", &pin.path));
-    }
+    file.interpreters
+        .check()
+        .map_err(|why| invalid(format!("[interpreters] {why}")))?;
     if let Some((name, relative)) = absolute.iter().find(|(_, p)| !p.is_absolute()) {
         return Err(invalid(format!(
             "`{name}` must be an absolute path, not `{}`",
             relative.display()
         )));
     }
-    // What decides a launch must be as trustworthy as this file.
-    require_root_owned(&file.policy)?;
+    // What decides a launch must be as trustworthy as this file. A policy not there yet (before
+    // the first `mcpin policy pull`) leaves a launch nothing to allow (`no-policy`); the
+    // directory it will be installed in must already be root's.
+    match std::fs::symlink_metadata(&file.policy) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            require_root_owned(file.policy.parent().unwrap_or(Path::new("/")))?
+        }
+        _ => require_root_owned(&file.policy)?,
+    }
     if let Some(key) = &file.policy_root_key {
         require_root_owned(key)?;
     }

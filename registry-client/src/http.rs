@@ -214,9 +214,19 @@ pub(crate) fn check_status(response: Response, url: &Url, what: &str) -> Result<
 
 /// Reads a metadata body, refusing anything larger than `limit` bytes.
 pub(crate) fn read_limited(response: Response, url: &Url, limit: u64) -> Result<Vec<u8>, Error> {
+    read_limited_from(response, url, limit)
+}
+
+/// Reads `reader` (a response body, perhaps behind a progress bar), refusing anything larger
+/// than `limit` bytes.
+pub(crate) fn read_limited_from(
+    reader: impl std::io::Read,
+    url: &Url,
+    limit: u64,
+) -> Result<Vec<u8>, Error> {
     use std::io::Read;
     let mut body = Vec::new();
-    response
+    reader
         .take(limit + 1)
         .read_to_end(&mut body)
         .map_err(|error| Error::Metadata {

@@ -82,6 +82,8 @@ impl Auth {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub store: PathBuf,
+    /// Whose store it is: the current user's, or in system mode root's.
+    pub owner: store::Owner,
     pub http: HttpSettings,
     pub npm: npm::NpmConfig,
     /// A PEP 503/691 simple index, e.g. `https://pypi.org/simple/`. Credentials
@@ -135,7 +137,7 @@ impl Client {
     pub fn new(settings: Settings) -> Result<Client, Error> {
         Ok(Client {
             http: http::Http::new(settings.http.clone())?,
-            store: Store::open(&settings.store)?,
+            store: Store::open_for(&settings.store, &settings.owner)?,
             settings,
             oci_tokens: Default::default(),
         })
@@ -174,6 +176,20 @@ impl Client {
             });
         }
         self.download(checksum, url, self.settings.npm.auth_for(url))
+    }
+
+    /// Downloads `url` (`https://`, or `http://` to a loopback host) into memory, refusing more
+    /// than `limit` bytes; `user:password@` in the URL is sent as basic auth to that host only; a
+    /// progress bar on stderr when the settings ask for one. For files
+    /// whose digest is checked by the caller after the download (a signed policy and the files
+    /// its signature pins). Offline mode refuses.
+    pub fn get_bytes(&self, url: &Url, what: &str, limit: u64) -> Result<Vec<u8>, Error> {
+        let (bare, credentials) = http::split_credentials(url);
+        let auth = credentials.map(|(user, password)| Auth::basic(&user, password.as_deref()));
+        let response = self.http.get_ok(&bare, what, |client| {
+            Auth::apply(auth.as_ref(), client.get(bare.clone()))
+        })?;
+        http::read_limited_from(self.progress(response, &bare), &bare, limit)
     }
 
     /// Downloads `url` into the store unless a blob with `checksum` is there.

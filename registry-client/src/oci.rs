@@ -437,6 +437,18 @@ impl Client {
         Ok((bytes, digest, media_type))
     }
 
+    /// Fetches the manifest `reference` names (its digest, else its tag, else `latest`): the
+    /// parsed manifest and the `sha256:` digest of its bytes. A tag is whatever the registry
+    /// answers; a digest is checked against the bytes.
+    pub fn oci_get_tagged_manifest(
+        &self,
+        reference: &Reference,
+    ) -> Result<(Manifest, String), Error> {
+        let (bytes, digest, _) = self.oci_manifest(reference, reference.manifest_reference())?;
+        let url = Self::oci_url(reference, &format!("manifests/{digest}"))?;
+        Ok((crate::http::parse_json(&bytes, &url)?, digest))
+    }
+
     /// Fetches the image manifest `digest` (a `sha256:` digest its bytes must hash to).
     pub fn oci_get_manifest(&self, reference: &Reference, digest: &str) -> Result<Manifest, Error> {
         let url = Self::oci_url(reference, &format!("manifests/{digest}"))?;
@@ -474,7 +486,8 @@ impl Client {
             &url,
             &format!("blob {}", descriptor.digest),
         )?;
-        let bytes = read_limited(response, &url, descriptor.size)?;
+        let bytes =
+            crate::http::read_limited_from(self.progress(response, &url), &url, descriptor.size)?;
         let actual = hex::encode(sha2::Sha256::digest(&bytes));
         if actual != checksum.hex {
             return Err(Error::IntegrityMismatch {

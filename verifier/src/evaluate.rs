@@ -9,17 +9,20 @@ use mcpin_artifact::Identified;
 use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, Ecosystem, PACKAGE_PREDICATE_TYPE, PackagePredicate, Statement,
 };
+use mcpin_registry_client::attestations::provenance::RegistryProvenance;
 use mcpin_registry_client::attestations::{AttestationFile, Note};
 
 use crate::gate::LoadedPolicy;
 use crate::policy::{PackageRule, Policy, VersionCheck};
 use crate::verdict::{Check, Code, Decision, Reason, Reasons, SCHEMA_VERSION, Verdict};
-use crate::verified::{Program, VerifiedPackage};
+use crate::verified::VerifiedPackage;
 
 mod approval;
 mod bundles;
 mod sbom;
 mod tools;
+
+pub use sbom::component_findings;
 
 use approval::evaluate_approvals;
 use bundles::verify_bundles;
@@ -41,8 +44,9 @@ pub struct Evidence<'a> {
     pub files: &'a [AttestationFile],
     /// What happened while gathering them (stores fetched or unavailable).
     pub notes: &'a [Note],
-    /// The interpreter the launch would run, carried into the [`VerifiedPackage`].
-    pub interpreter: Option<&'a Program>,
+    /// What the registry published about how the artifact was built (npm attestations, PyPI
+    /// PEP 740), when it was asked: its attestations count for the policy's Sigstore signers.
+    pub provenance: Option<&'a RegistryProvenance>,
     pub now: Timestamp,
 }
 
@@ -64,6 +68,8 @@ pub struct Attestation {
     /// Where the bundle came from.
     pub origin: String,
     pub statement: Option<Statement>,
+    /// Keyless bundles: the certificate's issuer and CI claims.
+    pub keyless: Option<(String, crate::sigstore::WorkflowClaims)>,
 }
 
 /// The judge's answer.
@@ -91,12 +97,31 @@ struct Content {
     signers: BTreeSet<String>,
 }
 
+/// The bundles of `evidence` (and the registry's provenance in it) that verify for its
+/// artifact, each with the policy signer that made it, and the reasons saying why each other
+/// bundle did not count: the judge's own signature step, for `mcpin review`. Pure: no I/O.
+pub fn verify_signatures(
+    policy: &Policy,
+    root: &crate::sigstore::TrustedRoot,
+    evidence: &Evidence,
+) -> (Vec<Attestation>, Vec<Reason>) {
+    let mut reasons = Reasons(Vec::new());
+    let attestations = verify_bundles(policy, root, evidence, &mut reasons);
+    (attestations, reasons.0)
+}
+
 /// Judges `evidence` against the loaded policy. Pure: no I/O.
 pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
     let policy = &loaded.policy;
     let package = &evidence.identified.package;
     let mut base = Reasons(vec![loaded.signature.clone()]);
-    policy_checks(policy, loaded.version_check, evidence.now, &mut base);
+    policy_checks(
+        policy,
+        loaded.version_check,
+        loaded.refreshed,
+        evidence.now,
+        &mut base,
+    );
     if let Some(requested) = evidence.requested {
         request_check(requested, evidence.identified, &mut base);
     }
@@ -171,7 +196,6 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
             sbom: predicate.as_ref().and_then(|p| p.sbom.clone()),
             signers: content.signers.into_iter().collect(),
             rule,
-            interpreter: evidence.interpreter.cloned(),
         }
     });
     Judgement { verdict, verified }
@@ -229,7 +253,16 @@ fn request_check(requested: &Requested, identified: &Identified, reasons: &mut R
     }
 }
 
-fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: &mut Reasons) {
+fn policy_checks(
+    policy: &Policy,
+    check: VersionCheck,
+    refreshed: Option<Timestamp>,
+    now: Timestamp,
+    reasons: &mut Reasons,
+) {
+    if let Some(max_age) = &policy.max_age {
+        freshness_check(policy, max_age, refreshed, now, reasons);
+    }
     match policy.expires {
         Some(expires) if now >= expires => reasons.fail(
             Check::Expiry,
@@ -272,6 +305,53 @@ fn policy_checks(policy: &Policy, check: VersionCheck, now: Timestamp, reasons: 
             Check::Policy,
             Code::PolicyVersionOk,
             format!("policy `{}` version {}", policy.name, check.version),
+        );
+    }
+}
+
+/// TUF's freeze-attack defence: a policy with `max-age` allows nothing once its last
+/// successful pull is older than that, or when no pull of it is recorded.
+fn freshness_check(
+    policy: &Policy,
+    max_age: &crate::policy::MaxAge,
+    refreshed: Option<Timestamp>,
+    now: Timestamp,
+    reasons: &mut Reasons,
+) {
+    let Some(pulled_at) = refreshed else {
+        reasons.fail(
+            Check::Expiry,
+            Code::PolicyStale,
+            format!(
+                "policy `{}` sets max-age {} and this machine has no record of a successful `mcpin policy pull` of it",
+                policy.name, max_age.text
+            ),
+        );
+        return;
+    };
+    let age = now.duration_since(pulled_at);
+    let shown = std::time::Duration::try_from(age)
+        .map(|age| {
+            humantime::format_duration(std::time::Duration::from_secs(age.as_secs())).to_string()
+        })
+        .unwrap_or_else(|_| "a negative time".to_owned());
+    if age > max_age.duration {
+        reasons.fail(
+            Check::Expiry,
+            Code::PolicyStale,
+            format!(
+                "policy `{}` was last pulled at {pulled_at}, {shown} ago, longer than its max-age {}: the policy server may be unreachable or withheld (a freeze attack); run `mcpin policy pull`",
+                policy.name, max_age.text
+            ),
+        );
+    } else {
+        reasons.pass(
+            Check::Expiry,
+            Code::PolicyFresh,
+            format!(
+                "policy `{}` was pulled {shown} ago (max-age {})",
+                policy.name, max_age.text
+            ),
         );
     }
 }
@@ -395,8 +475,13 @@ fn evaluate_rule(
             Check::Signer,
             Code::RequiredSignerMissing,
             format!(
-                "none of the required signers [{}] signed the artifact",
-                rule.require_any.join(", ")
+                "none of the required signers [{}] signed the artifact{}",
+                rule.require_any.join(", "),
+                provenance_hint(
+                    policy,
+                    evidence,
+                    rule.require_any.iter().map(String::as_str)
+                )
             ),
         );
     }
@@ -405,12 +490,13 @@ fn evaluate_rule(
             Check::Signer,
             Code::RequiredSignerMissing,
             format!(
-                "required signer(s) {} did not sign",
+                "required signer(s) {} did not sign{}",
                 missing_all
                     .iter()
                     .map(|s| format!("`{s}`"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                provenance_hint(policy, evidence, missing_all.iter().map(|s| s.as_str()))
             ),
         );
     }
@@ -435,6 +521,26 @@ fn evaluate_rule(
     Content {
         predicate,
         signers: all_signers.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// Where a missing signer is a Sigstore identity and the registry's provenance was asked, a
+/// pointer to the provenance reasons that say why it did not count.
+fn provenance_hint<'a>(
+    policy: &Policy,
+    evidence: &Evidence,
+    missing: impl Iterator<Item = &'a str>,
+) -> &'static str {
+    let sigstore = |id: &str| {
+        policy
+            .signer(id)
+            .is_some_and(|signer| matches!(signer.kind, crate::policy::SignerKind::Sigstore { .. }))
+    };
+    match evidence.provenance {
+        Some(_) if missing.into_iter().any(sigstore) => {
+            " (the registry provenance did not satisfy it: see the provenance-* reasons)"
+        }
+        _ => "",
     }
 }
 
@@ -571,4 +677,55 @@ fn declares_dependencies(identified: &Identified) -> bool {
         line.strip_prefix("Requires-Dist:")
             .is_some_and(|req| !req.contains("extra =="))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(text: &str) -> Policy {
+        Policy::parse(std::path::Path::new("/nonexistent/policy.toml"), text).unwrap()
+    }
+
+    fn stale_or_fresh(
+        policy: &Policy,
+        refreshed: Option<Timestamp>,
+        now: &str,
+    ) -> Vec<(Code, bool)> {
+        let mut reasons = Reasons::default();
+        policy_checks(
+            policy,
+            VersionCheck::untracked(policy.version),
+            refreshed,
+            now.parse().unwrap(),
+            &mut reasons,
+        );
+        reasons
+            .0
+            .iter()
+            .filter(|r| matches!(r.code, Code::PolicyStale | Code::PolicyFresh))
+            .map(|r| (r.code, r.outcome == crate::verdict::Outcome::Fail))
+            .collect()
+    }
+
+    #[test]
+    fn max_age_denies_a_policy_not_pulled_recently_or_never() {
+        let aged = policy("version = 1\nmax-age = \"7d\"\n");
+        let pulled: Timestamp = "2026-09-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            stale_or_fresh(&aged, Some(pulled), "2026-09-07T23:59:59Z"),
+            [(Code::PolicyFresh, false)]
+        );
+        assert_eq!(
+            stale_or_fresh(&aged, Some(pulled), "2026-09-08T00:00:01Z"),
+            [(Code::PolicyStale, true)]
+        );
+        assert_eq!(
+            stale_or_fresh(&aged, None, "2026-09-01T00:00:00Z"),
+            [(Code::PolicyStale, true)]
+        );
+        // Without max-age, nothing is said about freshness.
+        let unaged = policy("version = 1\n");
+        assert_eq!(stale_or_fresh(&unaged, None, "2030-01-01T00:00:00Z"), []);
+    }
 }

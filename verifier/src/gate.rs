@@ -44,6 +44,9 @@ pub struct LoadedPolicy {
     /// The policy-signature reason (pass or info), first in every verdict.
     pub signature: Reason,
     pub version_check: VersionCheck,
+    /// When this policy was last pulled successfully (`mcpin policy pull`), read only when it
+    /// sets `max-age`; `None` when no pull of it is recorded.
+    pub refreshed: Option<jiff::Timestamp>,
     /// The Sigstore trusted root for keyless signers.
     pub root: TrustedRoot,
 }
@@ -103,16 +106,18 @@ pub fn load_policy(
         })
     };
     let pins = match root_key {
-        Some(root) => match policy::verify_policy_signature(path, &hex::encode(sha256), root) {
-            Ok(pins) => Some(pins),
-            Err(error) => {
-                let code = match error {
-                    PolicySignatureError::Unsigned { .. } => Code::PolicyUnsigned,
-                    _ => Code::PolicySignatureInvalid,
-                };
-                return refused(code, error.to_string());
+        Some(root) => {
+            match policy::verify_policy_signature_sha256(path, &hex::encode(sha256), root) {
+                Ok(pins) => Some(pins),
+                Err(error) => {
+                    let code = match error {
+                        PolicySignatureError::Unsigned { .. } => Code::PolicyUnsigned,
+                        _ => Code::PolicySignatureInvalid,
+                    };
+                    return refused(code, error.to_string());
+                }
             }
-        },
+        }
         None => None,
     };
     // A cache whose key files no longer hold the keys it was compiled with is stale: these
@@ -174,6 +179,14 @@ pub fn load_policy(
             VersionCheck::untracked(policy.version),
         ),
     };
+    // The freeze-attack defence measures from the last successful pull of this policy.
+    let refreshed = match policy.max_age {
+        Some(_) => policy::PullState::new(state_dir)
+            .read()?
+            .filter(|record| record.name == policy.name)
+            .map(|record| record.pulled_at),
+        None => None,
+    };
     let root = match &policy.trusted_root {
         Some(file) => TrustedRoot::from_file_pinned(
             file,
@@ -186,6 +199,7 @@ pub fn load_policy(
         digest,
         signature,
         version_check,
+        refreshed,
         root,
     })))
 }

@@ -23,10 +23,12 @@ use sha2::Digest as _;
 
 use crate::keys::PublicKey;
 use crate::sigstore::IdentityMatch;
-pub use crate::state::{PolicyState, StateError, VersionCheck};
+pub use crate::state::{PolicyState, PullRecord, PullState, StateError, VersionCheck};
 
 mod compiled;
 mod file;
+mod interpreters;
+mod runtime;
 mod signature;
 
 pub use compiled::{CompiledError, CompiledPolicy, PackageRules, RulesError, cache_dir};
@@ -34,11 +36,16 @@ use compiled::{NameMatch, PolicyImage, RuleImage, SbomImage, SignerImage};
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
-    SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
+    SbomRulesFile, ServerFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
+};
+pub use interpreters::{InterpreterPins, Pin};
+pub use runtime::{
+    DEFAULT_APPROVAL_TIMEOUT, DestructiveMode, OnDrift, RateLimit, RuntimeFile, RuntimePolicy,
+    RuntimeTool, RuntimeToolFile, ToolClass,
 };
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
-    verify_policy_signature,
+    verify_policy_signature, verify_policy_signature_bytes, verify_policy_signature_sha256,
 };
 
 /// Why a policy file cannot be used.
@@ -97,9 +104,13 @@ pub struct Policy {
     pub name: String,
     pub version: u64,
     pub expires: Option<Timestamp>,
+    /// `max-age`: how long after its last successful pull the policy still allows anything.
+    pub max_age: Option<MaxAge>,
     pub signers: Vec<Signer>,
     /// `[[packages]]`, looked up by name ([`PackageRules::matching`]).
     pub packages: PackageRules,
+    /// `[[servers]]`: the approved launch command lines (`mcpin policy compile`).
+    pub servers: Vec<Server>,
     pub tools: ToolRules,
     pub sbom: SbomRules,
     pub launch: LaunchRules,
@@ -108,6 +119,65 @@ pub struct Policy {
     pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
+    /// Every file or directory the policy names by path, as written and as resolved.
+    pub named_files: Vec<NamedFile>,
+    /// `[runtime]`: what the runtime guard enforces while the server runs.
+    pub runtime: RuntimePolicy,
+}
+
+/// The policy's `max-age`, as written and as a duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxAge {
+    pub text: String,
+    pub duration: jiff::SignedDuration,
+}
+
+/// One approved server launch (`[[servers]]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub name: String,
+    /// The launcher argv (`npx -y pkg@1.2.3 ARGS…`), without the `mcpin run --` in front.
+    pub argv: Vec<String>,
+}
+
+/// A path the policy names: a signer's key, the trusted root, the store directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedFile {
+    /// What names it, for messages (`signer \`publisher\` public-key`).
+    pub what: String,
+    /// The path as written in the policy.
+    pub written: String,
+    /// The path resolved against the policy's directory.
+    pub resolved: PathBuf,
+    /// The store directory (a tree of files), not one file.
+    pub is_dir: bool,
+}
+
+impl NamedFile {
+    /// The written path as a plain relative path below the policy's directory, with `/`
+    /// separators (`./keys/a.pub` is `keys/a.pub`); `None` when it is absolute or climbs out with
+    /// `..`. Only such files travel with a policy (`mcpin policy publish`, `mcpin policy pull`).
+    pub fn distributable(&self) -> Option<String> {
+        distributable_path(&self.written)
+    }
+}
+
+/// `written` as a plain relative path with `/` separators, if it is one (see
+/// [`NamedFile::distributable`]).
+pub fn distributable_path(written: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for component in Path::new(written).components() {
+        match component {
+            std::path::Component::Normal(part) => parts.push(part.to_str()?.to_owned()),
+            std::path::Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    let plain = parts
+        .iter()
+        .all(|part| !part.is_empty() && !part.contains(['\\', '\0']));
+    (plain && !parts.is_empty()).then(|| parts.join("/"))
 }
 
 #[derive(Debug)]
@@ -124,6 +194,8 @@ pub enum SignerKind {
         identity: IdentityMatch,
         repository: Option<String>,
         git_ref: Option<String>,
+        /// The workflow path (or URL without `@ref`) the build ran.
+        workflow: Option<String>,
     },
 }
 
@@ -352,6 +424,10 @@ pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
     if let Some(value) = &file.expires {
         let _ = parse_time(value.get_ref()).map_err(|why| check.error(value.span(), why));
     }
+    if let Some(value) = &file.max_age {
+        let _ = parse_max_age(value.get_ref()).map_err(|why| check.error(value.span(), why));
+    }
+    let servers = servers(&file.servers, &mut check);
 
     let mut signers = Vec::new();
     let mut ids = BTreeSet::new();
@@ -451,6 +527,7 @@ pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
 
     let sbom = sbom_image(&file.sbom, &mut check);
     let launch = launch_rules(&file.launch, &mut check);
+    let runtime = runtime::runtime_policy(&file.runtime, &mut check);
     if let Some(url) = &file.store.url {
         let _ = url::Url::parse(url.get_ref())
             .map_err(|e| e.to_string())
@@ -473,7 +550,9 @@ pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
         name: file.name.clone().unwrap_or_else(|| "default".to_owned()),
         version: *file.version.get_ref(),
         expires: file.expires.as_ref().map(|value| value.get_ref().clone()),
+        max_age: file.max_age.as_ref().map(|value| value.get_ref().clone()),
         signers,
+        servers,
         tools: file.tools.clone(),
         sbom,
         launch,
@@ -482,8 +561,44 @@ pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
         store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
         store_oci: file.store.oci.as_ref().map(|oci| oci.get_ref().clone()),
         trusted_root: file.sigstore.trusted_root.clone(),
+        runtime,
     };
     Ok(CompiledPolicy::encode(&image, &packages))
+}
+
+/// Every file or directory a policy names by path (signer keys, the trusted root, the store
+/// directory), written relative to `base`.
+fn named_files(image: &PolicyImage, base: &Path) -> Vec<NamedFile> {
+    let mut named: Vec<NamedFile> = image
+        .signers
+        .iter()
+        .filter_map(|signer| match signer {
+            SignerImage::Key { id, public_key, .. } => Some(NamedFile {
+                what: format!("signer `{id}` public-key"),
+                written: public_key.clone(),
+                resolved: base.join(public_key),
+                is_dir: false,
+            }),
+            SignerImage::Sigstore { .. } => None,
+        })
+        .collect();
+    if let Some(written) = &image.trusted_root {
+        named.push(NamedFile {
+            what: "[sigstore] trusted-root".to_owned(),
+            written: written.clone(),
+            resolved: base.join(written),
+            is_dir: false,
+        });
+    }
+    if let Some(written) = &image.store_dir {
+        named.push(NamedFile {
+            what: "[store] dir".to_owned(),
+            written: written.clone(),
+            resolved: base.join(written),
+            is_dir: true,
+        });
+    }
+    named
 }
 
 impl Policy {
@@ -519,8 +634,22 @@ impl Policy {
             }
             None => None,
         };
+        let mut files = std::collections::BTreeMap::new();
+        for named in &self.named_files {
+            let Some(relative) = named.distributable() else {
+                continue;
+            };
+            if named.is_dir {
+                if named.resolved.is_dir() {
+                    hash_tree(&named.resolved, &relative, 0, &mut files)?;
+                }
+            } else {
+                files.insert(relative, sha256_file(&named.resolved)?);
+            }
+        }
         Ok(PolicyPredicate {
             version: self.version,
+            files,
             signer_keys: self
                 .signers
                 .iter()
@@ -542,9 +671,134 @@ impl Policy {
         }
     }
 
+    /// Whether a registry's own provenance could satisfy a signer of this policy: it has a
+    /// Sigstore identity signer.
+    pub fn wants_registry_provenance(&self) -> bool {
+        self.signers
+            .iter()
+            .any(|signer| matches!(signer.kind, SignerKind::Sigstore { .. }))
+    }
+
     pub fn signer(&self, id: &str) -> Option<&Signer> {
         self.signers.iter().find(|signer| signer.id == id)
     }
+}
+
+/// The sha256 (hex) of the file at `path`.
+fn sha256_file(path: &Path) -> Result<String, PolicyError> {
+    let bytes = fs_err::read(path).map_err(|source| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// Deepest directory level below a store directory that a signature pins.
+const MAX_TREE_DEPTH: usize = 8;
+
+/// Every regular file below `dir` (written as `prefix`), by `prefix/relative path` → sha256.
+/// A symbolic link or a tree deeper than [`MAX_TREE_DEPTH`] is an error: what a signature pins
+/// must be plain files.
+fn hash_tree(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    files: &mut std::collections::BTreeMap<String, String>,
+) -> Result<(), PolicyError> {
+    let io = |path: &Path, source: std::io::Error| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if depth > MAX_TREE_DEPTH {
+        return Err(io(
+            dir,
+            std::io::Error::other(format!("more than {MAX_TREE_DEPTH} directory levels")),
+        ));
+    }
+    let mut entries: Vec<_> = fs_err::read_dir(dir)
+        .map_err(|source| io(dir, source))?
+        .collect::<Result<_, _>>()
+        .map_err(|source| io(dir, source))?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|source| io(&path, source))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return Err(io(
+                &path,
+                std::io::Error::other("the file name is not UTF-8"),
+            ));
+        };
+        let relative = format!("{prefix}/{name}");
+        if kind.is_dir() {
+            hash_tree(&path, &relative, depth + 1, files)?;
+        } else if kind.is_file() {
+            files.insert(relative, sha256_file(&path)?);
+        } else {
+            return Err(io(
+                &path,
+                std::io::Error::other("not a regular file or directory (a symbolic link?)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `max-age`: a positive duration such as `7d`, `12h` or `30m`.
+fn parse_max_age(text: &str) -> Result<MaxAge, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration such as \"7d\", \"12h\" or \"30m\": {e}")
+    })?;
+    if duration.is_zero() {
+        return Err("max-age must be longer than zero".to_owned());
+    }
+    let duration = jiff::SignedDuration::try_from(duration)
+        .map_err(|_| format!("`{text}` is too long a duration"))?;
+    Ok(MaxAge {
+        text: text.to_owned(),
+        duration,
+    })
+}
+
+/// Validates `[[servers]]`: names a client config can carry, each once; non-empty argvs.
+fn servers(list: &[ServerFile], check: &mut Checker) -> Vec<Server> {
+    let mut names = BTreeSet::new();
+    let mut servers = Vec::new();
+    for server in list {
+        let name = server.name.get_ref();
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_name {
+            check.error(
+                server.name.span(),
+                "a server name is 1 to 64 letters, digits, `-` or `_` (what every client accepts as a server name)",
+            );
+            continue;
+        }
+        if !names.insert(name.clone()) {
+            check.error(
+                server.name.span(),
+                format!("server `{name}` is defined twice"),
+            );
+            continue;
+        }
+        let argv = server.argv.get_ref();
+        if argv.first().is_none_or(String::is_empty) {
+            check.error(
+                server.argv.span(),
+                "argv is the launcher command line, e.g. [\"npx\", \"-y\", \"pkg@1.2.3\"]",
+            );
+            continue;
+        }
+        servers.push(Server {
+            name: name.clone(),
+            argv: argv.clone(),
+        });
+    }
+    servers
 }
 
 fn signer_image(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<SignerImage> {
@@ -552,7 +806,8 @@ fn signer_image(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option
         || signer.san.is_some()
         || signer.san_regex.is_some()
         || signer.repository.is_some()
-        || signer.git_ref.is_some();
+        || signer.git_ref.is_some()
+        || signer.workflow.is_some();
     let id = signer.id.get_ref().clone();
     match (&signer.public_key, sigstore_keys) {
         (Some(file), false) => {
@@ -612,6 +867,7 @@ fn signer_image(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option
                 san_regex: signer.san_regex.as_ref().map(|p| p.get_ref().clone()),
                 repository: signer.repository.clone(),
                 git_ref: signer.git_ref.clone(),
+                workflow: signer.workflow.clone(),
             })
         }
         (None, false) => {
@@ -704,12 +960,23 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         }
         valid.then(|| text.clone())
     });
+    let interpreters = match &file.interpreters {
+        Some(pins) => match pins.get_ref().check() {
+            Ok(()) => pins.get_ref().clone(),
+            Err(why) => {
+                check.error(pins.span(), format!("[launch.interpreters] {why}"));
+                InterpreterPins::default()
+            }
+        },
+        None => InterpreterPins::default(),
+    };
     LaunchRules {
         launchers: file.launchers.clone(),
         docker_deny_flags,
         env,
         docker_mount_sources,
         docker_host,
+        interpreters,
         rehash_installed: file.rehash_installed,
     }
 }
@@ -796,5 +1063,130 @@ mod tests {
             "no offset: ambiguous"
         );
         assert!(parse_time("next week").is_err());
+    }
+
+    fn parse(text: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(Path::new("/nonexistent/policy.toml"), text)
+    }
+
+    fn messages(error: PolicyError) -> String {
+        match error {
+            PolicyError::Invalid { diagnostics, .. } => diagnostics
+                .into_iter()
+                .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn max_age_is_a_positive_duration() {
+        let policy = parse("version = 1\nmax-age = \"7d\"\n").unwrap();
+        let max_age = policy.max_age.unwrap();
+        assert_eq!(max_age.text, "7d");
+        assert_eq!(max_age.duration, jiff::SignedDuration::from_hours(7 * 24));
+        for bad in ["\"soon\"", "\"0s\"", "\"7\"", "7"] {
+            let text = format!("version = 1\nmax-age = {bad}\n");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
+        let error = messages(parse("version = 1\nmax-age = \"0s\"\n").unwrap_err());
+        assert!(
+            error.starts_with("2:11 max-age must be longer than zero"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn servers_have_unique_plain_names_and_an_argv() {
+        let policy = parse(
+            "version = 1\n[[servers]]\nname = \"fs\"\nargv = [\"npx\", \"-y\", \"a@1.0.0\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            policy.servers,
+            [Server {
+                name: "fs".into(),
+                argv: vec!["npx".into(), "-y".into(), "a@1.0.0".into()],
+            }]
+        );
+        let error = messages(
+            parse(
+                "version = 1\n[[servers]]\nname = \"fs\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"fs\"\nargv = [\"uvx\"]\n\
+                 [[servers]]\nname = \"a b\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"empty\"\nargv = []\n\
+                 [[servers]]\nname = \"x\"\nargv = [\"npx\"]\nenv = {}\n",
+            )
+            .unwrap_err(),
+        );
+        assert!(error.contains("unknown field `env`"), "{error}");
+        let error = messages(
+            parse(
+                "version = 1\n[[servers]]\nname = \"fs\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"fs\"\nargv = [\"uvx\"]\n\
+                 [[servers]]\nname = \"a b\"\nargv = [\"npx\"]\n\
+                 [[servers]]\nname = \"empty\"\nargv = []\n",
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            error.contains("6:8 server `fs` is defined twice"),
+            "{error}"
+        );
+        assert!(
+            error.contains("9:8 a server name is 1 to 64 letters"),
+            "{error}"
+        );
+        assert!(
+            error.contains("13:8 argv is the launcher command line"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn distributable_paths_are_plain_and_relative() {
+        assert_eq!(
+            distributable_path("keys/a.pub").as_deref(),
+            Some("keys/a.pub")
+        );
+        assert_eq!(
+            distributable_path("./keys/./a.pub").as_deref(),
+            Some("keys/a.pub")
+        );
+        for outside in ["/etc/mcpin/a.pub", "../a.pub", "keys/../../a.pub", "", "."] {
+            assert_eq!(distributable_path(outside), None, "{outside}");
+        }
+    }
+
+    #[test]
+    fn a_signature_pins_every_distributable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("keys")).unwrap();
+        crate::keys::SecretKey::generate()
+            .write_pair(&dir.path().join("keys/p"), None)
+            .unwrap();
+        fs_err::create_dir_all(dir.path().join("bundles/abc")).unwrap();
+        fs_err::write(dir.path().join("bundles/abc/x.sigstore.json"), "{}").unwrap();
+        let text = "version = 1\n[[signers]]\nid = \"p\"\npublic-key = \"keys/p.pub\"\n\
+                    [store]\ndir = \"bundles\"\n";
+        let policy = Policy::parse(&dir.path().join("policy.toml"), text).unwrap();
+        let pins = policy.pins().unwrap();
+        assert_eq!(
+            pins.files.keys().collect::<Vec<_>>(),
+            ["bundles/abc/x.sigstore.json", "keys/p.pub"]
+        );
+        assert!(
+            !pins.files.contains_key("keys/p.key"),
+            "only what the policy names"
+        );
+        assert_eq!(
+            pins.files["bundles/abc/x.sigstore.json"],
+            hex::encode(sha2::Sha256::digest(b"{}"))
+        );
+        // A symbolic link in the store is not pinned as if it were a file.
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("bundles/abc/y.cdx.json"))
+            .unwrap();
+        assert!(matches!(policy.pins(), Err(PolicyError::Io { .. })));
     }
 }

@@ -1,8 +1,12 @@
 //! Rollback protection: the highest policy `version` seen on this machine,
-//! per policy name, in `<state dir>/policy-versions.json`.
+//! per policy name, in `<state dir>/policy-versions.json`; and what the last successful
+//! `mcpin policy pull` installed, and when, in `<state dir>/policy-pull.json` (the freeze-attack
+//! defence `max-age` measures from it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -110,7 +114,8 @@ impl PolicyState {
             versions.insert(name.to_owned(), version);
             let mut json = serde_json::to_vec_pretty(&versions).expect("versions serialize");
             json.push(b'\n');
-            mcpin_artifact::write_atomic(&self.file, &json, 0o600)
+            // Readable by every user: in system mode their launches compare with it.
+            mcpin_artifact::write_atomic(&self.file, &json, 0o644)
                 .map_err(|source| self.io(source))?;
         }
         Ok(VersionCheck {
@@ -118,6 +123,76 @@ impl PolicyState {
             last_seen: first_seen.flatten(),
             tracked: true,
         })
+    }
+}
+
+/// What the last successful `mcpin policy pull` installed. Written only by that privileged
+/// command; read at every launch of a policy that sets `max-age`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRecord {
+    /// The policy's `name`.
+    pub name: String,
+    pub version: u64,
+    /// `sha256:<hex>` of the installed policy file.
+    pub digest: String,
+    /// Where it was pulled from (a redacted URL or `oci:HOST/REPO:TAG`).
+    pub source: String,
+    /// When the pull finished.
+    pub pulled_at: jiff::Timestamp,
+    /// The files installed besides the policy and its signature, relative to the policy's
+    /// directory (removed again when a later policy no longer pins them).
+    pub files: Vec<String>,
+}
+
+/// `<state dir>/policy-pull.json`.
+#[derive(Debug, Clone)]
+pub struct PullState {
+    file: PathBuf,
+}
+
+impl PullState {
+    pub fn new(dir: &Path) -> Self {
+        PullState {
+            file: dir.join("policy-pull.json"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+
+    /// The record, or `None` when no pull ever succeeded here.
+    pub fn read(&self) -> Result<Option<PullRecord>, StateError> {
+        match fs_err::read(&self.file) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| StateError::Corrupt {
+                        path: self.file.clone(),
+                        source,
+                    })
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Io {
+                path: self.file.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Replaces the record atomically (mode 0644: launches by every user read it).
+    pub fn write(&self, record: &PullRecord) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: self.file.clone(),
+            source,
+        };
+        if let Some(dir) = self.file.parent() {
+            fs_err::create_dir_all(dir).map_err(io)?;
+        }
+        let mut json = serde_json::to_vec_pretty(record).expect("a pull record serializes");
+        json.push(b'\n');
+        mcpin_artifact::write_atomic(&self.file, &json, 0o644).map_err(io)
     }
 }
 
@@ -137,5 +212,24 @@ mod tests {
         assert_eq!(check.last_seen, Some(5));
         assert!(!state.observe("other", 1).unwrap().is_rollback());
         assert_eq!(state.observe("p", 5).unwrap().last_seen, Some(5));
+    }
+
+    #[test]
+    fn pull_records_round_trip_and_absence_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = PullState::new(&dir.path().join("state"));
+        assert_eq!(state.read().unwrap(), None);
+        let record = PullRecord {
+            name: "fleet".into(),
+            version: 3,
+            digest: format!("sha256:{}", "a".repeat(64)),
+            source: "oci:127.0.0.1:5000/acme/policy:prod".into(),
+            pulled_at: "2026-09-01T10:00:00Z".parse().unwrap(),
+            files: vec!["keys/publisher.pub".into()],
+        };
+        state.write(&record).unwrap();
+        assert_eq!(state.read().unwrap(), Some(record));
+        fs_err::write(state.path(), b"{\"name\": 1}").unwrap();
+        assert!(matches!(state.read(), Err(StateError::Corrupt { .. })));
     }
 }

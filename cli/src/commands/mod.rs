@@ -5,10 +5,13 @@ mod approve;
 mod attest;
 mod audit;
 mod fetch;
+mod fleet;
 mod inspect;
 mod keygen;
 mod lock;
+mod manual;
 mod policy;
+mod review;
 mod run;
 mod sbom;
 mod sign;
@@ -37,6 +40,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Store(args) => store::run(args),
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
+        Command::Review(args) => review::run(args),
         Command::Sigstore(command) => sigstore::run(command),
         Command::Lock(args) => lock::run(args),
         Command::Sbom(args) => sbom::run(args),
@@ -45,8 +49,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
+        Command::Audit(crate::args::AuditCommand::Show(args)) => audit::show(args),
         Command::Tools(command) => tools::run(command),
         Command::Attest(command) => attest::run(command),
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::man(args),
     }
 }
 

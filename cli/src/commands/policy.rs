@@ -4,7 +4,6 @@ use anyhow::{Context, bail};
 use mcpin_launcher::locate::BaseDirs;
 use mcpin_verifier::policy::{self, Policy};
 use mcpin_verifier::{PublicKey, SecretKey};
-use sha2::Digest as _;
 
 use super::{passphrase_from_env, write_atomic};
 use crate::args::{PolicyCheckArgs, PolicyCommand, PolicyInitArgs, PolicySignArgs};
@@ -20,6 +19,9 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitStatus> {
             output::json(&policy::json_schema())?;
             Ok(ExitStatus::Success)
         }
+        PolicyCommand::Compile(args) => super::fleet::compile(args),
+        PolicyCommand::Publish(args) => super::fleet::publish(args),
+        PolicyCommand::Pull(args) => super::fleet::pull(args),
     }
 }
 
@@ -74,8 +76,7 @@ fn check(args: PolicyCheckArgs) -> anyhow::Result<ExitStatus> {
         .with_context(|| format!("policy `{}` is not UTF-8", args.policy.display()))?;
     let policy = Policy::parse(&args.policy, &text)?;
     if let Some(root) = policy_root_key(args.policy_root_key.as_deref())? {
-        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-        let pins = policy::verify_policy_signature(&args.policy, &sha256, &root)?;
+        let pins = policy::verify_policy_signature(&args.policy, &bytes, &root)?;
         if let Err(message) = mcpin_verifier::gate::check_pins(&policy, &pins) {
             bail!("policy-reference-changed: {message}");
         }
@@ -88,15 +89,21 @@ fn check(args: PolicyCheckArgs) -> anyhow::Result<ExitStatus> {
         eprintln!("signature: ok (policy-root key {})", root.id());
     }
     eprintln!(
-        "{}: ok: policy `{}` version {}, {} signer(s), {} package rule(s){}",
+        "{}: ok: policy `{}` version {}, {} signer(s), {} package rule(s), {} server(s){}{}",
         args.policy.display(),
         policy.name,
         policy.version,
         policy.signers.len(),
         policy.packages.len(),
+        policy.servers.len(),
         policy
             .expires
             .map(|expires| format!(", expires {expires}"))
+            .unwrap_or_default(),
+        policy
+            .max_age
+            .as_ref()
+            .map(|max_age| format!(", max-age {}", max_age.text))
             .unwrap_or_default()
     );
     Ok(ExitStatus::Success)

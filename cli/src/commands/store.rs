@@ -16,7 +16,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Ls { json } => {
             let refs = store.refs()?;
             if json {
-                output::json(&json!({ "schema_version": 1, "store": store.root(), "refs": refs }))?;
+                output::report(&json!({ "store": store.root(), "refs": refs }))?;
                 return Ok(ExitStatus::Success);
             }
             let mut text = String::new();
@@ -37,9 +37,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Gc { unreferenced, json } => {
             let report = store.gc(unreferenced)?;
             if json {
-                output::json(
-                    &json!({ "schema_version": 1, "store": store.root(), "removed": report }),
-                )?;
+                output::report(&json!({ "store": store.root(), "removed": report }))?;
             } else {
                 output::text(&format!(
                     "removed {} temporary files, {} stale refs, {} blobs ({} bytes)\n",
@@ -50,21 +48,22 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Verify { json } => {
             let mut corrupt = store.verify()?;
             // Every installed tree, re-hashed against its record (launches compare stats).
-            let system_store = match mcpin_launcher::system::load(
+            // The system store is root's: its files are checked as system mode reads them.
+            let owner = match mcpin_launcher::system::load(
                 Path::new(mcpin_launcher::system::SYSTEM_CONFIG),
                 mcpin_launcher::system::Caller::current().uid,
             )? {
-                Mode::System(system) => system.store == store.root(),
-                Mode::PerUser => false,
+                Mode::System(system) if system.store == store.root() => {
+                    mcpin_registry_client::store::Owner::system()
+                }
+                _ => settings.owner.clone(),
             };
             corrupt.extend(mcpin_launcher::install::verify_installs(
                 store.root(),
-                system_store,
+                &owner,
             )?);
             if json {
-                output::json(
-                    &json!({ "schema_version": 1, "store": store.root(), "corrupt": corrupt }),
-                )?;
+                output::report(&json!({ "store": store.root(), "corrupt": corrupt }))?;
             } else {
                 for problem in &corrupt {
                     eprintln!(

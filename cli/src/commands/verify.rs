@@ -72,7 +72,7 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
         verified.signer()
     );
     if args.json {
-        output::json(&json!({
+        output::report(&json!({
             "verified": true,
             "subject": subject,
             "sha256": digests.sha256,
@@ -118,6 +118,7 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         files.push(attestations::read_file(sbom, FileKind::Sbom)?);
     }
     let mut notes = Vec::new();
+    let mut provenance = None;
     if args.bundle.is_empty() {
         let sources = loaded.policy.attestation_sources();
         let mut settings = crate::settings::registry_defaults()?;
@@ -127,6 +128,16 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         let gathered = client.gather_attestations(&sources, &identified.digests.sha256);
         files.extend(gathered.files);
         notes = gathered.notes;
+        // The registry's own provenance can satisfy a Sigstore signer (npm and PyPI).
+        if loaded.policy.wants_registry_provenance()
+            && matches!(
+                identified.package.ecosystem,
+                mcpin_attestation::Ecosystem::Npm | mcpin_attestation::Ecosystem::Pypi
+            )
+        {
+            provenance =
+                Some(client.registry_provenance(&identified.package, &identified.digests.sha256));
+        }
     }
     let judgement = evaluate::judge(
         &loaded,
@@ -136,7 +147,7 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
             requested: None,
             files: &files,
             notes: &notes,
-            interpreter: None,
+            provenance: provenance.as_ref(),
             now: jiff::Timestamp::now(),
         },
     );

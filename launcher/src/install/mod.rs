@@ -158,8 +158,6 @@ pub struct InstallRequest<'a> {
     /// Re-hash every file of an existing install (the policy's `[launch] rehash-installed`),
     /// instead of comparing its authenticated stat snapshot.
     pub rehash: bool,
-    /// The store is system mode's, root-owned ([`StoreSecret::for_store`]).
-    pub system_store: bool,
 }
 
 impl InstallRequest<'_> {
@@ -311,8 +309,8 @@ pub fn ensure_installed(
     registry: &Settings,
     request: &InstallRequest,
 ) -> Result<Installed, InstallError> {
-    let owner = Owner::current();
-    let secret = StoreSecret::for_store(&registry.store, &owner, request.system_store)?;
+    let owner = &registry.owner;
+    let secret = StoreSecret::open_or_create(&registry.store, owner)?;
     let base = installs_dir(&registry.store);
     let tmp = base.join("tmp");
     let locks = base.join("locks");
@@ -320,7 +318,7 @@ pub fn ensure_installed(
         store::create_private_dir_all(dir).map_err(io(dir))?;
     }
     for dir in [base.parent().unwrap_or(&base), &base, &tmp, &locks] {
-        store::check_not_shared(dir, &owner)?;
+        store::check_not_shared(dir, owner)?;
     }
     let lock_digest = request
         .lock()
@@ -333,6 +331,7 @@ pub fn ensure_installed(
         request,
         lock_digest: &lock_digest,
         secret: &secret,
+        system_store: owner.system,
     };
     if root.is_dir()
         && let Found::Valid(installed) = expect.check(&root, &record_path)?
@@ -414,6 +413,8 @@ struct Expected<'a> {
     request: &'a InstallRequest<'a>,
     lock_digest: &'a str,
     secret: &'a StoreSecret,
+    /// System mode's root-owned store.
+    system_store: bool,
 }
 
 impl Expected<'_> {
@@ -437,7 +438,14 @@ impl Expected<'_> {
                 "its record is for another artifact, lock or interpreter".into(),
             ));
         }
-        let checked = check_tree(self.secret, self.key, root, &record.tree, request.rehash)?;
+        let checked = check_tree(
+            self.secret,
+            self.system_store,
+            self.key,
+            root,
+            &record.tree,
+            request.rehash,
+        )?;
         Ok(Found::Valid(Box::new(Installed {
             root: root.to_owned(),
             tree_digest: record.tree.digest.clone(),
@@ -453,15 +461,12 @@ impl Expected<'_> {
 /// Re-hashes every install in `store` against its authenticated record (`mcpin store
 /// verify`), whatever its snapshot says. Returns each install that does not match, with why.
 /// A tree that matches gets a fresh snapshot.
-pub fn verify_installs(
-    store: &Path,
-    system_store: bool,
-) -> Result<Vec<store::Corrupt>, InstallError> {
+pub fn verify_installs(store: &Path, owner: &Owner) -> Result<Vec<store::Corrupt>, InstallError> {
     let base = installs_dir(store);
     if !base.is_dir() {
         return Ok(Vec::new());
     }
-    let secret = StoreSecret::for_store(store, &Owner::current(), system_store)?;
+    let secret = StoreSecret::open_or_create(store, owner)?;
     let mut records: Vec<PathBuf> = fs_err::read_dir(&base)
         .map_err(io(&base))?
         .map(|entry| entry.map(|e| e.path()))
@@ -500,7 +505,7 @@ pub fn verify_installs(
             problem(&root, "the installed tree is missing".into());
             continue;
         }
-        if let Err(error) = check_tree(&secret, &key, &root, &record.tree, true) {
+        if let Err(error) = check_tree(&secret, owner.system, &key, &root, &record.tree, true) {
             problem(&root, error.to_string());
         }
     }
@@ -527,16 +532,13 @@ fn snapshot_path(root: &Path) -> PathBuf {
 /// A changed file fails with [`TreeError::Changed`], naming the first path that differs.
 fn check_tree(
     secret: &StoreSecret,
+    system_store: bool,
     key: &str,
     root: &Path,
     manifest: &TreeManifest,
     rehash: bool,
 ) -> Result<TreeCheck, InstallError> {
-    if !rehash
-        && secret.is_root_owned_store()
-        && !rustix::process::geteuid().is_root()
-        && is_root_only(root)?
-    {
+    if !rehash && system_store && !rustix::process::geteuid().is_root() && is_root_only(root)? {
         return Ok(TreeCheck::RootOwned);
     }
     let sealed_as = format!("{key}\n{}\n", manifest.digest);
@@ -794,7 +796,7 @@ mod tests {
         let (root, manifest) = &trees[0];
         let key = format!("{:064}", 0);
         assert_eq!(
-            check_tree(&secret, &key, root, manifest, false).unwrap(),
+            check_tree(&secret, false, &key, root, manifest, false).unwrap(),
             TreeCheck::Rehashed
         );
         assert!(!snapshot_path(root).exists(), "too recent to be recorded");
@@ -802,7 +804,7 @@ mod tests {
 
         for ((name, attack, changed), (root, manifest)) in attacks.iter().zip(&trees) {
             let key = root.file_name().unwrap().to_str().unwrap();
-            let check = |rehash| check_tree(&secret, key, root, manifest, rehash);
+            let check = |rehash| check_tree(&secret, false, key, root, manifest, rehash);
             assert_eq!(
                 check(false).unwrap(),
                 TreeCheck::Rehashed,
@@ -831,7 +833,7 @@ mod tests {
     fn store_verify_re_hashes_every_install() {
         let store = tempfile::tempdir().unwrap();
         let base = installs_dir(store.path());
-        let secret = StoreSecret::for_store(store.path(), &Owner::current(), false).unwrap();
+        let secret = StoreSecret::open_or_create(store.path(), &Owner::current()).unwrap();
         let (root, manifest) = tree(&base, &"a".repeat(64));
         let record = InstallRecord {
             key: "a".repeat(64),
@@ -843,9 +845,12 @@ mod tests {
         };
         let record_path = base.join(format!("{}.json", record.key));
         fs_err::write(&record_path, secret.seal(&record)).unwrap();
-        assert_eq!(verify_installs(store.path(), false).unwrap(), []);
+        assert_eq!(
+            verify_installs(store.path(), &Owner::current()).unwrap(),
+            []
+        );
         edit_and_hide(&root.join("pkg/index.js"), "module.exports = 9;\n");
-        let corrupt = verify_installs(store.path(), false).unwrap();
+        let corrupt = verify_installs(store.path(), &Owner::current()).unwrap();
         assert_eq!(corrupt.len(), 1);
         assert_eq!(corrupt[0].path, root);
         assert!(
@@ -854,7 +859,7 @@ mod tests {
             corrupt[0].reason
         );
         fs_err::write(&record_path, b"edited").unwrap();
-        let corrupt = verify_installs(store.path(), false).unwrap();
+        let corrupt = verify_installs(store.path(), &Owner::current()).unwrap();
         assert_eq!(corrupt[0].path, record_path);
         remove_read_only(&root).unwrap();
     }

@@ -22,9 +22,6 @@ use crate::tree::TreeManifest;
 
 const KEY_LEN: usize = 32;
 const HEADER: &str = "mcpin-install-record-v1";
-/// The key of a root-owned store's records (see [`StoreSecret::for_store`]): public, because
-/// only root can write there.
-const ROOT_OWNED_STORE_KEY: [u8; KEY_LEN] = *b"mcpin root-owned store: public!!";
 
 /// The store's install secret.
 pub struct StoreSecret([u8; KEY_LEN]);
@@ -56,38 +53,6 @@ pub fn secret_path(store: &Path) -> PathBuf {
 }
 
 impl StoreSecret {
-    /// The secret of `store`: for system mode's store (`system_store`) when it belongs to root,
-    /// a fixed, public key; otherwise the store's own secret, read or created
-    /// ([`Self::open_or_create`]).
-    ///
-    /// Nobody but root can write a root-owned store (its directories are checked like any
-    /// store's), so nothing there can be planted or forged by anyone the threat model is
-    /// about: what keeps its records and trees honest is who can write them, not a secret. A
-    /// secret only root could read would keep every user from finding and checking the installs
-    /// root made for them.
-    pub fn for_store(
-        store: &Path,
-        owner: &Owner,
-        system_store: bool,
-    ) -> Result<StoreSecret, SecretError> {
-        use std::os::unix::fs::MetadataExt;
-        if system_store {
-            let meta = fs_err::metadata(store).map_err(|source| SecretError::Io {
-                path: store.to_owned(),
-                source,
-            })?;
-            if meta.uid() == 0 {
-                return Ok(StoreSecret(ROOT_OWNED_STORE_KEY));
-            }
-        }
-        StoreSecret::open_or_create(store, owner)
-    }
-
-    /// Whether this is the public key of a root-owned store.
-    pub fn is_root_owned_store(&self) -> bool {
-        self.0 == ROOT_OWNED_STORE_KEY
-    }
-
     /// Reads the secret, creating it (atomically, once, even with concurrent launches) if the
     /// store has none. It must be a regular file that only `owner` can read.
     pub fn open_or_create(store: &Path, owner: &Owner) -> Result<StoreSecret, SecretError> {
@@ -99,16 +64,31 @@ impl StoreSecret {
         };
         if !path.exists() {
             store::create_private_dir_all(dir).map_err(io)?;
+            // The system store's secret is read by every user and written by root alone: its
+            // records are protected by ownership, the secret only derives install keys.
+            let (dir_mode, file_mode) = if owner.system {
+                (0o755, 0o644)
+            } else {
+                (0o700, 0o600)
+            };
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+                fs_err::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode))
+                    .map_err(io)?;
             }
             let mut key = [0u8; KEY_LEN];
             rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut key)
                 .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-            // NamedTempFile is 0600; persist_noclobber: the first writer wins, the others read it.
+            // persist_noclobber: the first writer wins, the others read it.
             let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(file_mode))
+                    .map_err(io)?;
+            }
             tmp.write_all(&key).map_err(io)?;
             tmp.as_file().sync_all().map_err(io)?;
             match tmp.persist_noclobber(&path) {
@@ -269,17 +249,6 @@ mod tests {
             .unwrap()
             .replace("/usr/bin/node", "/tmp/evil/node");
         assert!(secret.open(edited.as_bytes()).is_err());
-
-        // System mode's root-owned store is trusted by ownership: its key is public.
-        use std::os::unix::fs::MetadataExt;
-        let root_owned = fs_err::metadata(dir.path()).unwrap().uid() == 0;
-        let system = StoreSecret::for_store(dir.path(), &owner, true).unwrap();
-        assert_eq!(system.is_root_owned_store(), root_owned);
-        let per_user = StoreSecret::for_store(dir.path(), &owner, false).unwrap();
-        assert_eq!(
-            per_user.0, secret.0,
-            "per-user mode: the store's secret, even for root"
-        );
 
         // A secret others can read is refused.
         fs_err::set_permissions(

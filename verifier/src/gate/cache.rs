@@ -41,7 +41,7 @@ fn trusted_writer(access: StateAccess) -> Owner {
     match access {
         StateAccess::Record => Owner::current(),
         // System mode, unprivileged: root's, checked all the way up.
-        StateAccess::ReadOnly => Owner { uid: 0, home: None },
+        StateAccess::ReadOnly => Owner::system(),
     }
 }
 
@@ -92,5 +92,6 @@ pub(super) fn write(
     }
     let mut bytes = compiled.as_bytes().to_vec();
     bytes.extend_from_slice(&trailer(policy_sha256));
-    let _ = mcpin_artifact::write_atomic(&file, &bytes, 0o600);
+    // Readable by everyone, like the policy it comes from: in system mode users read root's.
+    let _ = mcpin_artifact::write_atomic(&file, &bytes, 0o644);
 }

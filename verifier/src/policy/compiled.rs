@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    DeniedComponent, LaunchRules, PackageRule, Policy, SbomRules, Signer, SignerKind, ToolRules,
-    VersionReq, normalize_name, parse_time,
+    DeniedComponent, LaunchRules, PackageRule, Policy, RuntimePolicy, SbomRules, Server, Signer,
+    SignerKind, ToolRules, VersionReq, normalize_name, parse_max_age, parse_time,
 };
 use crate::keys::PublicKey;
 use crate::sigstore::IdentityMatch;
@@ -56,7 +56,9 @@ pub(super) struct PolicyImage {
     pub name: String,
     pub version: u64,
     pub expires: Option<String>,
+    pub max_age: Option<String>,
     pub signers: Vec<SignerImage>,
+    pub servers: Vec<Server>,
     pub tools: ToolRules,
     pub sbom: SbomImage,
     pub launch: LaunchRules,
@@ -65,9 +67,10 @@ pub(super) struct PolicyImage {
     pub store_url: Option<String>,
     pub store_oci: Option<String>,
     pub trusted_root: Option<String>,
+    pub runtime: RuntimePolicy,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) enum SignerImage {
     Key {
@@ -84,6 +87,7 @@ pub(super) enum SignerImage {
         san_regex: Option<String>,
         repository: Option<String>,
         git_ref: Option<String>,
+        workflow: Option<String>,
     },
 }
 
@@ -236,9 +240,17 @@ impl CompiledPolicy {
             .map(parse_time)
             .transpose()
             .map_err(malformed)?;
+        let max_age = image
+            .max_age
+            .as_deref()
+            .map(parse_max_age)
+            .transpose()
+            .map_err(malformed)?;
+        let named_files = super::named_files(&image, base);
         let signers = image
             .signers
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|signer| load_signer(signer, base))
             .collect::<Result<_, _>>()?;
         let sbom = load_sbom(image.sbom)?;
@@ -258,7 +270,9 @@ impl CompiledPolicy {
             name: image.name,
             version: image.version,
             expires,
+            max_age,
             signers,
+            servers: image.servers,
             packages: PackageRules {
                 bytes: self.bytes,
                 sections,
@@ -271,6 +285,8 @@ impl CompiledPolicy {
             store_url,
             store_oci,
             trusted_root: image.trusted_root.map(|file| base.join(file)),
+            named_files,
+            runtime: image.runtime,
         })
     }
 }
@@ -302,6 +318,7 @@ fn load_signer(signer: SignerImage, base: &Path) -> Result<Signer, CompiledError
             san_regex,
             repository,
             git_ref,
+            workflow,
         } => {
             let identity = match (san, san_regex) {
                 (Some(san), None) => IdentityMatch::Exact(san),
@@ -317,6 +334,7 @@ fn load_signer(signer: SignerImage, base: &Path) -> Result<Signer, CompiledError
                     identity,
                     repository,
                     git_ref,
+                    workflow,
                 },
             }
         }
@@ -630,7 +648,10 @@ mod tests {
             name: "p".into(),
             version: 1,
             expires: None,
+            max_age: None,
             signers: vec![],
+            servers: vec![],
+            runtime: Default::default(),
             tools: Default::default(),
             sbom: Default::default(),
             launch: Default::default(),

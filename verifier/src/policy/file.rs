@@ -23,26 +23,43 @@ pub struct PolicyFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub expires: Option<Spanned<String>>,
+    /// Freeze-attack defence for fleets: a machine whose last successful `mcpin policy pull` of
+    /// this policy is older than this (`"7d"`, `"12h"`, `"30m"`) denies every launch
+    /// (`policy-stale`); so does a machine that never pulled it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub max_age: Option<Spanned<String>>,
     /// Who may sign: ed25519 keys and Sigstore identities.
     #[serde(default)]
     pub signers: Vec<SignerFile>,
     /// What may run. A package matching no rule is denied.
     #[serde(default)]
     pub packages: Vec<PackageRuleFile>,
+    /// The approved launch command lines, from which `mcpin policy compile` writes each agent
+    /// client's own managed allowlist (exact `<mcpin> run -- ARGV` arrays).
+    #[serde(default)]
+    pub servers: Vec<ServerFile>,
     /// Tool rules for every package (a package rule's `tools` replaces them).
     #[serde(default)]
     pub tools: ToolRulesFile,
+    /// SBOM rules: whether one is required, denied components and licenses.
     #[serde(default)]
     pub sbom: SbomRulesFile,
+    /// Launch rules for `mcpin run`: launchers, docker flags, environment.
     #[serde(default)]
     pub launch: LaunchRulesFile,
+    /// Who may approve packages (`mcpin approve`) for rules with `require-approval`.
     #[serde(default)]
     pub approval: ApprovalRulesFile,
     /// Where bundles are looked up besides next to the artifact.
     #[serde(default)]
     pub store: StoreFile,
+    /// Sigstore verification settings (keyless signers).
     #[serde(default)]
     pub sigstore: SigstoreFile,
+    /// What the runtime guard enforces while the server runs.
+    #[serde(default)]
+    pub runtime: super::runtime::RuntimeFile,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -76,11 +93,17 @@ pub struct SignerFile {
     /// Sigstore (GitHub Actions): the git ref the build ran on, e.g. `refs/heads/main`.
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+    /// Sigstore (CI): the workflow that built it, as a path in `repository`
+    /// (`.github/workflows/release.yml`) or a full URL without `@ref`; compared with the
+    /// certificate's Build Config URI with its `@ref` removed.
+    #[serde(default)]
+    pub workflow: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PackageRuleFile {
+    /// The registry the package comes from.
     pub ecosystem: Ecosystem,
     /// Package name or glob (`@scope/*`, `mcp-server-*`).
     #[schemars(with = "String")]
@@ -113,6 +136,19 @@ pub struct PackageRuleFile {
     pub tools: Option<ToolRulesFile>,
 }
 
+/// One approved server launch, as an agent config runs it through `mcpin run --`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServerFile {
+    /// The server's name in client configs (letters, digits, `-` and `_`).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The launcher command line with an exact version or digest, e.g.
+    /// `["npx", "-y", "@modelcontextprotocol/server-filesystem@2026.8.31", "/srv/shared"]`.
+    #[schemars(with = "Vec<String>")]
+    pub argv: Spanned<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ToolRulesFile {
@@ -129,12 +165,14 @@ pub struct ToolRulesFile {
     /// defaults to true unless `readOnlyHint` is true), unless in `allow-destructive`.
     #[serde(default)]
     pub deny_destructive: bool,
+    /// Tool names exempt from `deny-destructive`.
     #[serde(default)]
     pub allow_destructive: Vec<String>,
     /// Deny tools that reach an open world (MCP `openWorldHint`, default true),
     /// unless in `allow-open-world`.
     #[serde(default)]
     pub deny_open_world: bool,
+    /// Tool names exempt from `deny-open-world`.
     #[serde(default)]
     pub allow_open_world: Vec<String>,
     /// The worst finding of `mcpin tools lint` allowed over the signed tools
@@ -148,7 +186,7 @@ pub struct ToolRulesFile {
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
-enum SeverityName {
+pub(super) enum SeverityName {
     Low,
     Medium,
     High,
@@ -227,6 +265,12 @@ pub struct LaunchRulesFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub docker_host: Option<Spanned<String>>,
+    /// The `node`, `python` and `docker` launches exec: `{ path = "/usr/bin/node", sha256 =
+    /// "…" }` (absolute; the sha256 is optional). A pin in the system config wins. Unpinned
+    /// tools are searched on the absolute entries of `PATH`.
+    #[serde(default)]
+    #[schemars(with = "super::InterpreterPins")]
+    pub interpreters: Option<Spanned<super::InterpreterPins>>,
     /// Re-hash every file of an installed package before each launch. By default a launch
     /// compares each file's stat (inode, size, mtime, ctime, mode) with the authenticated
     /// snapshot taken at its last re-hash, which any change by a process without root alters;

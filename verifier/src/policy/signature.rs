@@ -23,6 +23,12 @@ pub struct PolicyPredicate {
     /// The sha256 (hex) of the trusted-root file, when the policy names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_root_sha256: Option<String>,
+    /// Every file that travels with the policy → its sha256 (hex): the keys and trusted root it
+    /// names and every file of its `[store] dir`, by path relative to the policy's directory
+    /// with `/` separators. Only files named by a plain relative path are pinned here.
+    /// `mcpin policy pull` installs exactly these files, each only if its bytes match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 /// Why a policy's signature is not accepted.
@@ -104,11 +110,21 @@ pub fn sign_policy(
     crate::dsse::sign_statement(&statement, key)
 }
 
-/// Checks that the policy at `path` (whose bytes hash to `policy_sha256`, lowercase hex) is
-/// signed by `root` in `PATH.sigstore.json`; returns what the signature pins. The statement's
-/// subject must name that sha256 (its sha512, which `mcpin policy sign` also records, is not
-/// computed: one digest binds the bytes, and the policy is hashed on every run).
+/// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed by `root` in
+/// `PATH.sigstore.json`; returns what the signature pins.
 pub fn verify_policy_signature(
+    path: &Path,
+    policy_bytes: &[u8],
+    root: &PublicKey,
+) -> Result<PolicyPredicate, PolicySignatureError> {
+    verify_policy_signature_sha256(path, &sha256_hex(policy_bytes), root)
+}
+
+/// [`verify_policy_signature`] for a policy whose bytes were hashed as they were read:
+/// `policy_sha256` is their sha256 (lowercase hex). The statement's subject must name it (its
+/// sha512, which `mcpin policy sign` also records, is not computed: one digest binds the
+/// bytes, and a policy is hashed on every run).
+pub fn verify_policy_signature_sha256(
     path: &Path,
     policy_sha256: &str,
     root: &PublicKey,
@@ -129,7 +145,33 @@ pub fn verify_policy_signature(
             });
         }
     };
-    let bundle = mcpin_attestation::Bundle::from_json(&bytes).map_err(|source| {
+    check_bundle(signature, &bytes, policy_sha256, root)
+}
+
+/// Checks that the bundle `bytes` (named `signature` in errors) signs `policy_bytes` under
+/// `root`; returns what the signature pins. For a policy that is not on disk yet
+/// (`mcpin policy pull` checks what it downloaded before installing anything).
+pub fn verify_policy_signature_bytes(
+    signature: &Path,
+    bytes: &[u8],
+    policy_bytes: &[u8],
+    root: &PublicKey,
+) -> Result<PolicyPredicate, PolicySignatureError> {
+    check_bundle(signature.to_owned(), bytes, &sha256_hex(policy_bytes), root)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn check_bundle(
+    signature: PathBuf,
+    bytes: &[u8],
+    policy_sha256: &str,
+    root: &PublicKey,
+) -> Result<PolicyPredicate, PolicySignatureError> {
+    let bundle = mcpin_attestation::Bundle::from_json(bytes).map_err(|source| {
         PolicySignatureError::Bundle {
             path: signature.clone(),
             source,
