@@ -251,6 +251,7 @@ mod tests {
     const POLICY: &str = r#"version = 3
 name = "fleet"
 expires = "2999-01-01T00:00:00+02:00"
+max-age = "7d"
 
 [[signers]]
 id = "publisher"
@@ -261,6 +262,11 @@ id = "ci"
 issuer = "https://token.actions.githubusercontent.com"
 san-regex = "https://github.com/org/.+"
 repository = "https://github.com/org/repo"
+workflow = ".github/workflows/release.yml"
+
+[[servers]]
+name = "fs"
+argv = ["npx", "-y", "@scope/server@1.2.3", "/srv"]
 
 [approval]
 signers = ["publisher"]
@@ -316,6 +322,23 @@ licenses-allow = ["MIT", "Apache-2.0"]
 launchers = ["npx", "uvx"]
 env-allow = ["TOKEN", "MCP_*"]
 docker-mount-sources = ["/srv/data"]
+rehash-installed = true
+[launch.interpreters]
+node = { path = "/usr/bin/node", sha256 = "2222222222222222222222222222222222222222222222222222222222222222" }
+
+[runtime]
+on-drift = "filter"
+destructive = "ask"
+rate-limit = "120/min"
+approval-timeout = "90s"
+[runtime.tools."write_file"]
+rate-limit = "5/min"
+destructive = "deny"
+users = ["alice"]
+[runtime.data-classes]
+restricted = ["local"]
+[runtime.tool-classes]
+"lookup_*" = "restricted"
 
 [store]
 dir = "bundles"
