@@ -44,6 +44,8 @@ impl Keys {
 struct Ctx<'a> {
     keys: &'a Keys,
     dir: PathBuf,
+    /// The arguments of the last `mcpin verify`, to run it again against the policy cache.
+    last_verify: std::cell::RefCell<Option<Vec<String>>>,
 }
 
 fn run_ok(args: &[&str]) -> Output {
@@ -247,10 +249,62 @@ signers = ["approver"]
             "--json",
         ];
         args.extend_from_slice(extra);
-        mcpin(&args)
+        *self.last_verify.borrow_mut() = Some(args.iter().map(|a| (*a).to_owned()).collect());
+        Self::run_verify(&args)
+    }
+
+    fn run_verify(args: &[&str]) -> Output {
+        mcpin(args)
             .env_remove("MCPIN_POLICY_ROOT_KEY")
             .output()
             .unwrap()
+    }
+
+    /// Runs the last `mcpin verify` again. It must find its policy in the cache the first run
+    /// wrote (the cache file is left as it is, not replaced) and give the same verdict, byte
+    /// for byte. Returns whether the policy was cached at all (a policy refused before it is
+    /// parsed, for its signature, is not).
+    fn verify_again_from_cache(&self, first: &Output) -> Result<bool, String> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(args) = self.last_verify.borrow().clone() else {
+            return Ok(false);
+        };
+        let cache = self.dir.join("state/policy-cache");
+        let inodes = || -> Vec<(PathBuf, u64)> {
+            let Ok(entries) = std::fs::read_dir(&cache) else {
+                return Vec::new();
+            };
+            let mut files: Vec<_> = entries
+                .map(|e| e.unwrap().path())
+                .map(|p| {
+                    let inode = std::fs::metadata(&p).unwrap().ino();
+                    (p, inode)
+                })
+                .collect();
+            files.sort();
+            files
+        };
+        let before = inodes();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let again = Self::run_verify(&args);
+        if (&again.status, &again.stdout, &again.stderr)
+            != (&first.status, &first.stdout, &first.stderr)
+        {
+            return Err(format!(
+                "from the cache: exit {:?}\n{}\nparsed: exit {:?}\n{}",
+                again.status.code(),
+                stderr(&again),
+                first.status.code(),
+                stderr(first)
+            ));
+        }
+        if before.is_empty() {
+            return Ok(false);
+        }
+        if inodes() != before {
+            return Err("the second run did not use the cache (it replaced it)".into());
+        }
+        Ok(true)
     }
 }
 
@@ -1184,6 +1238,8 @@ fn policy_matrix() {
     );
     let mut names = std::collections::HashSet::new();
     let mut wrong = Vec::new();
+    // Every scenario runs twice: parsing the TOML, then from the compiled policy it cached.
+    let mut from_cache = 0;
     for scenario in &scenarios {
         assert!(
             names.insert(scenario.name),
@@ -1192,8 +1248,17 @@ fn policy_matrix() {
         );
         let dir = base.path().join(scenario.name);
         std::fs::create_dir_all(&dir).unwrap();
-        let ctx = Ctx { keys: &keys, dir };
+        let ctx = Ctx {
+            keys: &keys,
+            dir,
+            last_verify: Default::default(),
+        };
         let output = (scenario.setup)(&ctx);
+        match ctx.verify_again_from_cache(&output) {
+            Ok(true) => from_cache += 1,
+            Ok(false) => {}
+            Err(why) => wrong.push(format!("{}: {why}", scenario.name)),
+        }
         let code = output.status.code();
         let verdict: Value = match serde_json::from_slice(&output.stdout) {
             Ok(verdict) => verdict,
@@ -1234,6 +1299,10 @@ fn policy_matrix() {
         "{} scenario(s) wrong:\n{}",
         wrong.len(),
         wrong.join("\n")
+    );
+    assert!(
+        from_cache >= 30,
+        "only {from_cache} scenarios were judged again from the policy cache"
     );
 }
 
@@ -1319,6 +1388,41 @@ fn init_template_checks_and_schema_describes_the_file() {
     );
 }
 
+/// The policy cache is keyed by the policy's bytes: a policy edited in place (same path, same
+/// size class, the cache of the old one still there) is parsed again and judged as it is now.
+#[test]
+fn an_edited_policy_is_not_judged_from_the_old_policys_cache() {
+    let keys = Keys::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Ctx {
+        keys: &keys,
+        dir: dir.path().to_owned(),
+        last_verify: Default::default(),
+    };
+    let artifact = ctx.artifact(NPM);
+    ctx.sign(&artifact, "publisher");
+    let policy = ctx.policy("policy.toml", NPM_RULE);
+    let allowed = ctx.verify(&artifact, &policy, &[]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    assert!(
+        dir.path()
+            .join("state/policy-cache")
+            .read_dir()
+            .unwrap()
+            .count()
+            == 1
+    );
+    // Another package's rule, same length: only the bytes tell the two apart.
+    ctx.policy(
+        "policy.toml",
+        &NPM_RULE.replace("server-filesystem", "server-filesystex"),
+    );
+    let denied = ctx.verify(&artifact, &policy, &[]);
+    assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
+    let (_, codes) = codes(&denied);
+    assert!(codes.contains(&"no-matching-rule".to_owned()), "{codes:?}");
+}
+
 #[test]
 fn verdict_table_goes_to_stderr_and_json_to_stdout() {
     let keys = Keys::new();
@@ -1326,6 +1430,7 @@ fn verdict_table_goes_to_stderr_and_json_to_stdout() {
     let ctx = Ctx {
         keys: &keys,
         dir: dir.path().to_owned(),
+        last_verify: Default::default(),
     };
     let artifact = ctx.artifact(NPM);
     ctx.sign(&artifact, "publisher");
@@ -1361,6 +1466,7 @@ fn policy_check_verifies_the_signature_with_the_root_key() {
     let ctx = Ctx {
         keys: &keys,
         dir: dir.path().to_owned(),
+        last_verify: Default::default(),
     };
     let policy = ctx.policy("policy.toml", NPM_RULE);
     let policy_arg = policy.to_str().unwrap();
@@ -1482,6 +1588,7 @@ fn bundles_and_sbom_come_from_an_http_store_on_loopback() {
     let ctx = Ctx {
         keys: &keys,
         dir: publish.clone(),
+        last_verify: Default::default(),
     };
     // The publisher signs with an SBOM; bundle and SBOM go to the store, not beside the artifact.
     let signed_artifact = ctx.artifact(NPM);
@@ -1587,6 +1694,7 @@ fn bundles_approval_and_sbom_come_from_an_oci_store() {
     let ctx = Ctx {
         keys: &keys,
         dir: publish.clone(),
+        last_verify: Default::default(),
     };
     let signed = ctx.artifact(NPM);
     let sbom_sha = ctx.sbom(vec![component("pkg:npm/a@1.0.0", license_id("MIT"), true)]);
@@ -1660,6 +1768,7 @@ fn bundles_approval_and_sbom_come_from_an_oci_store() {
     let verifier = Ctx {
         keys: &keys,
         dir: fresh.clone(),
+        last_verify: Default::default(),
     };
     let policy_with = |store: &str| {
         verifier.policy(
@@ -1860,6 +1969,7 @@ fn verdict_renderings_match_their_snapshots() {
     let ctx = Ctx {
         keys: &keys,
         dir: dir.path().to_owned(),
+        last_verify: Default::default(),
     };
     let artifact = ctx.artifact(NPM);
     ctx.sign_with(

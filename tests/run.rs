@@ -503,6 +503,75 @@ fn a_warm_launch_needs_no_network_and_a_changed_installed_file_is_refused() {
     assert_eq!(last["reasons"][0]["code"], "install-tampered");
 }
 
+/// Issue 12: a warm launch compares each installed file's stat with the snapshot taken at the
+/// tree's last re-hash instead of re-hashing it. An edit that restores the file's size, mode and
+/// mtime still changes its ctime, which no process without root can set back: the launch
+/// re-hashes and refuses. `[launch] rehash-installed` makes every launch re-hash.
+#[test]
+fn a_warm_launch_trusts_the_snapshot_only_while_no_file_changed() {
+    let check_of = |sandbox: &Sandbox| -> String {
+        let last = sandbox.audit().pop().unwrap();
+        let reasons = last["reasons"].as_array().unwrap();
+        let verified = reasons
+            .iter()
+            .find(|r| r["code"] == "install-verified")
+            .unwrap_or_else(|| panic!("{last}"));
+        verified["message"].as_str().unwrap().to_owned()
+    };
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let data = sandbox.path("data");
+    let argv = ["npx", "-y", FILESYSTEM, data.to_str().unwrap()];
+    let launch = || sandbox.run(&argv, &format!("{INITIALIZE}\n"));
+    initialized(&launch());
+    assert!(check_of(&sandbox).contains("installed now"));
+    // A snapshot records only files older than two seconds (timestamps come from a coarse
+    // clock): the next launch re-hashes and records it, the one after uses it.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    initialized(&launch());
+    assert!(check_of(&sandbox).contains("every file re-hashed"));
+    initialized(&launch());
+    assert!(
+        check_of(&sandbox).contains("snapshot taken at its last re-hash"),
+        "{}",
+        check_of(&sandbox)
+    );
+
+    // Edit a file the server loads and give it back its size, mode and mtime.
+    let [install] = &sandbox.installs()[..] else {
+        panic!("expected one install: {:?}", sandbox.installs())
+    };
+    let file = install.join("pkg/node_modules/zod/package.json");
+    let before = std::fs::metadata(&file).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replacen("\"name\"", "\"nome\"", 1);
+    assert_eq!(edited.len(), text.len());
+    let mut perms = before.permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&file, perms).unwrap();
+    std::fs::write(&file, edited).unwrap();
+    std::fs::set_permissions(&file, before.permissions()).unwrap();
+    std::fs::File::open(&file)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    let message = refused(&launch(), "install-tampered");
+    assert!(
+        message.contains("pkg/node_modules/zod/package.json"),
+        "{message}"
+    );
+
+    // The policy can ask for a re-hash before every launch.
+    let sandbox = Sandbox::new(&format!("{LAUNCH_NPX_UVX}rehash-installed = true\n"));
+    let launch = || sandbox.run(&argv, &format!("{INITIALIZE}\n"));
+    initialized(&launch());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    for _ in 0..2 {
+        initialized(&launch());
+        assert!(check_of(&sandbox).contains("every file re-hashed"));
+    }
+}
+
 #[test]
 fn a_package_the_policy_does_not_allow_is_refused() {
     let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
@@ -1424,11 +1493,16 @@ fn system_mode_pins_the_trust_settings_for_an_unprivileged_user() {
     .unwrap();
     ok(&output, "sudo mcpin install");
 
-    // Now the user's launch runs, from the root-owned install, offline.
+    // Now the user's launch runs, from the root-owned install, offline. The user can change
+    // nothing in root's tree, so its check is the ownership of the tree, not a re-hash.
     let output = as_user(&[], &run_argv);
     ok(&output, "mcpin run as the unprivileged user");
     let audit = std::fs::read_to_string(dir.join(format!("audit/{uid}.jsonl"))).unwrap();
     assert!(audit.contains("\"allow\""), "{audit}");
+    assert!(
+        audit.contains("root-owned, writable by root only"),
+        "{audit}"
+    );
 
     // Flags and variables that would change a pinned setting: usage error, nothing launched.
     for (flag_env, args) in [

@@ -736,7 +736,8 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Hash every blob again; exit 1 if any is corrupt or missing
+    /// Hash every blob and every file of every installed tree again; exit 1 if any is corrupt
+    /// or missing
     Verify {
         /// Print JSON to stdout
         #[arg(long)]

@@ -121,7 +121,9 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
             return match error {
                 GateError::Io { .. } => ExitStatus::Io,
                 GateError::State(StateError::Io { .. }) => ExitStatus::Io,
-                GateError::Policy(PolicyError::Io { .. }) => ExitStatus::Io,
+                GateError::Policy(PolicyError::Io { .. } | PolicyError::Changed { .. }) => {
+                    ExitStatus::Io
+                }
                 GateError::TrustRoot(SigstoreError::Io { .. }) => ExitStatus::Io,
                 _ => ExitStatus::InvalidInput,
             };
@@ -291,7 +293,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
 
 fn policy_status(error: &PolicyError) -> ExitStatus {
     match error {
-        PolicyError::Io { .. } => ExitStatus::Io,
+        PolicyError::Io { .. } | PolicyError::Changed { .. } => ExitStatus::Io,
         PolicyError::Invalid { .. } => ExitStatus::InvalidInput,
     }
 }

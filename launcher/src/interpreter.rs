@@ -39,6 +39,8 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::snapshot::FileState;
+
 /// The programs a launch may exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -426,7 +428,7 @@ impl<'a> Resolver<'a> {
             why,
         };
         let mut file = fs_err::File::open(real).map_err(|e| unusable(e.to_string()))?;
-        let before = Snapshot::of(&file.metadata().map_err(|e| unusable(e.to_string()))?);
+        let before = FileState::of(&file.metadata().map_err(|e| unusable(e.to_string()))?);
         let cache_path = self.cache_dir.as_ref().map(|dir| {
             dir.join(format!(
                 "{}.json",
@@ -449,7 +451,7 @@ impl<'a> Resolver<'a> {
         let mut hasher = Sha256::new();
         std::io::copy(&mut file, &mut hasher).map_err(|e| unusable(e.to_string()))?;
         let sha256 = hex::encode(hasher.finalize());
-        let after = Snapshot::of(&file.metadata().map_err(|e| unusable(e.to_string()))?);
+        let after = FileState::of(&file.metadata().map_err(|e| unusable(e.to_string()))?);
         if after != before {
             return Err(unusable("changed while it was being hashed".into()));
         }
@@ -489,64 +491,10 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// What identifies a file's state without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Snapshot {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mode: u32,
-    uid: u32,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Snapshot {
-    #[cfg(unix)]
-    fn of(meta: &std::fs::Metadata) -> Snapshot {
-        use std::os::unix::fs::MetadataExt;
-        Snapshot {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mode: meta.mode(),
-            uid: meta.uid(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn of(meta: &std::fs::Metadata) -> Snapshot {
-        let secs = |t: std::io::Result<std::time::SystemTime>| {
-            t.ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64)
-        };
-        Snapshot {
-            dev: 0,
-            ino: 0,
-            size: meta.len(),
-            mode: 0,
-            uid: 0,
-            mtime: (secs(meta.modified()), 0),
-            ctime: (secs(meta.modified()), 0),
-        }
-    }
-
-    /// Changed within the last two seconds (or in the future).
-    fn is_recent(&self) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.mtime.0.max(self.ctime.0) >= now - 2
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 struct CachedDigest {
     path: PathBuf,
-    snapshot: Snapshot,
+    snapshot: FileState,
     sha256: String,
     python: Option<PythonFacts>,
 }
@@ -820,7 +768,7 @@ mod tests {
         assert_eq!(error.code(), "interpreter-pin-invalid");
 
         // A cached digest is used only while the snapshot is equal.
-        let snapshot = Snapshot::of(&fs_err::metadata(&binary).unwrap());
+        let snapshot = FileState::of(&fs_err::metadata(&binary).unwrap());
         let cache_file = cache.join("entry.json");
         fs_err::create_dir_all(&cache).unwrap();
         let lie = CachedDigest {

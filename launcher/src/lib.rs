@@ -24,6 +24,7 @@ pub mod install;
 pub mod interpreter;
 pub mod locate;
 pub mod pipeline;
+mod snapshot;
 pub mod system;
 pub mod tree;
 pub mod wrap;

@@ -321,6 +321,7 @@ fn decide(
             file_name: &fetched.file_name,
             package: &package,
             interpreter: &interpreter,
+            rehash: policy.launch.rehash_installed,
         },
     )
     .map_err(|error| {
@@ -347,9 +348,10 @@ fn decide(
     reasons.push(Reason {
         code: "install-verified".to_owned(),
         message: format!(
-            "installed tree {} matches {}; interpreter {} (sha256:{})",
+            "installed tree {} matches {} ({}); interpreter {} (sha256:{})",
             installed.root.display(),
             installed.tree_digest,
+            installed.checked.describe(),
             interpreter.path.display(),
             interpreter.sha256
         ),

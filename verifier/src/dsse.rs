@@ -75,6 +75,31 @@ impl VerifiedStatement {
         &self.signer
     }
 
+    /// The subject that names `sha256` (lowercase hex) as its sha256 digest. For files mcpin
+    /// signs with both digests and checks on every run (a policy): sha256 alone binds the
+    /// bytes, and not hashing them with sha512 as well halves the cost of a large file.
+    pub fn subject_with_sha256(&self, sha256: &str) -> Result<&Subject, VerifyError> {
+        let subjects = &self.statement.subject;
+        subjects
+            .iter()
+            .find(|s| {
+                s.digest
+                    .get("sha256")
+                    .is_some_and(|expected| expected.eq_ignore_ascii_case(sha256))
+            })
+            .ok_or_else(|| VerifyError::DigestMismatch {
+                artifact_sha256: sha256.to_owned(),
+                subjects: subjects
+                    .iter()
+                    .map(|subject| {
+                        let sha256 = subject.digest.get("sha256").map_or("-", String::as_str);
+                        format!("{} (sha256:{sha256})", subject.name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
     /// The subject whose digests equal the artifact's. Every digest a subject
     /// names in an algorithm we know (sha256, sha512) must match, and it must
     /// name at least one. `artifact_purl`, when the artifact could be

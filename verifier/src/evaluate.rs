@@ -127,11 +127,18 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
     }
     let attestations = verify_bundles(policy, &loaded.root, evidence, &mut base);
 
-    let rules: Vec<&PackageRule> = policy
-        .packages
-        .iter()
-        .filter(|rule| rule.matches_name(package.ecosystem, &package.name))
-        .collect();
+    let rules: Vec<PackageRule> = match policy.packages.matching(package.ecosystem, &package.name) {
+        Ok(rules) => rules,
+        Err(error) => {
+            // Written by mcpin from a validated policy and damaged since: nothing is allowed.
+            base.fail(
+                Check::Policy,
+                Code::PolicyRulesUnreadable,
+                error.to_string(),
+            );
+            Vec::new()
+        }
+    };
     let mut outcome = None;
     for rule in &rules {
         let mut reasons = Reasons(base.0.clone());

@@ -31,7 +31,8 @@ pub const FORBIDDEN_MOUNTS: &[&str] = &[
 ];
 
 /// `[launch]`, validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LaunchRules {
     /// Launchers agent configs may use (`npx`, `uvx`, `docker`); empty allows none.
     pub launchers: Vec<String>,
@@ -46,6 +47,9 @@ pub struct LaunchRules {
     pub docker_host: Option<String>,
     /// The interpreters launches exec (the system config's pins win over these).
     pub interpreters: crate::policy::InterpreterPins,
+    /// Re-hash every file of the installed tree before each launch (instead of comparing its
+    /// authenticated stat snapshot).
+    pub rehash_installed: bool,
 }
 
 /// A docker bind mount's source as written, and what it resolved to on this machine.
@@ -340,6 +344,7 @@ mod tests {
             docker_mount_sources: vec!["/srv/data".into()],
             docker_host: Some("unix:///run/user/1000/docker.sock".into()),
             interpreters: Default::default(),
+            rehash_installed: false,
         }
     }
 

@@ -4,8 +4,10 @@
 //!
 //! Reading is two steps, as in cargo-deny: [`PolicyFile`] is the serde shape
 //! (unknown keys rejected; its JSON Schema comes from the same types), and
-//! [`Policy::parse`] turns it into checked values (compiled globs, regexes,
-//! version ranges, SPDX ids, loaded keys).
+//! [`compile`] checks it into a [`CompiledPolicy`] (globs, regexes, version ranges, SPDX
+//! ids and key files all checked), from which [`CompiledPolicy::load`] makes the
+//! [`Policy`]. [`Policy::parse`] does both; the compiled form is what the policy cache keeps,
+//! so a policy loaded from the cache is built by the same code as one parsed from TOML.
 //!
 //! This module also signs and verifies policy files against a policy-root key,
 //! and keeps the last seen `version` in a state file (rollback protection).
@@ -23,10 +25,14 @@ use crate::keys::PublicKey;
 use crate::sigstore::IdentityMatch;
 pub use crate::state::{PolicyState, PullRecord, PullState, StateError, VersionCheck};
 
+mod compiled;
 mod file;
 mod interpreters;
 mod runtime;
 mod signature;
+
+pub use compiled::{CompiledError, CompiledPolicy, PackageRules, RulesError, cache_dir};
+use compiled::{NameMatch, PolicyImage, RuleImage, SbomImage, SignerImage};
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
@@ -39,7 +45,7 @@ pub use runtime::{
 };
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
-    verify_policy_signature, verify_policy_signature_bytes,
+    verify_policy_signature, verify_policy_signature_bytes, verify_policy_signature_sha256,
 };
 
 /// Why a policy file cannot be used.
@@ -55,6 +61,12 @@ pub enum PolicyError {
     Invalid {
         path: PathBuf,
         diagnostics: Vec<Diagnostic>,
+    },
+    /// A file the policy names changed between validating the policy and loading it.
+    #[error("policy `{path}`: {source}")]
+    Changed {
+        path: PathBuf,
+        source: CompiledError,
     },
 }
 
@@ -95,7 +107,8 @@ pub struct Policy {
     /// `max-age`: how long after its last successful pull the policy still allows anything.
     pub max_age: Option<MaxAge>,
     pub signers: Vec<Signer>,
-    pub packages: Vec<PackageRule>,
+    /// `[[packages]]`, looked up by name ([`PackageRules::matching`]).
+    pub packages: PackageRules,
     /// `[[servers]]`: the approved launch command lines (`mcpin policy compile`).
     pub servers: Vec<Server>,
     pub tools: ToolRules,
@@ -120,7 +133,8 @@ pub struct MaxAge {
 }
 
 /// One approved server launch (`[[servers]]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Server {
     pub name: String,
     /// The launcher argv (`npx -y pkg@1.2.3 ARGS…`), without the `mcpin run --` in front.
@@ -185,13 +199,13 @@ pub enum SignerKind {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PackageRule {
     /// Index in `[[packages]]`, for messages.
     pub index: usize,
     pub ecosystem: Ecosystem,
     pub name: String,
-    name_glob: globset::GlobMatcher,
+    name_match: NameMatch,
     pub version: Option<VersionReq>,
     /// `(algorithm, lowercase hex)`.
     pub digests: Vec<(String, String)>,
@@ -220,7 +234,7 @@ pub struct SbomRules {
     pub require_hashes: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DeniedComponent {
     pub purl_type: String,
     pub namespace: Option<String>,
@@ -273,7 +287,59 @@ impl VersionReq {
 impl PackageRule {
     /// Whether this rule speaks about the package `name` of `ecosystem`.
     pub fn matches_name(&self, ecosystem: Ecosystem, name: &str) -> bool {
-        ecosystem == self.ecosystem && self.name_glob.is_match(normalize_name(ecosystem, name))
+        ecosystem == self.ecosystem && self.name_match.is_match(&normalize_name(ecosystem, name))
+    }
+}
+
+/// The glob a rule's (normalized) name is, as validation checks it and lookups match it.
+fn name_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+}
+
+/// A `san-regex`, anchored: the whole SAN must match, not a substring.
+fn anchored_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+impl DeniedComponent {
+    /// An `[[sbom.deny]]` entry; on error, whether `versions` (else the purl) is at fault, and
+    /// why.
+    fn parse(purl_text: &str, versions: Option<&str>) -> Result<Self, (bool, String)> {
+        let purl = purl_text
+            .parse::<packageurl::PackageUrl>()
+            .map_err(|e| (false, format!("invalid purl: {e}")))?;
+        if purl.version().is_some() {
+            return Err((
+                false,
+                "give the purl without a version and put the range in `versions`".into(),
+            ));
+        }
+        let versions = versions
+            .map(|range| {
+                let ecosystem = match purl.ty() {
+                    "npm" => Ecosystem::Npm,
+                    "pypi" => Ecosystem::Pypi,
+                    other => {
+                        return Err((
+                            true,
+                            format!(
+                                "version ranges are supported for npm and pypi purls, not `{other}`"
+                            ),
+                        ));
+                    }
+                };
+                VersionReq::parse(ecosystem, range).map_err(|why| (true, why))
+            })
+            .transpose()?;
+        Ok(DeniedComponent {
+            purl_type: purl.ty().to_owned(),
+            namespace: purl.namespace().map(str::to_owned),
+            name: purl.name().to_owned(),
+            versions,
+            source: purl_text.to_owned(),
+        })
     }
 }
 
@@ -338,6 +404,203 @@ fn diagnostic(text: &str, span: Range<usize>, message: String) -> Diagnostic {
     }
 }
 
+/// Parses and validates policy `text` (read from `path`, which names it in diagnostics and
+/// anchors its relative paths) into its compiled form. Every error points at its line and
+/// column.
+pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
+    let file: PolicyFile = toml::from_str(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        PolicyError::Invalid {
+            path: path.to_owned(),
+            diagnostics: vec![diagnostic(text, span, error.message().trim().to_owned())],
+        }
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut check = Checker {
+        text,
+        diagnostics: Vec::new(),
+    };
+
+    if let Some(value) = &file.expires {
+        let _ = parse_time(value.get_ref()).map_err(|why| check.error(value.span(), why));
+    }
+    if let Some(value) = &file.max_age {
+        let _ = parse_max_age(value.get_ref()).map_err(|why| check.error(value.span(), why));
+    }
+    let servers = servers(&file.servers, &mut check);
+
+    let mut signers = Vec::new();
+    let mut ids = BTreeSet::new();
+    for signer in &file.signers {
+        if !ids.insert(signer.id.get_ref().clone()) {
+            check.error(
+                signer.id.span(),
+                format!("signer id `{}` is defined twice", signer.id.get_ref()),
+            );
+        }
+        signers.extend(signer_image(signer, base, &mut check));
+    }
+    let known_signer = |check: &mut Checker, id: &Spanned<String>| {
+        if !ids.contains(id.get_ref()) {
+            check.error(id.span(), format!("no signer has id `{}`", id.get_ref()));
+        }
+    };
+    let approvers: Vec<String> = file
+        .approval
+        .signers
+        .iter()
+        .map(|id| {
+            known_signer(&mut check, id);
+            id.get_ref().clone()
+        })
+        .collect();
+
+    let mut packages = Vec::with_capacity(file.packages.len());
+    for rule in &file.packages {
+        // Only parsed here: a matcher is compiled for the few rules a lookup finds.
+        let _ = name_glob(&normalize_name(rule.ecosystem, rule.name.get_ref()))
+            .map_err(|e| check.error(rule.name.span(), format!("invalid name glob: {e}")));
+        if let Some(req) = &rule.version {
+            let _ = VersionReq::parse(rule.ecosystem, req.get_ref())
+                .map_err(|why| check.error(req.span(), why));
+        }
+        let digests = rule
+            .digests
+            .iter()
+            .filter_map(|pin| {
+                parse_digest(pin.get_ref())
+                    .map_err(|why| check.error(pin.span(), why))
+                    .ok()
+            })
+            .collect();
+        for id in rule.require_any.iter().chain(&rule.require_all) {
+            known_signer(&mut check, id);
+        }
+        if rule.require_approval && approvers.is_empty() {
+            check.error(
+                rule.name.span(),
+                "require-approval is set but `[approval] signers` names no approver",
+            );
+        }
+        if rule.require_any.is_empty() && rule.require_all.is_empty() {
+            check.error(
+                rule.name.span(),
+                "this rule requires no signer: set require-any or require-all (unsigned packages are never allowed)",
+            );
+        }
+        let tools_digest =
+            rule.tools_digest
+                .as_ref()
+                .and_then(|pin| match parse_digest(pin.get_ref()) {
+                    Ok((algorithm, _)) if algorithm == "sha256" => {
+                        Some(pin.get_ref().to_ascii_lowercase())
+                    }
+                    Ok(_) => {
+                        check.error(pin.span(), "tools-digest must be a sha256: digest");
+                        None
+                    }
+                    Err(why) => {
+                        check.error(pin.span(), why);
+                        None
+                    }
+                });
+        packages.push(RuleImage {
+            ecosystem: rule.ecosystem,
+            name: rule.name.get_ref().clone(),
+            version: rule.version.as_ref().map(|req| req.get_ref().clone()),
+            digests,
+            require_any: rule
+                .require_any
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect(),
+            require_all: rule
+                .require_all
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect(),
+            require_approval: rule.require_approval,
+            tools_digest,
+            tools: rule.tools.clone(),
+        });
+    }
+
+    let sbom = sbom_image(&file.sbom, &mut check);
+    let launch = launch_rules(&file.launch, &mut check);
+    let runtime = runtime::runtime_policy(&file.runtime, &mut check);
+    if let Some(url) = &file.store.url {
+        let _ = url::Url::parse(url.get_ref())
+            .map_err(|e| e.to_string())
+            .and_then(|parsed| {
+                mcpin_registry_client::require_secure(&parsed).map_err(|e| e.to_string())
+            })
+            .map_err(|why| check.error(url.span(), why));
+    }
+    if let Some(location) = &file.store.oci {
+        let _ = mcpin_registry_client::attestations::oci::parse_location(location.get_ref())
+            .map_err(|error| check.error(location.span(), error.to_string()));
+    }
+    if !check.diagnostics.is_empty() {
+        return Err(PolicyError::Invalid {
+            path: path.to_owned(),
+            diagnostics: check.diagnostics,
+        });
+    }
+    let image = PolicyImage {
+        name: file.name.clone().unwrap_or_else(|| "default".to_owned()),
+        version: *file.version.get_ref(),
+        expires: file.expires.as_ref().map(|value| value.get_ref().clone()),
+        max_age: file.max_age.as_ref().map(|value| value.get_ref().clone()),
+        signers,
+        servers,
+        tools: file.tools.clone(),
+        sbom,
+        launch,
+        approvers,
+        store_dir: file.store.dir.clone(),
+        store_url: file.store.url.as_ref().map(|url| url.get_ref().clone()),
+        store_oci: file.store.oci.as_ref().map(|oci| oci.get_ref().clone()),
+        trusted_root: file.sigstore.trusted_root.clone(),
+        runtime,
+    };
+    Ok(CompiledPolicy::encode(&image, &packages))
+}
+
+/// Every file or directory a policy names by path (signer keys, the trusted root, the store
+/// directory), written relative to `base`.
+fn named_files(image: &PolicyImage, base: &Path) -> Vec<NamedFile> {
+    let mut named: Vec<NamedFile> = image
+        .signers
+        .iter()
+        .filter_map(|signer| match signer {
+            SignerImage::Key { id, public_key, .. } => Some(NamedFile {
+                what: format!("signer `{id}` public-key"),
+                written: public_key.clone(),
+                resolved: base.join(public_key),
+                is_dir: false,
+            }),
+            SignerImage::Sigstore { .. } => None,
+        })
+        .collect();
+    if let Some(written) = &image.trusted_root {
+        named.push(NamedFile {
+            what: "[sigstore] trusted-root".to_owned(),
+            written: written.clone(),
+            resolved: base.join(written),
+            is_dir: false,
+        });
+    }
+    if let Some(written) = &image.store_dir {
+        named.push(NamedFile {
+            what: "[store] dir".to_owned(),
+            written: written.clone(),
+            resolved: base.join(written),
+            is_dir: true,
+        });
+    }
+    named
+}
+
 impl Policy {
     /// Reads and validates the policy file at `path`.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
@@ -350,215 +613,12 @@ impl Policy {
 
     /// Validates policy `text`; `path` names it in errors and anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Self, PolicyError> {
-        let file: PolicyFile = toml::from_str(text).map_err(|error| {
-            let span = error.span().unwrap_or(0..0);
-            PolicyError::Invalid {
+        compile(path, text)?
+            .load(path)
+            .map_err(|source| PolicyError::Changed {
                 path: path.to_owned(),
-                diagnostics: vec![diagnostic(text, span, error.message().trim().to_owned())],
-            }
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut check = Checker {
-            text,
-            diagnostics: Vec::new(),
-        };
-
-        let expires = file.expires.as_ref().and_then(|value| {
-            parse_time(value.get_ref())
-                .map_err(|why| check.error(value.span(), why))
-                .ok()
-        });
-
-        let max_age = file.max_age.as_ref().and_then(|value| {
-            parse_max_age(value.get_ref())
-                .map_err(|why| check.error(value.span(), why))
-                .ok()
-        });
-        let servers = servers(&file.servers, &mut check);
-
-        let mut signers = Vec::new();
-        let mut ids = BTreeSet::new();
-        for signer in &file.signers {
-            if !ids.insert(signer.id.get_ref().clone()) {
-                check.error(
-                    signer.id.span(),
-                    format!("signer id `{}` is defined twice", signer.id.get_ref()),
-                );
-            }
-            if let Some(kind) = signer_kind(signer, base, &mut check) {
-                signers.push(Signer {
-                    id: signer.id.get_ref().clone(),
-                    kind,
-                });
-            }
-        }
-        let known_signer = |check: &mut Checker, id: &Spanned<String>| {
-            if !ids.contains(id.get_ref()) {
-                check.error(id.span(), format!("no signer has id `{}`", id.get_ref()));
-            }
-        };
-        let approvers: Vec<String> = file
-            .approval
-            .signers
-            .iter()
-            .map(|id| {
-                known_signer(&mut check, id);
-                id.get_ref().clone()
+                source,
             })
-            .collect();
-
-        let mut packages = Vec::new();
-        for (index, rule) in file.packages.iter().enumerate() {
-            let glob =
-                globset::GlobBuilder::new(&normalize_name(rule.ecosystem, rule.name.get_ref()))
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| check.error(rule.name.span(), format!("invalid name glob: {e}")))
-                    .ok();
-            let version = rule.version.as_ref().and_then(|req| {
-                VersionReq::parse(rule.ecosystem, req.get_ref())
-                    .map_err(|why| check.error(req.span(), why))
-                    .ok()
-            });
-            let digests = rule
-                .digests
-                .iter()
-                .filter_map(|pin| {
-                    parse_digest(pin.get_ref())
-                        .map_err(|why| check.error(pin.span(), why))
-                        .ok()
-                })
-                .collect();
-            for id in rule.require_any.iter().chain(&rule.require_all) {
-                known_signer(&mut check, id);
-            }
-            if rule.require_approval && approvers.is_empty() {
-                check.error(
-                    rule.name.span(),
-                    "require-approval is set but `[approval] signers` names no approver",
-                );
-            }
-            if rule.require_any.is_empty() && rule.require_all.is_empty() {
-                check.error(
-                    rule.name.span(),
-                    "this rule requires no signer: set require-any or require-all (unsigned packages are never allowed)",
-                );
-            }
-            let tools_digest =
-                rule.tools_digest
-                    .as_ref()
-                    .and_then(|pin| match parse_digest(pin.get_ref()) {
-                        Ok((algorithm, _)) if algorithm == "sha256" => {
-                            Some(pin.get_ref().to_ascii_lowercase())
-                        }
-                        Ok(_) => {
-                            check.error(pin.span(), "tools-digest must be a sha256: digest");
-                            None
-                        }
-                        Err(why) => {
-                            check.error(pin.span(), why);
-                            None
-                        }
-                    });
-            if let Some(glob) = glob {
-                packages.push(PackageRule {
-                    index,
-                    ecosystem: rule.ecosystem,
-                    name: rule.name.get_ref().clone(),
-                    name_glob: glob.compile_matcher(),
-                    version,
-                    digests,
-                    require_any: rule
-                        .require_any
-                        .iter()
-                        .map(|s| s.get_ref().clone())
-                        .collect(),
-                    require_all: rule
-                        .require_all
-                        .iter()
-                        .map(|s| s.get_ref().clone())
-                        .collect(),
-                    require_approval: rule.require_approval,
-                    tools_digest,
-                    tools: rule.tools.as_ref().map(clone_tools),
-                });
-            }
-        }
-
-        let sbom = sbom_rules(&file.sbom, &mut check);
-        let launch = launch_rules(&file.launch, &mut check);
-        let runtime = runtime::runtime_policy(&file.runtime, &mut check);
-        let store_url = file.store.url.as_ref().and_then(|url| {
-            url::Url::parse(url.get_ref())
-                .map_err(|e| e.to_string())
-                .and_then(|parsed| {
-                    mcpin_registry_client::require_secure(&parsed)
-                        .map(|()| parsed)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(|why| check.error(url.span(), why))
-                .ok()
-        });
-        let store_oci = file.store.oci.as_ref().and_then(|location| {
-            mcpin_registry_client::attestations::oci::parse_location(location.get_ref())
-                .map_err(|error| check.error(location.span(), error.to_string()))
-                .ok()
-        });
-        if !check.diagnostics.is_empty() {
-            return Err(PolicyError::Invalid {
-                path: path.to_owned(),
-                diagnostics: check.diagnostics,
-            });
-        }
-        let mut named_files: Vec<NamedFile> = file
-            .signers
-            .iter()
-            .filter_map(|signer| {
-                let written = signer.public_key.as_ref()?.get_ref();
-                Some(NamedFile {
-                    what: format!("signer `{}` public-key", signer.id.get_ref()),
-                    written: written.clone(),
-                    resolved: base.join(written),
-                    is_dir: false,
-                })
-            })
-            .collect();
-        if let Some(written) = &file.sigstore.trusted_root {
-            named_files.push(NamedFile {
-                what: "[sigstore] trusted-root".to_owned(),
-                written: written.clone(),
-                resolved: base.join(written),
-                is_dir: false,
-            });
-        }
-        if let Some(written) = &file.store.dir {
-            named_files.push(NamedFile {
-                what: "[store] dir".to_owned(),
-                written: written.clone(),
-                resolved: base.join(written),
-                is_dir: true,
-            });
-        }
-        Ok(Policy {
-            path: path.to_owned(),
-            name: file.name.clone().unwrap_or_else(|| "default".to_owned()),
-            version: *file.version.get_ref(),
-            expires,
-            max_age,
-            signers,
-            packages,
-            servers,
-            tools: clone_tools(&file.tools),
-            sbom,
-            launch,
-            approvers,
-            store_dir: file.store.dir.as_ref().map(|dir| base.join(dir)),
-            store_url,
-            store_oci,
-            trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
-            named_files,
-            runtime,
-        })
     }
 
     /// What a signature over this policy pins: each key signer's key id and the digest of the
@@ -741,26 +801,14 @@ fn servers(list: &[ServerFile], check: &mut Checker) -> Vec<Server> {
     servers
 }
 
-fn clone_tools(tools: &ToolRulesFile) -> ToolRules {
-    ToolRulesFile {
-        require: tools.require,
-        allow: tools.allow.clone(),
-        deny: tools.deny.clone(),
-        deny_destructive: tools.deny_destructive,
-        allow_destructive: tools.allow_destructive.clone(),
-        deny_open_world: tools.deny_open_world,
-        allow_open_world: tools.allow_open_world.clone(),
-        max_lint_severity: tools.max_lint_severity,
-    }
-}
-
-fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<SignerKind> {
+fn signer_image(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<SignerImage> {
     let sigstore_keys = signer.issuer.is_some()
         || signer.san.is_some()
         || signer.san_regex.is_some()
         || signer.repository.is_some()
         || signer.git_ref.is_some()
         || signer.workflow.is_some();
+    let id = signer.id.get_ref().clone();
     match (&signer.public_key, sigstore_keys) {
         (Some(file), false) => {
             let key = PublicKey::load(&base.join(file.get_ref()))
@@ -778,7 +826,11 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
                     ),
                 );
             }
-            Some(SignerKind::Key(key))
+            Some(SignerImage::Key {
+                id,
+                public_key: file.get_ref().clone(),
+                key_id: key.id().as_str().to_owned(),
+            })
         }
         (Some(file), true) => {
             check.error(
@@ -792,17 +844,12 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
                 check.error(signer.id.span(), "a Sigstore signer needs `issuer`");
                 return None;
             };
-            let identity = match (&signer.san, &signer.san_regex) {
-                (Some(san), None) => IdentityMatch::Exact(san.clone()),
+            match (&signer.san, &signer.san_regex) {
+                (Some(_), None) => {}
                 (None, Some(pattern)) => {
-                    // Anchored: the whole SAN must match, not a substring.
-                    let anchored = format!("^(?:{})$", pattern.get_ref());
-                    match regex::Regex::new(&anchored) {
-                        Ok(regex) => IdentityMatch::Regex(regex),
-                        Err(e) => {
-                            check.error(pattern.span(), format!("invalid regular expression: {e}"));
-                            return None;
-                        }
+                    if let Err(e) = anchored_regex(pattern.get_ref()) {
+                        check.error(pattern.span(), format!("invalid regular expression: {e}"));
+                        return None;
                     }
                 }
                 _ => {
@@ -812,10 +859,12 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
                     );
                     return None;
                 }
-            };
-            Some(SignerKind::Sigstore {
+            }
+            Some(SignerImage::Sigstore {
+                id,
                 issuer: issuer.get_ref().clone(),
-                identity,
+                san: signer.san.clone(),
+                san_regex: signer.san_regex.as_ref().map(|p| p.get_ref().clone()),
                 repository: signer.repository.clone(),
                 git_ref: signer.git_ref.clone(),
                 workflow: signer.workflow.clone(),
@@ -928,72 +977,46 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         docker_mount_sources,
         docker_host,
         interpreters,
+        rehash_installed: file.rehash_installed,
     }
 }
 
-fn sbom_rules(file: &SbomRulesFile, check: &mut Checker) -> SbomRules {
-    let license = |check: &mut Checker, id: &Spanned<String>| {
-        let found = spdx::license_id(id.get_ref());
-        if found.is_none() {
-            check.error(
-                id.span(),
-                format!("`{}` is not an SPDX license id", id.get_ref()),
-            );
-        }
-        found
+fn sbom_image(file: &SbomRulesFile, check: &mut Checker) -> SbomImage {
+    let licenses = |check: &mut Checker, ids: &[Spanned<String>]| -> Vec<String> {
+        ids.iter()
+            .filter(|id| {
+                let found = spdx::license_id(id.get_ref()).is_some();
+                if !found {
+                    check.error(
+                        id.span(),
+                        format!("`{}` is not an SPDX license id", id.get_ref()),
+                    );
+                }
+                found
+            })
+            .map(|id| id.get_ref().clone())
+            .collect()
     };
-    let licenses_allow = file
-        .licenses_allow
-        .as_ref()
-        .map(|ids| ids.iter().filter_map(|id| license(check, id)).collect());
-    let licenses_deny = file
-        .licenses_deny
-        .iter()
-        .filter_map(|id| license(check, id))
-        .collect();
+    let licenses_allow = file.licenses_allow.as_ref().map(|ids| licenses(check, ids));
+    let licenses_deny = licenses(check, &file.licenses_deny);
     let mut deny = Vec::new();
     for entry in &file.deny {
-        let purl = match entry.purl.get_ref().parse::<packageurl::PackageUrl>() {
-            Ok(purl) => purl,
-            Err(e) => {
-                check.error(entry.purl.span(), format!("invalid purl: {e}"));
-                continue;
+        let versions = entry
+            .versions
+            .as_ref()
+            .map(|range| range.get_ref().as_str());
+        match DeniedComponent::parse(entry.purl.get_ref(), versions) {
+            Ok(_) => deny.push((entry.purl.get_ref().clone(), versions.map(str::to_owned))),
+            Err((at_versions, why)) => {
+                let span = match (&entry.versions, at_versions) {
+                    (Some(range), true) => range.span(),
+                    _ => entry.purl.span(),
+                };
+                check.error(span, why);
             }
-        };
-        if purl.version().is_some() {
-            check.error(
-                entry.purl.span(),
-                "give the purl without a version and put the range in `versions`",
-            );
-            continue;
         }
-        let versions = entry.versions.as_ref().and_then(|range| {
-            let ecosystem = match purl.ty() {
-                "npm" => Ecosystem::Npm,
-                "pypi" => Ecosystem::Pypi,
-                other => {
-                    check.error(
-                        range.span(),
-                        format!(
-                            "version ranges are supported for npm and pypi purls, not `{other}`"
-                        ),
-                    );
-                    return None;
-                }
-            };
-            VersionReq::parse(ecosystem, range.get_ref())
-                .map_err(|why| check.error(range.span(), why))
-                .ok()
-        });
-        deny.push(DeniedComponent {
-            purl_type: purl.ty().to_owned(),
-            namespace: purl.namespace().map(str::to_owned),
-            name: purl.name().to_owned(),
-            versions,
-            source: entry.purl.get_ref().clone(),
-        });
     }
-    SbomRules {
+    SbomImage {
         require: file.require,
         deny,
         licenses_allow,

@@ -55,6 +55,7 @@ stable_codes! {
     PolicyVersionOk = "policy-version-ok": "the policy's version is not lower than any seen before",
     PolicyVersionUntracked = "policy-version-untracked": "the policy is not signed, so its version is neither checked nor recorded for rollback protection",
     PolicyReferenceChanged = "policy-reference-changed": "a key, trusted-root or store file the signed policy names differs from what its signature pins",
+    PolicyRulesUnreadable = "policy-rules-unreadable": "a package rule of the compiled (cached) policy cannot be read: the cache was damaged after it was written, so nothing is allowed",
     NoMatchingRule = "no-matching-rule": "no package rule names this package (default deny)",
     PackageRuleMatched = "package-rule-matched": "a package rule names this package",
     ArtifactMatchesRequest = "artifact-matches-request": "the artifact is exactly the package, version or digest the launch asked for",

@@ -198,8 +198,9 @@ fn add_rule(
     let package = &review.package;
     if let Some(rule) = current
         .packages
-        .iter()
-        .find(|rule| rule.ecosystem == package.ecosystem && rule.name == package.name)
+        .matching(package.ecosystem, &package.name)?
+        .into_iter()
+        .find(|rule| rule.name == package.name)
     {
         bail!(
             "[[packages]] rule {} of `{}` already names {}: edit it (version, digests) rather than adding another",

@@ -1,5 +1,7 @@
 use std::fmt::Write;
+use std::path::Path;
 
+use mcpin_launcher::system::Mode;
 use mcpin_registry_client::Store;
 use serde_json::json;
 
@@ -44,7 +46,22 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
             }
         }
         StoreCommand::Verify { json } => {
-            let corrupt = store.verify()?;
+            let mut corrupt = store.verify()?;
+            // Every installed tree, re-hashed against its record (launches compare stats).
+            // The system store is root's: its files are checked as system mode reads them.
+            let owner = match mcpin_launcher::system::load(
+                Path::new(mcpin_launcher::system::SYSTEM_CONFIG),
+                mcpin_launcher::system::Caller::current().uid,
+            )? {
+                Mode::System(system) if system.store == store.root() => {
+                    mcpin_registry_client::store::Owner::system()
+                }
+                _ => settings.owner.clone(),
+            };
+            corrupt.extend(mcpin_launcher::install::verify_installs(
+                store.root(),
+                &owner,
+            )?);
             if json {
                 output::report(&json!({ "store": store.root(), "corrupt": corrupt }))?;
             } else {

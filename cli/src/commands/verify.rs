@@ -120,11 +120,12 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
     let mut notes = Vec::new();
     let mut provenance = None;
     if args.bundle.is_empty() {
-        let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
-        let gathered = client.gather_attestations(
-            &loaded.policy.attestation_sources(),
-            &identified.digests.sha256,
-        );
+        let sources = loaded.policy.attestation_sources();
+        let mut settings = crate::settings::registry_defaults()?;
+        // A directory store needs no HTTP client (whose TLS roots take milliseconds to load).
+        settings.http.offline |= sources.https.is_none() && sources.oci.is_none();
+        let client = mcpin_registry_client::Client::new(settings)?;
+        let gathered = client.gather_attestations(&sources, &identified.digests.sha256);
         files.extend(gathered.files);
         notes = gathered.notes;
         // The registry's own provenance can satisfy a Sigstore signer (npm and PyPI).

@@ -273,11 +273,10 @@ fn approve(policy: &Policy, server: &Server, mcpin: &str) -> Result<ApprovedServ
         return Err(format!("the launch rules deny it: {}", failed.join("; ")));
     }
     let (ecosystem, name, version) = requested_package(&request)?;
-    let rules: Vec<_> = policy
+    let rules = policy
         .packages
-        .iter()
-        .filter(|rule| rule.matches_name(ecosystem, &name))
-        .collect();
+        .matching(ecosystem, &name)
+        .map_err(|error| error.to_string())?;
     if rules.is_empty() {
         return Err(format!(
             "no [[packages]] rule names {ecosystem} package `{name}` (it would be denied: no-matching-rule)"

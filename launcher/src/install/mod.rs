@@ -34,11 +34,12 @@ use std::path::{Component, Path, PathBuf};
 
 use fs4::FileExt;
 use mcpin_attestation::{EntryPoint, Lock, LockedPackages};
-use mcpin_registry_client::store;
+use mcpin_registry_client::store::{self, Owner};
 use mcpin_registry_client::{Client, Settings};
 use url::Url;
 
 use crate::interpreter::Interpreter;
+use crate::snapshot::TreeSnapshot;
 use crate::tree::{Entry, TreeError, TreeManifest, make_read_only, remove_read_only};
 pub use record::{InstallRecord, SecretError, StoreSecret};
 
@@ -154,6 +155,9 @@ pub struct InstallRequest<'a> {
     /// the verifier can build one, so the lock installed is the lock judged.
     pub package: &'a mcpin_verifier::VerifiedPackage,
     pub interpreter: &'a Interpreter,
+    /// Re-hash every file of an existing install (the policy's `[launch] rehash-installed`),
+    /// instead of comparing its authenticated stat snapshot.
+    pub rehash: bool,
 }
 
 impl InstallRequest<'_> {
@@ -180,7 +184,38 @@ pub struct Installed {
     pub rebuilt: Option<String>,
     /// The interpreter the tree was installed for and is launched with.
     pub interpreter: Interpreter,
+    /// How the tree was found to match its record.
+    pub checked: TreeCheck,
     tree: TreeManifest,
+}
+
+/// How an existing tree was checked against its record before a launch. Each is as strong as
+/// re-hashing against any change a process without root can make (the `snapshot` module says
+/// why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeCheck {
+    /// Installed just now, from the verified archives.
+    Installed,
+    /// Every file re-hashed (no usable snapshot yet, or the policy asks for it).
+    Rehashed,
+    /// Every path's stat equals the authenticated snapshot taken after the last re-hash.
+    Snapshot,
+    /// The tree belongs to root, nobody else can write it (a root-owned store), and the
+    /// caller is not root.
+    RootOwned,
+}
+
+impl TreeCheck {
+    pub fn describe(self) -> &'static str {
+        match self {
+            TreeCheck::Installed => "installed now",
+            TreeCheck::Rehashed => "every file re-hashed",
+            TreeCheck::Snapshot => {
+                "every path's stat equals the snapshot taken at its last re-hash"
+            }
+            TreeCheck::RootOwned => "root-owned, writable by root only",
+        }
+    }
 }
 
 /// An entry point that does not lead into the installed tree. Stable code
@@ -296,6 +331,7 @@ pub fn ensure_installed(
         request,
         lock_digest: &lock_digest,
         secret: &secret,
+        system_store: owner.system,
     };
     if root.is_dir()
         && let Found::Valid(installed) = expect.check(&root, &record_path)?
@@ -366,6 +402,7 @@ pub fn ensure_installed(
         created: true,
         rebuilt,
         interpreter: request.interpreter.clone(),
+        checked: TreeCheck::Installed,
         tree: record.tree,
     })
 }
@@ -376,6 +413,8 @@ struct Expected<'a> {
     request: &'a InstallRequest<'a>,
     lock_digest: &'a str,
     secret: &'a StoreSecret,
+    /// System mode's root-owned store.
+    system_store: bool,
 }
 
 impl Expected<'_> {
@@ -399,19 +438,146 @@ impl Expected<'_> {
                 "its record is for another artifact, lock or interpreter".into(),
             ));
         }
-        // The digest covers every entry, so equal digests mean an identical tree.
-        if TreeManifest::compute(root)?.digest != record.tree.digest {
-            record.tree.verify(root)?;
-        }
+        let checked = check_tree(
+            self.secret,
+            self.system_store,
+            self.key,
+            root,
+            &record.tree,
+            request.rehash,
+        )?;
         Ok(Found::Valid(Box::new(Installed {
             root: root.to_owned(),
             tree_digest: record.tree.digest.clone(),
             created: false,
             rebuilt: None,
             interpreter: request.interpreter.clone(),
+            checked,
             tree: record.tree,
         })))
     }
+}
+
+/// Re-hashes every install in `store` against its authenticated record (`mcpin store
+/// verify`), whatever its snapshot says. Returns each install that does not match, with why.
+/// A tree that matches gets a fresh snapshot.
+pub fn verify_installs(store: &Path, owner: &Owner) -> Result<Vec<store::Corrupt>, InstallError> {
+    let base = installs_dir(store);
+    if !base.is_dir() {
+        return Ok(Vec::new());
+    }
+    let secret = StoreSecret::open_or_create(store, owner)?;
+    let mut records: Vec<PathBuf> = fs_err::read_dir(&base)
+        .map_err(io(&base))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io(&base))?;
+    records.retain(|path| path.extension().is_some_and(|ext| ext == "json"));
+    records.sort();
+    let mut corrupt = Vec::new();
+    for path in records {
+        let key = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let root = base.join(&key);
+        let mut problem = |path: &Path, reason: String| {
+            corrupt.push(store::Corrupt {
+                path: path.to_owned(),
+                reason,
+            })
+        };
+        let record = match fs_err::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| secret.open(&bytes))
+        {
+            Ok(record) if record.key == key => record,
+            Ok(_) => {
+                problem(&path, "the record is for another install key".into());
+                continue;
+            }
+            Err(why) => {
+                problem(&path, format!("the record cannot be used: {why}"));
+                continue;
+            }
+        };
+        if !root.is_dir() {
+            problem(&root, "the installed tree is missing".into());
+            continue;
+        }
+        if let Err(error) = check_tree(&secret, owner.system, &key, &root, &record.tree, true) {
+            problem(&root, error.to_string());
+        }
+    }
+    Ok(corrupt)
+}
+
+/// What a sealed tree snapshot is (and the domain of its MAC).
+const SNAPSHOT_KIND: &str = "mcpin-tree-snapshot-v1";
+
+fn snapshot_path(root: &Path) -> PathBuf {
+    root.with_extension("snapshot")
+}
+
+/// Checks the tree at `root` (install `key`) against its authenticated manifest, the cheapest
+/// way that is still sound:
+/// - for a caller other than root, a tree that belongs to root, in a store only root can write
+///   (system mode): the caller, like every process without root, cannot have changed a file,
+///   so the stat of its directory is the check;
+/// - else, when the policy does not ask for a re-hash, its authenticated stat snapshot: equal
+///   states of every path mean unchanged bytes (the `snapshot` module says why);
+/// - else every file is re-hashed, and the states seen before and after the re-hash, if equal
+///   and not recent, become the new snapshot (sealed with the store secret like the record).
+///
+/// A changed file fails with [`TreeError::Changed`], naming the first path that differs.
+fn check_tree(
+    secret: &StoreSecret,
+    system_store: bool,
+    key: &str,
+    root: &Path,
+    manifest: &TreeManifest,
+    rehash: bool,
+) -> Result<TreeCheck, InstallError> {
+    if !rehash && system_store && !rustix::process::geteuid().is_root() && is_root_only(root)? {
+        return Ok(TreeCheck::RootOwned);
+    }
+    let sealed_as = format!("{key}\n{}\n", manifest.digest);
+    let snapshot_file = snapshot_path(root);
+    if !rehash
+        && let Ok(bytes) = fs_err::read(&snapshot_file)
+        && let Ok(payload) = secret.open_as(SNAPSHOT_KIND, &bytes)
+        && let Some(states) = payload.strip_prefix(sealed_as.as_bytes())
+        && let Some(recorded) = TreeSnapshot::decode(states)
+        && TreeSnapshot::take(root, manifest).is_ok_and(|now| now == recorded)
+    {
+        return Ok(TreeCheck::Snapshot);
+    }
+    let before = TreeSnapshot::take(root, manifest);
+    // The digest covers every entry, so equal digests mean an identical tree.
+    if TreeManifest::compute(root)?.digest != manifest.digest {
+        manifest.verify(root)?;
+    }
+    if let Ok(before) = before
+        && !before.is_recent()
+        && TreeSnapshot::take(root, manifest).is_ok_and(|after| after == before)
+    {
+        let mut payload = sealed_as.into_bytes();
+        payload.extend_from_slice(&before.encode());
+        // Only a speed-up: without it the next launch re-hashes again.
+        let _ = mcpin_artifact::write_atomic(
+            &snapshot_file,
+            &secret.seal_as(SNAPSHOT_KIND, &payload),
+            0o644,
+        );
+    }
+    Ok(TreeCheck::Rehashed)
+}
+
+/// The directory `root` belongs to root and nobody else can write it.
+fn is_root_only(root: &Path) -> Result<bool, InstallError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs_err::symlink_metadata(root).map_err(io(root))?;
+    Ok(meta.is_dir() && meta.uid() == 0 && meta.mode() & 0o022 == 0)
 }
 
 fn url_of(what: &str, url: &str) -> Result<Url, InstallError> {
@@ -445,6 +611,7 @@ mod tests {
             tree_digest: String::new(),
             created: false,
             rebuilt: None,
+            checked: TreeCheck::Installed,
             interpreter: Interpreter {
                 tool: if python { Tool::Python } else { Tool::Node },
                 path: "/usr/bin/interp".into(),
@@ -516,5 +683,184 @@ mod tests {
         assert_eq!(enclosed("../../evil.js"), None);
         assert_eq!(enclosed("/usr/bin/evil"), None);
         assert_eq!(enclosed("."), None);
+    }
+
+    /// A tree as an install leaves it: read-only, with its manifest.
+    fn tree(parent: &Path, name: &str) -> (PathBuf, TreeManifest) {
+        let root = parent.join(name);
+        fs_err::create_dir_all(root.join("pkg/lib")).unwrap();
+        fs_err::write(root.join("pkg/index.js"), "module.exports = 1;\n").unwrap();
+        fs_err::write(root.join("pkg/lib/util.js"), "exports.x = 2;\n").unwrap();
+        make_read_only(&root).unwrap();
+        let manifest = TreeManifest::compute(&root).unwrap();
+        (root, manifest)
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Writes `text` into `file`, then gives it back its mode and mtime, as someone hiding an
+    /// edit would (same size: only the ctime, which cannot be set back, tells).
+    fn edit_and_hide(file: &Path, text: &str) {
+        let before = fs_err::metadata(file).unwrap();
+        assert_eq!(before.len(), text.len() as u64);
+        chmod(file, 0o644);
+        fs_err::write(file, text).unwrap();
+        chmod(file, 0o444);
+        fs_err::File::open(file)
+            .unwrap()
+            .set_modified(before.modified().unwrap())
+            .unwrap();
+    }
+
+    fn in_writable_dir(dir: &Path, change: impl FnOnce()) {
+        chmod(dir, 0o755);
+        change();
+        chmod(dir, 0o555);
+    }
+
+    #[test]
+    fn a_change_to_an_installed_file_is_caught_after_its_snapshot() {
+        let store = tempfile::tempdir().unwrap();
+        let secret = StoreSecret::open_or_create(store.path(), &Owner::current()).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let other = StoreSecret::open_or_create(elsewhere.path(), &Owner::current()).unwrap();
+        type Attack = fn(&Path, &StoreSecret);
+        let attacks: [(&str, Attack, Option<&str>); 6] = [
+            (
+                "edit with size and mtime restored",
+                |root, _| edit_and_hide(&root.join("pkg/index.js"), "module.exports = 2;\n"),
+                Some("pkg/index.js"),
+            ),
+            (
+                "chmod",
+                |root, _| chmod(&root.join("pkg/lib/util.js"), 0o644),
+                Some("pkg/lib/util.js"),
+            ),
+            (
+                "replaced by a rename",
+                |root, _| {
+                    let file = root.join("pkg/lib/util.js");
+                    let mtime = fs_err::metadata(&file).unwrap().modified().unwrap();
+                    in_writable_dir(&root.join("pkg/lib"), || {
+                        let new = root.join("pkg/lib/.new");
+                        fs_err::write(&new, "exports.x = 3;\n").unwrap();
+                        chmod(&new, 0o444);
+                        fs_err::File::open(&new)
+                            .unwrap()
+                            .set_modified(mtime)
+                            .unwrap();
+                        fs_err::rename(&new, &file).unwrap();
+                    });
+                },
+                Some("pkg/lib/util.js"),
+            ),
+            (
+                "a file added",
+                |root, _| {
+                    in_writable_dir(&root.join("pkg"), || {
+                        fs_err::write(root.join("pkg/evil.js"), "").unwrap()
+                    })
+                },
+                Some("pkg/evil.js"),
+            ),
+            (
+                "an edit with a snapshot forged to match it",
+                |root, other| {
+                    edit_and_hide(&root.join("pkg/index.js"), "module.exports = 3;\n");
+                    let key = root.file_name().unwrap().to_str().unwrap();
+                    let manifest = TreeManifest::compute(root).unwrap();
+                    let mut payload = format!("{key}\n{}\n", manifest.digest).into_bytes();
+                    payload
+                        .extend_from_slice(&TreeSnapshot::take(root, &manifest).unwrap().encode());
+                    fs_err::write(snapshot_path(root), other.seal_as(SNAPSHOT_KIND, &payload))
+                        .unwrap();
+                },
+                Some("pkg/index.js"),
+            ),
+            (
+                "a chmod undone (same bytes and modes)",
+                |root, _| {
+                    chmod(&root.join("pkg/index.js"), 0o644);
+                    chmod(&root.join("pkg/index.js"), 0o444);
+                },
+                None,
+            ),
+        ];
+        let trees: Vec<_> = (0..attacks.len())
+            .map(|i| tree(store.path(), &format!("{i:064}")))
+            .collect();
+        // Snapshots are only taken of trees whose files are more than two seconds old.
+        let (root, manifest) = &trees[0];
+        let key = format!("{:064}", 0);
+        assert_eq!(
+            check_tree(&secret, false, &key, root, manifest, false).unwrap(),
+            TreeCheck::Rehashed
+        );
+        assert!(!snapshot_path(root).exists(), "too recent to be recorded");
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+
+        for ((name, attack, changed), (root, manifest)) in attacks.iter().zip(&trees) {
+            let key = root.file_name().unwrap().to_str().unwrap();
+            let check = |rehash| check_tree(&secret, false, key, root, manifest, rehash);
+            assert_eq!(
+                check(false).unwrap(),
+                TreeCheck::Rehashed,
+                "{name}: no snapshot yet"
+            );
+            assert_eq!(
+                check(false).unwrap(),
+                TreeCheck::Snapshot,
+                "{name}: the snapshot is used"
+            );
+            // The policy can still ask for a re-hash.
+            assert_eq!(check(true).unwrap(), TreeCheck::Rehashed, "{name}");
+            attack(root, &other);
+            match (check(false), changed) {
+                (Err(InstallError::Tree(TreeError::Changed { path, .. })), Some(expected)) => {
+                    assert_eq!(path, *expected, "{name}")
+                }
+                (Ok(checked), None) => assert_eq!(checked, TreeCheck::Rehashed, "{name}"),
+                (other, _) => panic!("{name}: {other:?}"),
+            }
+            remove_read_only(root).unwrap();
+        }
+    }
+
+    #[test]
+    fn store_verify_re_hashes_every_install() {
+        let store = tempfile::tempdir().unwrap();
+        let base = installs_dir(store.path());
+        let secret = StoreSecret::open_or_create(store.path(), &Owner::current()).unwrap();
+        let (root, manifest) = tree(&base, &"a".repeat(64));
+        let record = InstallRecord {
+            key: "a".repeat(64),
+            artifact_sha256: "s".into(),
+            lock_digest: "none".into(),
+            interpreter_path: "/usr/bin/node".into(),
+            interpreter_sha256: "0".repeat(64),
+            tree: manifest,
+        };
+        let record_path = base.join(format!("{}.json", record.key));
+        fs_err::write(&record_path, secret.seal(&record)).unwrap();
+        assert_eq!(
+            verify_installs(store.path(), &Owner::current()).unwrap(),
+            []
+        );
+        edit_and_hide(&root.join("pkg/index.js"), "module.exports = 9;\n");
+        let corrupt = verify_installs(store.path(), &Owner::current()).unwrap();
+        assert_eq!(corrupt.len(), 1);
+        assert_eq!(corrupt[0].path, root);
+        assert!(
+            corrupt[0].reason.contains("pkg/index.js"),
+            "{}",
+            corrupt[0].reason
+        );
+        fs_err::write(&record_path, b"edited").unwrap();
+        let corrupt = verify_installs(store.path(), &Owner::current()).unwrap();
+        assert_eq!(corrupt[0].path, record_path);
+        remove_read_only(&root).unwrap();
     }
 }

@@ -138,33 +138,45 @@ impl StoreSecret {
     /// The record's bytes on disk: a header line with the MAC, then the JSON.
     pub fn seal(&self, record: &InstallRecord) -> Vec<u8> {
         let json = serde_json::to_vec(record).expect("an install record serializes");
-        let mut mac = self.mac(HEADER);
-        mac.update(&json);
-        let mut bytes =
-            format!("{HEADER} {}\n", hex::encode(mac.finalize().into_bytes())).into_bytes();
-        bytes.extend_from_slice(&json);
-        bytes
+        self.seal_as(HEADER, &json)
     }
 
     /// The record in `bytes` if its MAC verifies, else why not.
     pub fn open(&self, bytes: &[u8]) -> Result<InstallRecord, String> {
+        let json = self.open_as(HEADER, bytes)?;
+        serde_json::from_slice(json).map_err(|e| format!("authenticated but unreadable: {e}"))
+    }
+
+    /// `payload` behind a header line naming what it is (`kind`, which is also the MAC's
+    /// domain, so one kind of sealed file never opens as another) and its MAC.
+    pub(crate) fn seal_as(&self, kind: &str, payload: &[u8]) -> Vec<u8> {
+        let mut mac = self.mac(kind);
+        mac.update(payload);
+        let mut bytes =
+            format!("{kind} {}\n", hex::encode(mac.finalize().into_bytes())).into_bytes();
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// The payload [`Self::seal_as`] sealed as `kind`, if its MAC verifies, else why not.
+    pub(crate) fn open_as<'a>(&self, kind: &str, bytes: &'a [u8]) -> Result<&'a [u8], String> {
         let newline = bytes
             .iter()
             .position(|&b| b == b'\n')
             .ok_or("no header line")?;
         let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not UTF-8")?;
         let tag = header
-            .strip_prefix(HEADER)
+            .strip_prefix(kind)
             .and_then(|rest| rest.strip_prefix(' '))
-            .ok_or("not an mcpin install record v1")?;
+            .ok_or_else(|| format!("not an {kind}"))?;
         let tag = hex::decode(tag).map_err(|_| "the MAC is not hex")?;
-        let json = &bytes[newline + 1..];
-        let mut mac = self.mac(HEADER);
-        mac.update(json);
+        let payload = &bytes[newline + 1..];
+        let mut mac = self.mac(kind);
+        mac.update(payload);
         mac.verify_slice(&tag).map_err(
             |_| "its MAC does not verify (edited, or written with another store's secret)",
         )?;
-        serde_json::from_slice(json).map_err(|e| format!("authenticated but unreadable: {e}"))
+        Ok(payload)
     }
 }
 

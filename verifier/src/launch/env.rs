@@ -101,7 +101,8 @@ pub const DEFAULT_STRIP: &[(&str, &str)] = &[
 pub const DOCKER_CLIENT: &[&str] = &["DOCKER_*"];
 
 /// The policy's lists (`[launch] env-allow`, `env-strip`, `env-deny`): exact names or `PREFIX*`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnvLists {
     pub allow: Vec<String>,
     pub strip: Vec<String>,

@@ -2,7 +2,7 @@
 
 use mcpin_attestation::Ecosystem;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 
 /// The policy file as written, for serde and JSON Schema. Keys are kebab-case;
@@ -149,7 +149,7 @@ pub struct ServerFile {
     pub argv: Spanned<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ToolRulesFile {
     /// The signed statement must carry the tools payload.
@@ -271,6 +271,13 @@ pub struct LaunchRulesFile {
     #[serde(default)]
     #[schemars(with = "super::InterpreterPins")]
     pub interpreters: Option<Spanned<super::InterpreterPins>>,
+    /// Re-hash every file of an installed package before each launch. By default a launch
+    /// compares each file's stat (inode, size, mtime, ctime, mode) with the authenticated
+    /// snapshot taken at its last re-hash, which any change by a process without root alters;
+    /// a tree in a root-owned store is checked by its ownership. `mcpin store verify`
+    /// re-hashes every install on demand.
+    #[serde(default)]
+    pub rehash_installed: bool,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
 
 use super::Checker;
@@ -89,7 +89,7 @@ pub struct RuntimeToolFile {
     pub groups: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnDrift {
     #[default]
@@ -97,7 +97,7 @@ pub enum OnDrift {
     Filter,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DestructiveMode {
     #[default]
@@ -106,7 +106,8 @@ pub enum DestructiveMode {
     Deny,
 }
 
-/// A token bucket: at most `count` calls in a burst, refilled at `count` per `per`.
+/// A token bucket: at most `count` calls in a burst, refilled at `count` per `per`. Kept in a
+/// compiled policy as it is written (`120/min`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub count: u32,
@@ -122,6 +123,20 @@ impl std::fmt::Display for RateLimit {
             _ => "day",
         };
         write!(f, "{}/{unit}", self.count)
+    }
+}
+
+impl Serialize for RateLimit {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -152,7 +167,8 @@ impl std::str::FromStr for RateLimit {
 }
 
 /// The validated `[runtime]` section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RuntimePolicy {
     /// `None`: the default (on when the signed statement carries tools).
     pub guard: Option<bool>,
@@ -190,22 +206,60 @@ impl Default for RuntimePolicy {
     }
 }
 
-/// Tools whose name matches `pattern` belong to `class`.
-#[derive(Debug, Clone)]
+/// Tools whose name matches `pattern` belong to `class`. Kept in a compiled policy as its
+/// pattern and class; the matcher is built again on load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "ToolClassImage", into = "ToolClassImage")]
 pub struct ToolClass {
     pub pattern: String,
     matcher: globset::GlobMatcher,
     pub class: String,
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolClassImage {
+    pattern: String,
+    class: String,
+}
+
 impl ToolClass {
+    fn new(pattern: &str, class: &str) -> Result<ToolClass, globset::Error> {
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()?;
+        Ok(ToolClass {
+            pattern: pattern.to_owned(),
+            matcher: glob.compile_matcher(),
+            class: class.to_owned(),
+        })
+    }
+
     pub fn matches(&self, tool: &str) -> bool {
         self.matcher.is_match(tool)
     }
 }
 
+impl TryFrom<ToolClassImage> for ToolClass {
+    type Error = globset::Error;
+
+    fn try_from(image: ToolClassImage) -> Result<Self, Self::Error> {
+        ToolClass::new(&image.pattern, &image.class)
+    }
+}
+
+impl From<ToolClass> for ToolClassImage {
+    fn from(class: ToolClass) -> Self {
+        ToolClassImage {
+            pattern: class.pattern,
+            class: class.class,
+        }
+    }
+}
+
 /// `[runtime.tools."NAME"]`, validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RuntimeTool {
     pub rate_limit: Option<RateLimit>,
     pub destructive: Option<DestructiveMode>,
@@ -280,15 +334,8 @@ pub(super) fn runtime_policy(file: &RuntimeFile, check: &mut Checker) -> Runtime
             );
             continue;
         }
-        match globset::GlobBuilder::new(pattern.get_ref())
-            .literal_separator(true)
-            .build()
-        {
-            Ok(glob) => tool_classes.push(ToolClass {
-                pattern: pattern.get_ref().clone(),
-                matcher: glob.compile_matcher(),
-                class: class.get_ref().clone(),
-            }),
+        match ToolClass::new(pattern.get_ref(), class.get_ref()) {
+            Ok(tool_class) => tool_classes.push(tool_class),
             Err(error) => check.error(pattern.span(), format!("invalid tool-name glob: {error}")),
         }
     }

@@ -110,11 +110,23 @@ pub fn sign_policy(
     crate::dsse::sign_statement(&statement, key)
 }
 
-/// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed
-/// by `root` in `PATH.sigstore.json`; returns what the signature pins.
+/// Checks that the policy at `path` (whose bytes are `policy_bytes`) is signed by `root` in
+/// `PATH.sigstore.json`; returns what the signature pins.
 pub fn verify_policy_signature(
     path: &Path,
     policy_bytes: &[u8],
+    root: &PublicKey,
+) -> Result<PolicyPredicate, PolicySignatureError> {
+    verify_policy_signature_sha256(path, &sha256_hex(policy_bytes), root)
+}
+
+/// [`verify_policy_signature`] for a policy whose bytes were hashed as they were read:
+/// `policy_sha256` is their sha256 (lowercase hex). The statement's subject must name it (its
+/// sha512, which `mcpin policy sign` also records, is not computed: one digest binds the
+/// bytes, and a policy is hashed on every run).
+pub fn verify_policy_signature_sha256(
+    path: &Path,
+    policy_sha256: &str,
     root: &PublicKey,
 ) -> Result<PolicyPredicate, PolicySignatureError> {
     let signature = signature_path(path);
@@ -133,7 +145,7 @@ pub fn verify_policy_signature(
             });
         }
     };
-    verify_policy_signature_bytes(&signature, &bytes, policy_bytes, root)
+    check_bundle(signature, &bytes, policy_sha256, root)
 }
 
 /// Checks that the bundle `bytes` (named `signature` in errors) signs `policy_bytes` under
@@ -145,8 +157,20 @@ pub fn verify_policy_signature_bytes(
     policy_bytes: &[u8],
     root: &PublicKey,
 ) -> Result<PolicyPredicate, PolicySignatureError> {
+    check_bundle(signature.to_owned(), bytes, &sha256_hex(policy_bytes), root)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let signature = signature.to_owned();
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn check_bundle(
+    signature: PathBuf,
+    bytes: &[u8],
+    policy_sha256: &str,
+    root: &PublicKey,
+) -> Result<PolicyPredicate, PolicySignatureError> {
     let bundle = mcpin_attestation::Bundle::from_json(bytes).map_err(|source| {
         PolicySignatureError::Bundle {
             path: signature.clone(),
@@ -164,12 +188,9 @@ pub fn verify_policy_signature_bytes(
             found: verified.statement().predicate_type.clone(),
         });
     }
-    let digests = mcpin_artifact::Digests {
-        size: policy_bytes.len() as u64,
-        sha256: hex::encode(sha2::Sha256::digest(policy_bytes)),
-        sha512: hex::encode(sha2::Sha512::digest(policy_bytes)),
-    };
-    verified.subject_matching(&digests, None).map_err(invalid)?;
+    verified
+        .subject_with_sha256(policy_sha256)
+        .map_err(invalid)?;
     serde_json::from_value(verified.statement().predicate.clone()).map_err(|error| {
         PolicySignatureError::Predicate {
             signature,
