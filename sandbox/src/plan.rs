@@ -145,6 +145,12 @@ pub fn resolve(policy: &SandboxPolicy, facts: &Facts<'_>) -> Result<Plan, Refusa
             push(&mut plan.read, path, &from);
         }
     }
+    if policy.fs_read.contains(&PathTemplate::Runtime)
+        && let Some(null) = (facts.canonical)(Path::new("/dev/null"))
+    {
+        // Interpreters open the null device for writing (subprocess stdio, discarded output).
+        push(&mut plan.write, null, "fs-read: ${RUNTIME} (the null device)");
+    }
     for template in &policy.fs_write {
         let from = format!("fs-write: {template}");
         if matches!(template, PathTemplate::Install | PathTemplate::Runtime) {

@@ -24,12 +24,14 @@ use crate::sigstore::IdentityMatch;
 pub use crate::state::{PolicyState, StateError, VersionCheck};
 
 mod file;
+mod sandbox;
 mod signature;
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
     SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
 };
+pub use sandbox::{PortsFile, SandboxFile};
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
     verify_policy_signature,
@@ -95,6 +97,9 @@ pub struct Policy {
     pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
+    /// `[sandbox]`: what a server may touch (a package rule's `[packages.sandbox]` overrides
+    /// it key by key: see [`Policy::sandbox_for`]).
+    pub sandbox: mcpin_sandbox::SandboxPolicy,
 }
 
 #[derive(Debug)]
@@ -129,6 +134,8 @@ pub struct PackageRule {
     pub require_approval: bool,
     pub tools_digest: Option<String>,
     pub tools: Option<ToolRules>,
+    /// `[packages.sandbox]`.
+    pub sandbox: Option<mcpin_sandbox::SandboxOverride>,
 }
 
 /// A version requirement in an ecosystem's own syntax.
@@ -403,12 +410,17 @@ impl Policy {
                     require_approval: rule.require_approval,
                     tools_digest,
                     tools: rule.tools.as_ref().map(clone_tools),
+                    sandbox: rule
+                        .sandbox
+                        .as_ref()
+                        .map(|over| sandbox::sandbox_override(over, &mut check)),
                 });
             }
         }
 
         let sbom = sbom_rules(&file.sbom, &mut check);
         let launch = launch_rules(&file.launch, &mut check);
+        let sandbox = sandbox::sandbox_policy(&file.sandbox, &mut check);
         let store_url = file.store.url.as_ref().and_then(|url| {
             url::Url::parse(url.get_ref())
                 .map_err(|e| e.to_string())
@@ -446,7 +458,22 @@ impl Policy {
             store_url,
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
+            sandbox,
         })
+    }
+
+    /// The sandbox of a package allowed by `[[packages]]` rule `rule` (0-based): `[sandbox]`
+    /// with the rule's `[packages.sandbox]` keys in place of the global ones.
+    pub fn sandbox_for(&self, rule: usize) -> mcpin_sandbox::SandboxPolicy {
+        match self
+            .packages
+            .iter()
+            .find(|r| r.index == rule)
+            .and_then(|r| r.sandbox.as_ref())
+        {
+            Some(over) => self.sandbox.with_override(over),
+            None => self.sandbox.clone(),
+        }
     }
 
     /// What a signature over this policy pins: each key signer's key id and the digest of the

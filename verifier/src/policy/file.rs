@@ -43,6 +43,9 @@ pub struct PolicyFile {
     pub store: StoreFile,
     #[serde(default)]
     pub sigstore: SigstoreFile,
+    /// What a verified server may touch while it runs (Landlock on Linux, docker flags).
+    #[serde(default)]
+    pub sandbox: super::sandbox::SandboxFile,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -111,6 +114,9 @@ pub struct PackageRuleFile {
     /// Tool rules for this package, replacing the top-level `[tools]`.
     #[serde(default)]
     pub tools: Option<ToolRulesFile>,
+    /// Sandbox keys for this package, each replacing the global `[sandbox]` one.
+    #[serde(default)]
+    pub sandbox: Option<super::sandbox::SandboxFile>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
