@@ -65,6 +65,9 @@ pub struct Decision {
     pub signers: Vec<String>,
     pub verdict: Outcome,
     pub reasons: Vec<Reason>,
+    /// The effective sandbox rules (after `${…}` expansion) and how they were enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<mcpin_sandbox::Record>,
 }
 
 /// A line of the log as written.
@@ -312,6 +315,7 @@ mod tests {
                 code: code.into(),
                 message: "because".into(),
             }],
+            sandbox: None,
         }
     }
 

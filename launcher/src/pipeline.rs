@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use mcpin_registry_client::attestations::Gathered;
 use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
+use mcpin_sandbox::{Mode as SandboxMode, Ports, Record as SandboxRecord};
 use mcpin_verifier::evaluate::{self, Evidence, Requested};
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
@@ -110,7 +111,7 @@ pub fn prepare(
 ) -> Prepared {
     let mut known = Known::default();
     match decide(argv, env, settings, &mut known) {
-        Ok((launch, reasons)) => Prepared::Launch {
+        Ok((launch, reasons, sandbox)) => Prepared::Launch {
             launch: Box::new(launch),
             decision: Decision {
                 argv: argv.to_vec(),
@@ -119,6 +120,7 @@ pub fn prepare(
                 signers: known.signers,
                 verdict: Outcome::Allow,
                 reasons,
+                sandbox,
             },
         },
         Err(refusal) => {
@@ -131,6 +133,7 @@ pub fn prepare(
                     signers: known.signers,
                     verdict: Outcome::Deny,
                     reasons,
+                    sandbox: None,
                 },
                 verdict: refusal.verdict,
             }
@@ -205,7 +208,7 @@ fn decide(
     env: impl IntoIterator<Item = (OsString, OsString)>,
     settings: &RunSettings,
     known: &mut Known,
-) -> Result<(Launch, Vec<Reason>), Refusal> {
+) -> Result<(Launch, Vec<Reason>, Option<SandboxRecord>), Refusal> {
     let request = grammar::parse(argv).map_err(|r| Refusal {
         code: r.code.code(),
         message: r.reason,
@@ -225,7 +228,7 @@ fn decide(
     );
 
     // Launch rules (launcher, docker options and mounts) and the environment, before any download.
-    let (env, launch_verdict) = launch_rules(policy, &request, env)?;
+    let (mut env, launch_verdict) = launch_rules(policy, &request, env)?;
 
     let Verified {
         fetched,
@@ -242,8 +245,13 @@ fn decide(
     let mut reasons = reasons_with(&verdict, VerdictOutcome::Pass);
     // What the launch rules noted: variables stripped or dropped, a pinned docker host.
     reasons.extend(reasons_with(&launch_verdict, VerdictOutcome::Info));
+    let sandbox = policy.sandbox_for(package.rule());
     if let Some(docker) = &request.docker {
-        let launch = docker_launch(&request, docker, &identified, env, &resolver)?;
+        let (launch, record) =
+            docker_launch(&request, docker, &identified, env, &resolver, &sandbox)?;
+        if let Some(record) = &record {
+            reasons.extend(sandbox_reasons(record));
+        }
         reasons.push(Reason {
             code: "docker-exec".to_owned(),
             message: std::iter::once(launch.program.as_os_str())
@@ -252,7 +260,7 @@ fn decide(
                 .collect::<Vec<_>>()
                 .join(" "),
         });
-        return Ok((launch, reasons));
+        return Ok((launch, reasons, record));
     }
     let interpreter = match install::runtime_for(&fetched.file_name, package.lock()) {
         Runtime::Node => resolver.resolve(Tool::Node),
@@ -299,7 +307,64 @@ fn decide(
             interpreter.sha256
         ),
     });
-    Ok((Launch { program, args, env }, reasons))
+    let armed = match sandbox.mode {
+        SandboxMode::Off => None,
+        _ => {
+            let account = crate::locate::Account::current();
+            let runtime =
+                crate::sandbox::runtime_paths(&interpreter, sandbox.network != Ports::None);
+            let args = crate::sandbox::arg_facts(&request.server_args, account.home.as_deref());
+            let protected = crate::sandbox::protected_places(
+                &settings.registry.store,
+                &settings.state_dir,
+                &policy.path,
+                &settings.dirs,
+            );
+            let install = fs_err::canonicalize(&installed.root)
+                .map_err(|e| refuse("sandbox-failed", e.to_string()))?;
+            let armed = crate::sandbox::arm(&crate::sandbox::Inputs {
+                policy: &sandbox,
+                install: Some(&install),
+                runtime: &runtime,
+                args: &args,
+                protected: &protected,
+            })
+            .map_err(|r| refuse(r.code, r.message))?;
+            if let Some(tmp) = armed.tmp() {
+                env.vars.insert("TMPDIR".into(), tmp.into());
+            }
+            reasons.extend(sandbox_reasons(&armed.record));
+            Some(armed)
+        }
+    };
+    let record = armed.as_ref().map(|armed| armed.record.clone());
+    Ok((
+        Launch {
+            program,
+            args,
+            env,
+            sandbox: armed,
+        },
+        reasons,
+        record,
+    ))
+}
+
+/// The audit reasons of a sandbox: how it is enforced and what it grants, then each warning.
+fn sandbox_reasons(record: &SandboxRecord) -> Vec<Reason> {
+    let code = match record.plan.mode {
+        SandboxMode::Enforce => "sandbox-enforced",
+        _ => "sandbox-best-effort",
+    };
+    std::iter::once(Reason {
+        code: code.to_owned(),
+        message: crate::sandbox::summary(record),
+    })
+    .chain(record.warnings.iter().map(|warning| Reason {
+        code: "sandbox-warning".to_owned(),
+        message: warning.clone(),
+    }))
+    .collect()
 }
 
 /// In system mode a user's launch only reads the root-owned store.
@@ -314,15 +379,18 @@ fn not_installed(argv: &[String], why: &dyn std::fmt::Display) -> Refusal {
 }
 
 /// The real docker client (on `PATH`, never mcpin itself) running exactly the verified image:
-/// `docker run --pull=never <options as written> <registry>/<repository>@sha256:<manifest>
-/// ARGS`, with the sanitized environment.
+/// `docker run --pull=never <sandbox flags> <options as written>
+/// <registry>/<repository>@sha256:<manifest> ARGS`, with the sanitized environment. The sandbox
+/// flags come from [`mcpin_sandbox::docker`] (the container is confined by docker, the client
+/// itself is not).
 fn docker_launch(
     request: &LaunchRequest,
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
     env: SanitizedEnv,
     resolver: &Resolver,
-) -> Result<Launch, Refusal> {
+    sandbox: &mcpin_sandbox::SandboxPolicy,
+) -> Result<(Launch, Option<SandboxRecord>), Refusal> {
     let program = resolver
         .resolve(Tool::Docker)
         .map_err(|error| refuse(error.code(), error.to_string()))?
@@ -332,6 +400,43 @@ fn docker_launch(
     let image = format!("{}@{}", identified.package.name, identified.package.version);
     let argv = &request.argv;
     let mut args: Vec<OsString> = vec!["run".into(), "--pull=never".into()];
+    let record = match sandbox.mode {
+        SandboxMode::Off => None,
+        _ => {
+            let protected: [PathBuf; 0] = [];
+            let plan = crate::sandbox::plan(
+                &crate::sandbox::Inputs {
+                    policy: sandbox,
+                    install: None,
+                    runtime: &[],
+                    args: &[],
+                    protected: &protected,
+                },
+                None,
+            )
+            .map_err(|r| refuse(r.code, r.message))?;
+            let sources: Vec<_> = docker
+                .volumes
+                .iter()
+                .map(|volume| crate::inputs::mount_source(&volume.host))
+                .collect();
+            let mounts: Vec<(String, Option<&Path>)> = sources
+                .iter()
+                .map(|source| (source.written.clone(), source.resolved.as_deref()))
+                .collect();
+            let (flags, record) = mcpin_sandbox::docker::flags(
+                &plan,
+                sandbox.uses_tmp(),
+                &mcpin_sandbox::docker::DockerArgv {
+                    options: &docker.options,
+                    mounts: &mounts,
+                },
+            )
+            .map_err(|r| refuse(r.code, r.message))?;
+            args.extend(flags.into_iter().map(OsString::from));
+            Some(record)
+        }
+    };
     args.extend(
         argv[docker.run_index + 1..docker.image_index]
             .iter()
@@ -339,7 +444,15 @@ fn docker_launch(
     );
     args.push(image.into());
     args.extend(argv[docker.image_index + 1..].iter().map(OsString::from));
-    Ok(Launch { program, args, env })
+    Ok((
+        Launch {
+            program,
+            args,
+            env,
+            sandbox: None,
+        },
+        record,
+    ))
 }
 
 /// The launch rules over the request and the environment (an allowlist): the environment to

@@ -202,9 +202,7 @@ pub fn restrict(record: &Record) -> Result<(), RestrictError> {
 #[cfg(not(target_os = "linux"))]
 pub fn restrict(record: &Record) -> Result<(), RestrictError> {
     match record.plan.mode {
-        Mode::Enforce => Err(RestrictError::Landlock(
-            "Landlock is Linux-only".to_owned(),
-        )),
+        Mode::Enforce => Err(RestrictError::Landlock("Landlock is Linux-only".to_owned())),
         _ => Ok(()),
     }
 }

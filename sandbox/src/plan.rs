@@ -149,7 +149,11 @@ pub fn resolve(policy: &SandboxPolicy, facts: &Facts<'_>) -> Result<Plan, Refusa
         && let Some(null) = (facts.canonical)(Path::new("/dev/null"))
     {
         // Interpreters open the null device for writing (subprocess stdio, discarded output).
-        push(&mut plan.write, null, "fs-read: ${RUNTIME} (the null device)");
+        push(
+            &mut plan.write,
+            null,
+            "fs-read: ${RUNTIME} (the null device)",
+        );
     }
     for template in &policy.fs_write {
         let from = format!("fs-write: {template}");
@@ -171,11 +175,7 @@ pub fn resolve(policy: &SandboxPolicy, facts: &Facts<'_>) -> Result<Plan, Refusa
     }
     if policy.fs_from_args != ArgAccess::None {
         for arg in facts.args {
-            let from = format!(
-                "fs-from-args: argument {} `{}`",
-                arg.index + 1,
-                arg.written
-            );
+            let from = format!("fs-from-args: argument {} `{}`", arg.index + 1, arg.written);
             if let Some(why) = arg_bound(&arg.resolved, facts) {
                 return Err(Refusal::new(
                     "sandbox-arg-denied",
@@ -213,7 +213,9 @@ fn expand(
     missing: &mut Vec<Grant>,
 ) -> Result<Vec<PathBuf>, Refusal> {
     let written = match template {
-        PathTemplate::Install => return Ok(facts.install.map(Path::to_owned).into_iter().collect()),
+        PathTemplate::Install => {
+            return Ok(facts.install.map(Path::to_owned).into_iter().collect());
+        }
         PathTemplate::Runtime => return Ok(facts.runtime.to_vec()),
         PathTemplate::Tmp => return Ok(facts.tmp.map(Path::to_owned).into_iter().collect()),
         PathTemplate::Home(rest) => match facts.home {
@@ -270,7 +272,10 @@ fn arg_bound(path: &Path, facts: &Facts<'_>) -> Option<String> {
         .map(Path::new)
         .find(|system| path.starts_with(system) || system.starts_with(path))
     {
-        return Some(format!("which overlaps the system's `{}`", system.display()));
+        return Some(format!(
+            "which overlaps the system's `{}`",
+            system.display()
+        ));
     }
     protected_overlap(path, facts.protected)
 }
@@ -385,14 +390,29 @@ mod tests {
             ..policy.clone()
         };
         let plan = resolve(&read_only, &facts(&args, &protected, &existing)).unwrap();
-        assert!(plan.read.iter().any(|g| g.path == Path::new("/home/u/notes")));
-        assert!(!plan.write.iter().any(|g| g.path == Path::new("/home/u/notes")));
+        assert!(
+            plan.read
+                .iter()
+                .any(|g| g.path == Path::new("/home/u/notes"))
+        );
+        assert!(
+            !plan
+                .write
+                .iter()
+                .any(|g| g.path == Path::new("/home/u/notes"))
+        );
         let none = SandboxPolicy {
             fs_from_args: ArgAccess::None,
             ..policy
         };
         let plan = resolve(&none, &facts(&args, &protected, &existing)).unwrap();
-        assert!(!plan.read.iter().chain(&plan.write).any(|g| g.from.contains("argument")));
+        assert!(
+            !plan
+                .read
+                .iter()
+                .chain(&plan.write)
+                .any(|g| g.from.contains("argument"))
+        );
     }
 
     #[test]
@@ -402,7 +422,10 @@ mod tests {
             ArgFact::candidate("~/x", home),
             Some(PathBuf::from("/home/u/x"))
         );
-        assert_eq!(ArgFact::candidate("/srv", home), Some(PathBuf::from("/srv")));
+        assert_eq!(
+            ArgFact::candidate("/srv", home),
+            Some(PathBuf::from("/srv"))
+        );
         assert_eq!(ArgFact::candidate("relative", home), None);
         assert_eq!(ArgFact::candidate(".", home), None);
         assert_eq!(ArgFact::candidate("--root=/srv", home), None);

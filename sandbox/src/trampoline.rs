@@ -66,3 +66,40 @@ pub fn enter_json(record: &str, mcpin: &Path) -> Result<(), EnterError> {
     let record: Record = serde_json::from_str(record)?;
     enter(&record, mcpin)
 }
+
+/// `mcpin tools capture`'s sandbox ([`crate::SandboxPolicy::capture`]: read everything, write
+/// only a private `${TMP}`, no TCP) around `program args`: the trampoline command (its
+/// environment inherits ours, with `TMPDIR` set to the private directory) and the record.
+pub fn capture(
+    mcpin: &Path,
+    program: &std::ffi::OsStr,
+    args: &[OsString],
+) -> Result<(Command, Record), crate::Refusal> {
+    let policy = crate::SandboxPolicy::capture();
+    let tmp = crate::tmp::create().map_err(|error| {
+        crate::Refusal::new(
+            "sandbox-failed",
+            format!(
+                "cannot make the private directory in {}: {error}",
+                crate::tmp::ROOT
+            ),
+        )
+    })?;
+    let canonical = |path: &Path| fs_err::canonicalize(path).ok();
+    let plan = crate::resolve(
+        &policy,
+        &crate::Facts {
+            install: None,
+            runtime: &[],
+            tmp: Some(&tmp),
+            home: None,
+            args: &[],
+            protected: &[],
+            canonical: &canonical,
+        },
+    )?;
+    let record = crate::landlock::decide(&plan, crate::landlock::support())?;
+    let mut command = self::command(mcpin, &record, Path::new(program), args);
+    command.env("TMPDIR", &tmp);
+    Ok((command, record))
+}

@@ -10,6 +10,7 @@ mod keygen;
 mod lock;
 mod policy;
 mod run;
+mod sandbox;
 mod sbom;
 mod sign;
 mod sigstore;
@@ -23,6 +24,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 pub use run::record_usage_error;
+pub use sandbox::hidden as sandbox_hidden;
 
 use crate::args::Command;
 use crate::exit::ExitStatus;
@@ -47,6 +49,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
         Command::Tools(command) => tools::run(command),
         Command::Attest(command) => attest::run(command),
+        Command::Sandbox(crate::args::SandboxCommand::Explain(args)) => sandbox::explain(args),
     }
 }
 

@@ -161,6 +161,7 @@ fn deny(argv: &[String], code: &str, message: String) -> Decision {
             code: code.to_owned(),
             message,
         }],
+        sandbox: None,
     }
 }
 

@@ -18,8 +18,19 @@ pub fn run(command: ToolsCommand) -> anyhow::Result<ExitStatus> {
 
 fn capture(args: ToolsCaptureArgs) -> anyhow::Result<ExitStatus> {
     let (program, server_args) = args.command.split_first().expect("clap requires CMD");
-    let mut command = std::process::Command::new(program);
-    command.args(server_args);
+    let command = if args.no_sandbox {
+        let mut command = std::process::Command::new(program);
+        command.args(server_args);
+        command
+    } else {
+        let mcpin = std::env::current_exe().context("finding the mcpin binary")?;
+        let (command, record) = mcpin_sandbox::trampoline::capture(&mcpin, program, server_args)
+            .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+        for warning in &record.warnings {
+            eprintln!("mcpin: capture sandbox: {warning}");
+        }
+        command
+    };
     let options = ClientOptions {
         step_timeout: Duration::from_secs(args.timeout),
         ..ClientOptions::default()

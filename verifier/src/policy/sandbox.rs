@@ -132,8 +132,14 @@ pub(super) fn sandbox_override(file: &SandboxFile, check: &mut Checker) -> Sandb
         fs_read,
         fs_write,
         fs_from_args: file.fs_from_args,
-        network: file.network.as_ref().and_then(|ports| self::ports(ports, check)),
-        tcp_bind: file.tcp_bind.as_ref().and_then(|ports| self::ports(ports, check)),
+        network: file
+            .network
+            .as_ref()
+            .and_then(|ports| self::ports(ports, check)),
+        tcp_bind: file
+            .tcp_bind
+            .as_ref()
+            .and_then(|ports| self::ports(ports, check)),
     }
 }
 
@@ -254,7 +260,15 @@ tcp-bind = "some"
         assert_eq!(line_of("whole home directory"), 14);
         assert_eq!(line_of("UDP"), 15);
         assert_eq!(line_of("\"none\", \"all\""), 16);
-        assert!(errors("[sandbox]\nmode = \"strict\"\n")[0].1.contains("unknown variant"));
-        assert!(errors("[sandbox]\nfs-exec = []\n")[0].1.contains("unknown field"));
+        assert!(
+            errors("[sandbox]\nmode = \"strict\"\n")[0]
+                .1
+                .contains("unknown variant")
+        );
+        assert!(
+            errors("[sandbox]\nfs-exec = []\n")[0]
+                .1
+                .contains("unknown field")
+        );
     }
 }
