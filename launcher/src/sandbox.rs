@@ -6,7 +6,8 @@
 //! its canonical binary; the dynamic loader's directories (`/usr/lib`, `/lib`, `/lib64`,
 //! `/usr/lib64`) and `/etc/ld.so.cache`; for Python, `<prefix>/lib` (the standard library and
 //! `libpython`); `/proc` and `/sys/fs/cgroup` (node reads `/proc/self/maps`, `/proc/meminfo` and
-//! its cgroup memory limits at start); the random and zero devices (and `/dev/null`, which is
+//! its cgroup memory limits at start); `/etc/ssl/openssl.cnf` (node exits when it exists but
+//! cannot be read); the random and zero devices (and `/dev/null`, which is
 //! also writable); and, when the policy allows TCP connections, the name-service files
 //! (`/etc/resolv.conf`, `/etc/hosts`, `/etc/nsswitch.conf`, `/etc/gai.conf`, `/etc/host.conf`).
 //! Measured with `strace -f -e trace=%file` on node 20 (server-filesystem) and CPython 3.11
@@ -83,6 +84,8 @@ pub fn runtime_paths(interpreter: &Interpreter, network: bool) -> Vec<PathBuf> {
         "/lib64",
         "/usr/lib64",
         "/etc/ld.so.cache",
+        // Node's OpenSSL refuses to start when its configuration exists but cannot be read.
+        "/etc/ssl/openssl.cnf",
         "/proc",
         "/sys/fs/cgroup",
         "/dev/urandom",
