@@ -97,8 +97,10 @@ fn probe_tarball(dir: &Path, name: &str) -> PathBuf {
         r#"#!/usr/bin/env node
 const fs = require('fs'), os = require('os'), path = require('path');
 const attempt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code || String(e); } };
+const homefile = path.join(os.homedir(), 'mcpin-sandbox-probe-' + process.pid);
 const result = {
-  home: attempt(() => fs.writeFileSync(path.join(os.homedir(), 'sandbox-probe'), 'x')),
+  homefile,
+  home: attempt(() => fs.writeFileSync(homefile, 'x')),
   tmp: attempt(() => fs.writeFileSync(path.join(os.tmpdir(), 'sandbox-probe'), 'x')),
   tmpdir: os.tmpdir(),
 };
@@ -415,7 +417,7 @@ fn server_filesystem_reads_its_granted_directory_and_gets_eacces_elsewhere() {
 fn directory_arguments_that_would_grant_too_much_are_refused() {
     let home = Home::new(ENFORCE_ARGS);
     for (arg, needle) in [
-        ("/", "overlaps the system"),
+        ("/", "the whole file system"),
         ("/etc", "overlaps the system"),
     ] {
         let output = home.run(&["npx", "-y", FILESYSTEM, arg]);
@@ -468,9 +470,14 @@ fn writes_reach_only_the_private_tmp_which_is_gone_after_exit() {
     assert_eq!(report["home"], "EACCES", "{report}");
     assert_eq!(report["tmp"], "ok", "{report}");
     let tmp = PathBuf::from(report["tmpdir"].as_str().unwrap());
-    assert!(tmp.starts_with("/tmp/mcpin-sandbox-"), "{report}");
+    assert!(
+        tmp.to_str().unwrap().starts_with("/tmp/mcpin-sandbox-"),
+        "{report}"
+    );
     assert!(tmp.join("sandbox-probe").is_file());
-    assert!(!home.path("home/sandbox-probe").exists());
+    // HOME is the account's home directory (password database), whatever the caller says.
+    let homefile = PathBuf::from(report["homefile"].as_str().unwrap());
+    assert!(!homefile.exists());
     let record = home.audit().pop().unwrap();
     assert_eq!(record["sandbox"]["tmp"], tmp.to_str().unwrap(), "{record}");
 
@@ -488,7 +495,9 @@ fn writes_reach_only_the_private_tmp_which_is_gone_after_exit() {
     assert_eq!(report["home"], "ok", "{report}");
     drop(child.stdin.take());
     child.wait().unwrap();
-    assert!(open.path("home/sandbox-probe").is_file());
+    let homefile = PathBuf::from(report["homefile"].as_str().unwrap());
+    assert!(homefile.is_file(), "{report}");
+    std::fs::remove_file(homefile).unwrap();
 }
 
 #[test]
@@ -524,6 +533,7 @@ fn enforce_refuses_a_kernel_without_landlock_and_best_effort_warns() {
     let report: Value = serde_json::from_str(stdout(&output).lines().next().unwrap()).unwrap();
     // Nothing is enforced without Landlock: the warning says so.
     assert_eq!(report["home"], "ok", "{report}");
+    std::fs::remove_file(report["homefile"].as_str().unwrap()).unwrap();
     let record = home.audit().pop().unwrap();
     assert_eq!(record["sandbox"]["enforcement"], "none", "{record}");
     let warning = record["reasons"]
@@ -567,7 +577,13 @@ fn mcp_server_fetch_reaches_only_the_ports_the_policy_allows() {
     let steps = serde_json::json!([
         {"call": "fetch", "args": {"url": url, "raw": true}},
     ]);
-    let argv = ["uvx", "mcp-server-fetch==2026.10.24", "--ignore-robots-txt"];
+    // The server's own guard against private addresses is off: here only the sandbox decides.
+    let argv = [
+        "uvx",
+        "mcp-server-fetch==2026.10.24",
+        "--ignore-robots-txt",
+        "--allow-private-ips",
+    ];
 
     let none = Home::new("[sandbox]\nmode = \"enforce\"\nnetwork = \"none\"\n");
     let answers = none.client(&steps, &argv);

@@ -259,6 +259,9 @@ fn protected_overlap(path: &Path, protected: &[PathBuf]) -> Option<String> {
 
 /// Why a directory argument may not be granted.
 fn arg_bound(path: &Path, facts: &Facts<'_>) -> Option<String> {
+    if path == Path::new("/") {
+        return Some("the whole file system".to_owned());
+    }
     if let Some(home) = facts.home
         && home.starts_with(path)
     {
