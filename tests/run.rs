@@ -961,6 +961,48 @@ fn capture_server() -> Capture {
     Capture { address, requests }
 }
 
+/// `mcpin wrap` pins a floating spec (`npx -y pkg`) by asking a registry. It used to run
+/// `npm view` / `uv pip compile` in the current directory, which read the project's `.npmrc`
+/// and `uv.toml`: a cloned repository chose which registry answered, and got the user's
+/// token. Now the registry client resolves with the user's configuration only.
+#[test]
+fn wrap_pins_floating_specs_without_the_project_configuration() {
+    let w = world();
+    let sandbox = Sandbox::new(LAUNCH_NPX_UVX);
+    let capture = capture_server();
+    std::fs::write(
+        sandbox.path(".npmrc"),
+        format!("registry=http://{}/\n", capture.address),
+    )
+    .unwrap();
+    std::fs::write(
+        sandbox.path("uv.toml"),
+        format!("index-url = \"http://{}/simple/\"\n", capture.address),
+    )
+    .unwrap();
+    let config = sandbox.path("claude_desktop_config.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"mcpServers": {{"fixture": {{"command": "npx", "args": ["-y", "{}", "exit", "0"]}}}}}}"#,
+            w.fixture
+        ),
+    )
+    .unwrap();
+    let argvs = wrap(&sandbox, &config, "claude-desktop");
+    let asked = capture.requests.lock().unwrap().clone();
+    assert!(
+        asked.is_empty(),
+        "the project's registry was asked: {asked:?}"
+    );
+    assert!(
+        argvs[0]
+            .iter()
+            .any(|a| *a == format!("{}@1.0.0", w.fixture)),
+        "{argvs:?}"
+    );
+}
+
 /// A cloned repository's `./.npmrc` pointed a cold `mcpin run` at its own registry over plain
 /// http, with `${SECRET}` from the environment expanded into the token. Under `run` only the
 /// user's `~/.npmrc` counts, and nothing in it is expanded; a malformed one is refused with
@@ -1752,6 +1794,60 @@ fn a_fake_node_on_a_relative_or_empty_path_entry_never_runs() {
     let message = refused(&output, "no-interpreter");
     assert!(message.contains("relative PATH entry"), "{message}");
     assert!(!marker.exists());
+}
+
+/// Item 3: the policy pins the interpreter (`[launch.interpreters]`): a launch execs exactly
+/// that program, whatever PATH says, a pin whose digest does not match refuses, and every
+/// audit record names the program exec'd with its sha256.
+#[test]
+fn the_policy_pins_the_interpreter_and_the_audit_record_names_it() {
+    let w = world();
+    let node = std::fs::canonicalize(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|dir| dir.join("node"))
+            .find(|p| p.is_file())
+            .expect("node on PATH"),
+    )
+    .unwrap();
+    let fixture = format!("{}@1.0.0", w.fixture);
+    let pinned = |sha256: &str| {
+        Sandbox::new(&format!(
+            "{LAUNCH_NPX_UVX}\n[launch.interpreters]\nnode = {{ path = \"{}\", sha256 = \"{sha256}\" }}\n",
+            node.display()
+        ))
+    };
+    let sandbox = pinned(&sha256_of(&node));
+    // A fake node first on PATH (absolute, outside the project) is not what runs: the pin is.
+    let fake_dir = tempfile::tempdir().unwrap();
+    let marker = sandbox.path("marker");
+    marker_script(&fake_dir.path().join("node"), &marker);
+    let output = sandbox
+        .run_command(&["npx", "-y", &fixture, "exit", "0"])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                fake_dir.path().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .output()
+        .unwrap();
+    ok(&output, "launch with a pinned node");
+    assert!(!marker.exists(), "the unpinned node on PATH ran");
+    let record = sandbox.audit().pop().unwrap();
+    assert_eq!(
+        record["program"]["path"],
+        node.display().to_string(),
+        "{record}"
+    );
+    assert_eq!(record["program"]["sha256"], sha256_of(&node), "{record}");
+
+    let wrong = pinned(&"0".repeat(64));
+    refused(
+        &wrong.run(&["npx", "-y", &fixture, "exit", "0"], ""),
+        "interpreter-digest-mismatch",
+    );
 }
 
 /// Item 6: a tree file edited together with a recomputed record, and a tree planted under

@@ -1,4 +1,4 @@
-//! `mcpin sigstore verify-bundle` against the shared offline Sigstore corpus:
+//! `mcpin sigstore verify-bundle` against the offline Sigstore corpus (`sigstore_corpus`):
 //! every sigstore-conformance bundle-verify case (artifact as a file and as a
 //! `sha256:` digest), every case in `cases.json`, and tampered copies of a real
 //! npm provenance bundle.
@@ -60,11 +60,8 @@ fn read_trimmed(path: &Path) -> Option<String> {
 
 #[test]
 fn conformance_bundle_verify_cases_give_the_expected_verdict() {
-    let Some(corpus) = sigstore_corpus() else {
-        return;
-    };
-    let cases_dir = corpus.join("conformance/bundle-verify");
-    let production = corpus.join("trusted-roots/production.trusted_root.json");
+    let cases_dir = sigstore_corpus("conformance/bundle-verify");
+    let production = sigstore_corpus("trusted-roots/production.trusted_root.json");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -111,11 +108,8 @@ fn conformance_bundle_verify_cases_give_the_expected_verdict() {
 
 #[test]
 fn corpus_cases_json_give_the_expected_verdict() {
-    let Some(corpus) = sigstore_corpus() else {
-        return;
-    };
     let cases: Value =
-        serde_json::from_slice(&std::fs::read(corpus.join("cases.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(sigstore_corpus("cases.json")).unwrap()).unwrap();
     let cases = cases["cases"].as_array().unwrap();
     assert!(!cases.is_empty());
     let mut wrong = Vec::new();
@@ -126,19 +120,19 @@ fn corpus_cases_json_give_the_expected_verdict() {
         // sigstore-verify (and sigstore-go) accept it, so mcpin does too.
         let expect_valid = text("expect").unwrap().starts_with("pass");
         let signer = match text("key") {
-            Some(key) => Signer::Key(corpus.join(key)),
+            Some(key) => Signer::Key(sigstore_corpus(&key)),
             None => Signer::Identity(text("identity").unwrap(), text("issuer").unwrap()),
         };
         let artifact = text("artifact").unwrap();
         let artifact = if artifact.starts_with("sha256:") {
             artifact
         } else {
-            corpus.join(artifact).to_string_lossy().into_owned()
+            sigstore_corpus(&artifact).to_string_lossy().into_owned()
         };
         let (valid, message) = verify_bundle(
-            &corpus.join(text("bundle").unwrap()),
+            &sigstore_corpus(&text("bundle").unwrap()),
             &signer,
-            &corpus.join(text("trusted_root").unwrap()),
+            &sigstore_corpus(&text("trusted_root").unwrap()),
             &artifact,
         );
         if valid != expect_valid {
@@ -157,15 +151,15 @@ fn flip_base64(value: &mut Value, index: usize) {
 
 #[test]
 fn tampered_npm_provenance_bundles_are_rejected() {
-    let Some(corpus) = sigstore_corpus() else {
-        return;
-    };
     let original: Value = serde_json::from_slice(
-        &std::fs::read(corpus.join("npm/sigstore-5.0.0.provenance.sigstore.json")).unwrap(),
+        &std::fs::read(sigstore_corpus(
+            "npm/sigstore-5.0.0.provenance.sigstore.json",
+        ))
+        .unwrap(),
     )
     .unwrap();
-    let artifact = corpus.join("npm/sigstore-5.0.0.tgz");
-    let root = corpus.join("trusted-roots/production.trusted_root.json");
+    let artifact = sigstore_corpus("npm/sigstore-5.0.0.tgz");
+    let root = sigstore_corpus("trusted-roots/production.trusted_root.json");
     let signer = Signer::Identity(
         "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
             .into(),
@@ -396,18 +390,17 @@ fn keyless_signing_runs_up_to_the_network_call() {
 
 #[test]
 fn verify_bundle_defaults_to_the_embedded_production_root() {
-    let Some(corpus) = sigstore_corpus() else {
-        return;
-    };
     let output = mcpin(&["sigstore", "verify-bundle", "--bundle"])
-        .arg(corpus.join("npm/sigstore-5.0.0.provenance.sigstore.json"))
+        .arg(sigstore_corpus(
+            "npm/sigstore-5.0.0.provenance.sigstore.json",
+        ))
         .args([
             "--certificate-identity",
             "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main",
             "--certificate-oidc-issuer",
             DEFAULT_ISSUER,
         ])
-        .arg(corpus.join("npm/sigstore-5.0.0.tgz"))
+        .arg(sigstore_corpus("npm/sigstore-5.0.0.tgz"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));

@@ -29,6 +29,29 @@ pub struct Subject {
 }
 
 impl Statement {
+    /// A Statement v1 about one artifact, named by its purl, with both of its digests: the
+    /// shape of every statement mcpin signs (package statements and approvals).
+    pub fn about_artifact(
+        purl: &str,
+        sha256: &str,
+        sha512: &str,
+        predicate_type: &str,
+        predicate: serde_json::Value,
+    ) -> Statement {
+        Statement {
+            statement_type: STATEMENT_TYPE_V1.to_owned(),
+            subject: vec![Subject {
+                name: purl.to_owned(),
+                digest: BTreeMap::from([
+                    ("sha256".to_owned(), sha256.to_owned()),
+                    ("sha512".to_owned(), sha512.to_owned()),
+                ]),
+            }],
+            predicate_type: predicate_type.to_owned(),
+            predicate,
+        }
+    }
+
     /// Serializes the statement in RFC 8785 canonical form, so that the same
     /// statement always yields the same signed bytes.
     pub fn to_canonical_json(&self) -> Vec<u8> {

@@ -7,10 +7,7 @@ use clap::{Args, Parser, Subcommand};
 /// Sign, verify and safely launch MCP server packages.
 #[derive(Debug, Parser)]
 #[command(name = "mcpin", version, about, long_about = None, propagate_version = true)]
-#[command(
-    after_help = "Exit codes: 0 ok/allowed, 1 denied or verification failed, 2 usage error, \
-3 invalid input (malformed artifact, bundle, key or policy), 4 I/O or network error."
-)]
+#[command(after_help = crate::exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +26,9 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Countersign an artifact as approved: tools, lock and SBOM digests, until a date
     Approve(ApproveArgs),
+    /// Review a package in one step (fetch, provenance, lock, tools, SBOM, lint) and
+    /// optionally approve it: `mcpin review npm:@scope/server@1.2.3 --approve --key K`
+    Review(ReviewArgs),
     /// Show what a bundle says (without verifying it)
     Inspect(InspectArgs),
     /// Resolve a package and fetch it into the content-addressed store
@@ -60,9 +60,28 @@ pub enum Command {
     /// Attach bundles and SBOMs to an artifact's digest in an OCI attestation store
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Print a shell completion script: `mcpin completions bash > /etc/bash_completion.d/mcpin`
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory
+    Man(ManArgs),
     /// What a server may touch while it runs (the policy's `[sandbox]`)
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write mcpin.1 and mcpin-COMMAND.1 for every subcommand into this directory
+    /// [default: print mcpin.1 to stdout]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +150,9 @@ pub struct RunArgs {
     /// Audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// The LLM provider behind the client, for [runtime.data-classes] [default: $MCPIN_LLM_PROVIDER]
+    #[arg(long, value_name = "NAME")]
+    pub llm_provider: Option<String>,
     #[command(flatten)]
     pub policy_trust: PolicyTrustArgs,
     #[command(flatten)]
@@ -242,6 +264,24 @@ pub struct UnwrapArgs {
 pub enum AuditCommand {
     /// Check the hash chain of an audit log; names the first deleted or edited record
     Verify(AuditVerifyArgs),
+    /// Print records: launch decisions, tool calls, drift, approvals, guard stops
+    Show(AuditShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The audit log [default: $XDG_STATE_HOME/mcpin/audit.jsonl, else ~/.local/state/mcpin/audit.jsonl]
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// One JSON object per line on stdout (for a SIEM), each with `schema_version`
+    #[arg(long)]
+    pub json: bool,
+    /// Only records at or after T: an RFC 3339 time, a date (YYYY-MM-DD, UTC), or an age (`90m`, `2h`, `7d`)
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Keep printing records as they are appended (until interrupted)
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]
@@ -530,8 +570,10 @@ pub struct ToolsDiffArgs {
 
 #[derive(Debug, Args)]
 pub struct ToolsLintArgs {
-    /// A tools payload (`mcpin tools capture`)
-    pub file: PathBuf,
+    /// Tools payloads (`mcpin tools capture`); with several, the servers of one agent
+    /// configuration are also checked against each other (duplicate tools, shadowing)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
     /// Print the findings as JSON to stdout
     #[arg(long, conflicts_with = "sarif")]
     pub json: bool,
@@ -650,4 +692,56 @@ pub enum AttestCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 reviewed (and approved with --approve), 1 the review has \
+findings that block an approval (--approve then signs nothing), 2 usage error, 3 invalid input \
+(policy, key), 4 I/O or network error."
+)]
+pub struct ReviewArgs {
+    /// npm:NAME@VERSION, pypi:NAME==VERSION, oci:HOST/REPO@sha256:HEX, or an MCP registry name
+    /// (io.github.owner/server[@VERSION], or mcp:NAME)
+    pub spec: String,
+    /// The policy the review is for: its Sigstore signers judge the provenance, its [sbom]
+    /// rules the components, its [store] dir receives an approval
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    /// Print the review as JSON to stdout
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the review as Markdown to stdout (for a pull request)
+    #[arg(long)]
+    pub markdown: bool,
+    /// Sign the package statement (lock, tools, SBOM) and its approval into the policy's store
+    #[arg(long, requires_all = ["key", "policy"])]
+    pub approve: bool,
+    /// The approver's private key (PKCS#8 PEM); its public key must be a signer of the policy
+    #[arg(long, value_name = "KEY", requires = "approve")]
+    pub key: Option<std::path::PathBuf>,
+    /// Passphrase of an encrypted key, read from this environment variable
+    #[arg(long, value_name = "VAR", requires = "approve")]
+    pub passphrase_env: Option<String>,
+    /// Until when the approval counts (YYYY-MM-DD or RFC 3339) [default: 90 days from now]
+    #[arg(long, value_name = "DATE", requires = "approve")]
+    pub expires: Option<String>,
+    /// Append a [[packages]] rule for this exact version and digest to this policy file (the
+    /// policy must then be signed again: `mcpin policy sign`)
+    #[arg(long, value_name = "FILE", requires = "approve")]
+    pub add_to_policy: Option<std::path::PathBuf>,
+    /// The entry point to capture, if the package has several
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+    /// Seconds to wait for each answer of the server while capturing
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub capture_timeout: u64,
+    /// Registry or index the dependencies are resolved against [default: the package's]
+    #[arg(long, value_name = "URL")]
+    pub lock_registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Arguments for the server while capturing (after `--`)
+    #[arg(last = true, value_name = "SERVER_ARGS")]
+    pub server_args: Vec<std::ffi::OsString>,
 }

@@ -15,7 +15,7 @@ use mcpin_verifier::policy::{PolicyError, PolicySignatureError, StateError};
 use mcpin_verifier::sigstore::SigstoreError;
 use mcpin_verifier::{KeyError, VerifyError};
 
-/// Process exit codes. Documented in the README; never renumber.
+/// Process exit codes, listed in `mcpin --help` and `docs/reference/codes.md`; never renumber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// Success; for a decision, allowed.
@@ -28,6 +28,66 @@ pub enum ExitStatus {
     InvalidInput = 3,
     /// I/O or network failure.
     Io = 4,
+}
+
+impl ExitStatus {
+    /// Every status, in numeric order.
+    pub const ALL: &[ExitStatus] = &[
+        ExitStatus::Success,
+        ExitStatus::Denied,
+        ExitStatus::Usage,
+        ExitStatus::InvalidInput,
+        ExitStatus::Io,
+    ];
+
+    /// What the status means, in a few words (`mcpin --help`).
+    pub fn summary(self) -> &'static str {
+        match self {
+            ExitStatus::Success => "success; for a decision, allowed",
+            ExitStatus::Denied => "denied, or verification failed",
+            ExitStatus::Usage => "usage error",
+            ExitStatus::InvalidInput => "invalid input (malformed artifact, bundle, key, policy…)",
+            ExitStatus::Io => "I/O or network error",
+        }
+    }
+
+    /// What the status means for each command (`docs/reference/codes.md`).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => {
+                "success; for a decision: allowed; for `tools diff`: identical; for `tools lint`: \
+                 no finding at or above `--fail-on`"
+            }
+            ExitStatus::Denied => {
+                "verification failed; for a decision: denied (`verify --policy`, `run`, \
+                 `wrap --strict`); `tools diff`: different; `tools lint`: a finding at or above \
+                 `--fail-on`; `audit verify`, `store verify`: tampering found; `fetch`: bytes that \
+                 differ from the promised digest, or only a sha1 checksum"
+            }
+            ExitStatus::Usage => {
+                "usage error: unknown flag, missing or conflicting argument, malformed SPEC"
+            }
+            ExitStatus::InvalidInput => {
+                "invalid input: a malformed or hostile artifact, bundle, key, policy, lock, SBOM \
+                 or tools payload; a package or version the registry does not have; a server that \
+                 answers `tools capture` with garbage"
+            }
+            ExitStatus::Io => {
+                "I/O or network error: unreadable or unwritable files (including the audit log), \
+                 unreachable or refusing registries (authentication), offline misses, a server \
+                 that cannot be started or times out"
+            }
+        }
+    }
+}
+
+/// The exit-code list at the end of `mcpin --help`.
+pub fn help() -> String {
+    let mut text = String::from("Exit codes:");
+    for status in ExitStatus::ALL {
+        text.push_str(&format!("\n  {}  {}", *status as u8, status.summary()));
+    }
+    text
 }
 
 impl From<ExitStatus> for std::process::ExitCode {

@@ -5,6 +5,8 @@ mod args;
 mod commands;
 mod exit;
 mod output;
+#[cfg(test)]
+mod reference;
 mod settings;
 
 use clap::Parser as _;

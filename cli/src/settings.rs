@@ -124,6 +124,7 @@ pub fn registry(
         pypi_index: url(&pypi_index, "--pypi-index / MCPIN_PYPI_INDEX")?,
         mcp_registry: url(&mcp_registry, "--mcp-registry / MCPIN_MCP_REGISTRY")?,
         progress,
+        owner: mcpin_registry_client::store::Owner::current(),
         wheel_target: WheelTarget::current(),
     })
 }

@@ -1,6 +1,7 @@
-//! The audit log: one JSON line per launch decision, hash-chained.
+//! The audit log: one JSON line per launch decision (`"event": "launch"`) and per event of the
+//! runtime guard (`tool-call`, `tool-drift`, `approval`, `guard-stop`), hash-chained.
 //!
-//! Each record carries `seq` (1, 2, …) and `prev`, the `sha256:` of the previous line's bytes
+//! Each record carries `seq` (1, 2, …), `time`, `user`, `host`, `event` and `prev`, the `sha256:` of the previous line's bytes
 //! (the first record's `prev` is [`GENESIS`]). A head file beside the log (`<log>.head`) holds
 //! the hash and seq of the last line, so truncating the log or editing its last line is caught
 //! too. [`verify`] walks the chain and names the first line that does not fit.
@@ -63,6 +64,9 @@ pub struct Decision {
     pub policy: Option<PolicyRef>,
     /// Identities of the signers whose signatures were accepted (key ids, certificate SANs).
     pub signers: Vec<String>,
+    /// The program exec'd (the interpreter or the docker client) and its sha256, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramRef>,
     pub verdict: Outcome,
     pub reasons: Vec<Reason>,
     /// The effective sandbox rules (after `${…}` expansion) and how they were enforced.
@@ -70,7 +74,41 @@ pub struct Decision {
     pub sandbox: Option<mcpin_sandbox::Record>,
 }
 
-/// A line of the log as written.
+impl Decision {
+    /// A refusal known only by its argv and one reason (before the pipeline ran).
+    pub fn refused(argv: &[String], code: &str, message: String) -> Decision {
+        Decision {
+            argv: argv.to_vec(),
+            artifact: None,
+            policy: None,
+            signers: Vec::new(),
+            program: None,
+            verdict: Outcome::Deny,
+            reasons: vec![Reason {
+                code: code.to_owned(),
+                message,
+            }],
+            sandbox: None,
+        }
+    }
+}
+
+/// An executable, by its canonical path and the sha256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramRef {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The `event` of a launch decision record (records written before events existed have none).
+pub const LAUNCH_EVENT: &str = "launch";
+
+fn launch_event() -> String {
+    LAUNCH_EVENT.to_owned()
+}
+
+/// A launch decision as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
@@ -79,9 +117,22 @@ pub struct Record {
     pub time: String,
     pub user: String,
     pub host: String,
+    #[serde(default = "launch_event")]
+    pub event: String,
     #[serde(flatten)]
     pub decision: Decision,
     pub prev: String,
+}
+
+/// The fields every record has, whatever its event.
+#[derive(Debug, Deserialize)]
+struct Common {
+    seq: u64,
+    #[allow(dead_code)]
+    time: String,
+    #[serde(default = "launch_event")]
+    event: String,
+    prev: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +202,52 @@ impl AuditLog {
 
     /// Appends one record for `decision` and returns it.
     pub fn append(&self, decision: Decision) -> Result<Record, AuditError> {
+        let mut written = None;
+        self.append_with(1, |seq, prev, stamp| {
+            let record = Record {
+                seq,
+                time: stamp.time.clone(),
+                user: stamp.user.clone(),
+                host: stamp.host.clone(),
+                event: launch_event(),
+                decision: decision.clone(),
+                prev: prev.to_owned(),
+            };
+            let line = serde_json::to_vec(&record).expect("records serialize");
+            written = Some(record);
+            line
+        })?;
+        Ok(written.expect("one record was written"))
+    }
+
+    /// Appends one record per event (JSON objects with an `event` key, as the runtime guard
+    /// makes them) under one lock and one sync.
+    pub fn append_events(&self, events: &[serde_json::Value]) -> Result<(), AuditError> {
+        let mut events = events.iter();
+        self.append_with(events.len(), |seq, prev, stamp| {
+            let fields = events.next().expect("one event per record");
+            let record = EventRecord {
+                seq,
+                time: &stamp.time,
+                user: &stamp.user,
+                host: &stamp.host,
+                fields,
+                prev,
+            };
+            serde_json::to_vec(&record).expect("records serialize")
+        })
+    }
+
+    /// Takes the lock, then makes `count` lines with `line(seq, prev, stamp)`, chaining each to
+    /// the one before, writes them at once, syncs, and moves the head.
+    fn append_with(
+        &self,
+        count: usize,
+        mut line: impl FnMut(u64, &str, &Stamp) -> Vec<u8>,
+    ) -> Result<(), AuditError> {
+        if count == 0 {
+            return Ok(());
+        }
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs_err::create_dir_all(dir).map_err(self.io("creating its directory"))?;
         }
@@ -162,60 +259,147 @@ impl AuditLog {
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(std::io::Error::from)
             .map_err(self.io("locking"))?;
-        let (seq, prev) = last_line(&mut file).map_err(self.io("reading the last record"))?;
-        let (seq, prev) = match prev {
+        let last = last_line(&mut file).map_err(self.io("reading the last record"))?;
+        let (mut seq, mut prev) = match last {
             Some(line) => {
-                if !line.ends_with(b"\n") {
-                    return Err(AuditError::Broken {
-                        path: self.path.clone(),
-                        line: seq,
-                        why:
-                            "the last record is incomplete (a torn write); run `mcpin audit verify`"
-                                .into(),
-                    });
-                }
-                (seq + 1, line_hash(&line[..line.len() - 1]))
+                // The line after the last one the head file vouches for.
+                let head_seq = fs_err::read(head_path(&self.path))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Head>(&bytes).ok())
+                    .map_or(0, |head| head.seq);
+                let broken = |why: &str| AuditError::Broken {
+                    path: self.path.clone(),
+                    line: head_seq + 1,
+                    why: format!("{why}; run `mcpin audit verify`"),
+                };
+                let body = line
+                    .strip_suffix(b"\n")
+                    .ok_or_else(|| broken("the last record is incomplete (a torn write)"))?;
+                let common: Common = serde_json::from_slice(body)
+                    .map_err(|_| broken("the last record is not a valid audit record"))?;
+                (common.seq, line_hash(body))
             }
-            None => (1, GENESIS.to_owned()),
+            None => (0, GENESIS.to_owned()),
         };
-        let record = Record {
-            seq,
+        let stamp = Stamp {
             time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             user: crate::locate::Account::current().name,
             host: rustix::system::uname()
                 .nodename()
                 .to_string_lossy()
                 .into_owned(),
-            decision,
-            prev,
         };
-        let mut line = serde_json::to_vec(&record).expect("records serialize");
-        let hash = line_hash(&line);
-        line.push(b'\n');
-        file.write_all(&line).map_err(self.io("writing a record"))?;
+        let mut lines = Vec::new();
+        for _ in 0..count {
+            seq += 1;
+            let mut record = line(seq, &prev, &stamp);
+            prev = line_hash(&record);
+            record.push(b'\n');
+            lines.extend_from_slice(&record);
+        }
+        file.write_all(&lines)
+            .map_err(self.io("writing a record"))?;
         file.sync_data().map_err(self.io("syncing"))?;
-        let head = serde_json::to_vec(&Head { seq, hash }).expect("heads serialize");
+        let head = serde_json::to_vec(&Head { seq, hash: prev }).expect("heads serialize");
         mcpin_artifact::write_atomic(&head_path(&self.path), &head, 0o600)
             .map_err(self.io("writing the head file"))?;
         // Dropping the file releases the lock.
-        Ok(record)
+        Ok(())
     }
 }
 
-/// Returns (number of lines, the last line with its newline if any).
-fn last_line(file: &mut std::fs::File) -> std::io::Result<(u64, Option<Vec<u8>>)> {
-    // Counting lines needs the whole file; logs are small (one line per launch) and this keeps
-    // `seq` honest even when the head file is missing.
-    file.seek(SeekFrom::Start(0))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    if bytes.is_empty() {
-        return Ok((0, None));
+/// When and by whom records are written.
+struct Stamp {
+    time: String,
+    user: String,
+    host: String,
+}
+
+/// A guard event as written: the common fields around the event's own.
+#[derive(Serialize)]
+struct EventRecord<'a> {
+    seq: u64,
+    time: &'a str,
+    user: &'a str,
+    host: &'a str,
+    #[serde(flatten)]
+    fields: &'a serde_json::Value,
+    prev: &'a str,
+}
+
+impl mcpin_guard::AuditSink for AuditLog {
+    fn append(&mut self, records: &[serde_json::Value]) -> Result<(), String> {
+        self.append_events(records)
+            .map_err(|error| error.to_string())
     }
-    let lines = bytes.split_inclusive(|b| *b == b'\n').count() as u64;
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    Ok((lines, Some(bytes[start..].to_vec())))
+}
+
+/// The last line of the log, with its newline if it has one; reads only the tail.
+fn last_line(file: &mut std::fs::File) -> std::io::Result<Option<Vec<u8>>> {
+    let length = file.seek(SeekFrom::End(0))?;
+    if length == 0 {
+        return Ok(None);
+    }
+    const CHUNK: u64 = 64 * 1024;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut start = length;
+    loop {
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0; (start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        start = from;
+        // The newline that ends the line before the last one (the last may end in one too).
+        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        if let Some(index) = body.iter().rposition(|b| *b == b'\n') {
+            return Ok(Some(tail[index + 1..].to_vec()));
+        }
+        if start == 0 {
+            return Ok(Some(tail));
+        }
+    }
+}
+
+/// The complete records from byte `offset` on (a torn last line is left for later), and the
+/// offset after the last complete one: for `mcpin audit show`, and `--follow` from there.
+pub fn read_from(
+    path: &Path,
+    offset: u64,
+) -> Result<(Vec<serde_json::Map<String, serde_json::Value>>, u64), AuditError> {
+    let io = |action: &'static str| {
+        move |source| AuditError::Io {
+            path: path.to_owned(),
+            action,
+            source,
+        }
+    };
+    let mut file = fs_err::File::open(path).map_err(io("opening"))?;
+    let length = file.metadata().map_err(io("reading"))?.len();
+    if length < offset {
+        return Err(AuditError::Broken {
+            path: path.to_owned(),
+            line: 0,
+            why: format!("the log shrank below byte {offset}: it was truncated or replaced"),
+        });
+    }
+    file.seek(SeekFrom::Start(offset)).map_err(io("reading"))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io("reading"))?;
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let records = bytes[..complete]
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line).map_err(|error| AuditError::Broken {
+                path: path.to_owned(),
+                line: 0,
+                why: format!("a record is not a JSON object: {error}"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((records, offset + complete as u64))
 }
 
 /// Checks every record's `seq` and `prev` and the head file; names the first line that breaks.
@@ -240,8 +424,12 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
                 "incomplete last line (no newline): a torn write or truncation".into(),
             ));
         };
-        let record: Record = serde_json::from_slice(line)
+        let record: Common = serde_json::from_slice(line)
             .map_err(|error| broken(number, format!("not a valid audit record: {error}")))?;
+        if record.event == LAUNCH_EVENT {
+            serde_json::from_slice::<Record>(line)
+                .map_err(|error| broken(number, format!("not a valid launch record: {error}")))?;
+        }
         if record.prev != prev {
             let why = if number == 1 {
                 "the first record does not start the chain: earlier records were deleted".to_owned()
@@ -305,18 +493,11 @@ mod tests {
     use super::*;
 
     fn decision(code: &str) -> Decision {
-        Decision {
-            argv: vec!["npx".into(), "-y".into(), "x@1.0.0".into()],
-            artifact: None,
-            policy: None,
-            signers: Vec::new(),
-            verdict: Outcome::Deny,
-            reasons: vec![Reason {
-                code: code.into(),
-                message: "because".into(),
-            }],
-            sandbox: None,
-        }
+        Decision::refused(
+            &["npx".into(), "-y".into(), "x@1.0.0".into()],
+            code,
+            "because".into(),
+        )
     }
 
     #[test]
@@ -376,6 +557,54 @@ mod tests {
             verify(log.path()),
             Err(AuditError::Broken { line: 3, .. })
         ));
+    }
+
+    #[test]
+    fn guard_events_chain_with_launch_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        log.append(decision("a")).unwrap();
+        let events = [
+            serde_json::json!({"event": "tool-call", "tool": "t", "decision": "allowed"}),
+            serde_json::json!({"event": "tool-drift", "tool": "u"}),
+        ];
+        log.append_events(&events).unwrap();
+        log.append(decision("b")).unwrap();
+        assert_eq!(verify(log.path()).unwrap().records, 4);
+        let text = fs_err::read_to_string(log.path()).unwrap();
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let kinds: Vec<&str> = records
+            .iter()
+            .map(|r| r["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["launch", "tool-call", "tool-drift", "launch"]);
+        assert_eq!(records[1]["seq"], 2);
+        assert_eq!(
+            records[2]["prev"],
+            line_hash(text.lines().nth(1).unwrap().as_bytes())
+        );
+        // A launch record is still checked field by field.
+        let edited = text.replacen("\"verdict\":\"deny\"", "\"verdict\":\"maybe\"", 1);
+        fs_err::write(log.path(), edited).unwrap();
+        assert!(matches!(
+            verify(log.path()),
+            Err(AuditError::Broken { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn the_tail_is_found_across_chunk_boundaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        let big = "x".repeat(100_000);
+        log.append_events(&[serde_json::json!({"event": "e", "pad": big})])
+            .unwrap();
+        log.append_events(&[serde_json::json!({"event": "e", "pad": big})])
+            .unwrap();
+        assert_eq!(verify(log.path()).unwrap().records, 2);
     }
 
     #[test]

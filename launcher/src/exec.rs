@@ -2,7 +2,8 @@
 //! the server and its exit code comes back unchanged. Where the shim must stay in between
 //! (a runtime guard reading the protocol stream), [`Launch::supervise`] runs the server in its
 //! own process group and forwards SIGTERM, SIGINT and SIGHUP to the whole group, so `npm exec`-
-//! style orphans cannot happen.
+//! style orphans cannot happen. [`Launch::guard`] does the same with the runtime guard
+//! (`mcpin-guard`) relaying the server's stdin and stdout.
 //!
 //! A sandboxed launch ([`crate::sandbox::Armed`]) enters its sandbox right before the exec
 //! (after the audit record is written), or, when the server is spawned as a child, through
@@ -109,3 +110,95 @@ impl Launch {
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
     }
 }
+
+/// How a guarded server ended.
+#[derive(Debug)]
+pub struct Guarded {
+    /// The server's exit code (128 + N for death by signal N).
+    pub code: i32,
+    pub ended: mcpin_guard::Ended,
+}
+
+impl Launch {
+    /// Runs the server as a child in its own process group with the runtime guard between it
+    /// and our stdin/stdout (stderr passes through). Signals are forwarded as by
+    /// [`supervise`](Self::supervise); when the guard stops the server, the group gets SIGTERM
+    /// and, [`STOP_GRACE`] later, SIGKILL.
+    #[cfg(unix)]
+    pub fn guard(
+        &self,
+        config: mcpin_guard::Config,
+        audit: Box<dyn mcpin_guard::AuditSink>,
+    ) -> io::Result<Guarded> {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        use std::process::Stdio;
+
+        use rustix::process::{Pid, Signal, kill_process_group};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        use signal_hook::iterator::Signals;
+
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        let handle = signals.handle();
+        let mut child = self
+            .command()
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("starting `{}`: {error}", self.program.display()),
+                )
+            })?;
+        let group = Pid::from_child(&child);
+        let forwarder = std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if let Some(signal) = Signal::from_named_raw(signal) {
+                    let _ = kill_process_group(group, signal);
+                }
+            }
+        });
+        let streams = mcpin_guard::Streams {
+            client_in: Box::new(io::stdin()),
+            client_out: Box::new(io::stdout()),
+            server_in: Box::new(child.stdin.take().expect("stdin is piped")),
+            server_out: Box::new(child.stdout.take().expect("stdout is piped")),
+        };
+        let reaped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = {
+            let reaped = std::sync::Arc::clone(&reaped);
+            Box::new(move || {
+                let _ = kill_process_group(group, Signal::TERM);
+                let reaped = std::sync::Arc::clone(&reaped);
+                std::thread::spawn(move || {
+                    std::thread::sleep(STOP_GRACE);
+                    // Only while the leader is unreaped is the group id surely still ours.
+                    if !reaped.load(std::sync::atomic::Ordering::SeqCst) {
+                        let _ = kill_process_group(group, Signal::KILL);
+                    }
+                });
+            })
+        };
+        let ended = mcpin_guard::run(config, streams, audit, stop);
+        if matches!(ended, mcpin_guard::Ended::Stopped(_)) {
+            // Children that outlive a stopped server go with it.
+            let _ = kill_process_group(group, Signal::KILL);
+        }
+        let status = child.wait();
+        reaped.store(true, std::sync::atomic::Ordering::SeqCst);
+        handle.close();
+        let _ = forwarder.join();
+        let status = status?;
+        Ok(Guarded {
+            code: status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            ended,
+        })
+    }
+}
+
+/// How long a server the guard stops gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);

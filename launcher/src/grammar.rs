@@ -1,7 +1,8 @@
 //! The launcher grammar: how agent configs call `npx`, `uvx` and `docker`, parsed into a
 //! [`LaunchRequest`] or refused with a [`Refusal`] carrying a stable code.
 //!
-//! The rules follow the accept / pin / refuse table in DESIGN.md (and CLIENTS.md):
+//! The rules follow how agent clients' documented configs call servers (npx, uvx and
+//! `docker run -i --rm`), and every refusal code is listed in `docs/reference/codes.md`:
 //! an exact version is accepted (the policy then decides), a floating one (bare name,
 //! tag, range, `image:tag`) is reported as a [`FloatingSpec`] to resolve and pin once
 //! at wrap time, and anything that lets the launch fetch code from somewhere other
@@ -77,6 +78,35 @@ pub struct PackageRef {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extras: Vec<String>,
     pub version: VersionSpec,
+}
+
+impl PackageRef {
+    /// What the registry client fetches for an npm or PyPI package: an exact version, or a
+    /// floating spec it resolves (the highest match; `latest` is npm's dist-tag and, for PyPI,
+    /// the newest release). `None` for images, which are fetched by reference.
+    pub fn registry_spec(&self) -> Option<mcpin_registry_client::Spec> {
+        use mcpin_registry_client::Spec;
+        let name = self.name.clone();
+        match (self.ecosystem, &self.version) {
+            (Ecosystem::Npm, VersionSpec::Exact(v) | VersionSpec::Floating(v)) => Some(Spec::Npm {
+                name,
+                requirement: v.clone(),
+            }),
+            (Ecosystem::Pypi, VersionSpec::Exact(v)) => Some(Spec::Pypi {
+                name,
+                specifiers: format!("=={v}"),
+            }),
+            (Ecosystem::Pypi, VersionSpec::Floating(v)) => Some(Spec::Pypi {
+                name,
+                specifiers: if v == "latest" {
+                    String::new()
+                } else {
+                    v.clone()
+                },
+            }),
+            (Ecosystem::Oci | Ecosystem::Mcpb, _) => None,
+        }
+    }
 }
 
 /// A floating spec and where it sits in the argv, so wrap can pin it in place.

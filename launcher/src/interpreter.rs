@@ -58,36 +58,13 @@ impl Tool {
     }
 }
 
-/// An interpreter named by the system config or the policy.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct Pin {
-    /// Absolute.
-    pub path: PathBuf,
-    /// Lowercase hex; when set, the file must hash to it.
-    #[serde(default)]
-    pub sha256: Option<String>,
-}
+pub use mcpin_verifier::policy::{InterpreterPins, Pin};
 
-/// Pins by tool; `None` means "search `PATH`". The `[interpreters]` table of the system config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InterpreterPins {
-    #[serde(default)]
-    pub node: Option<Pin>,
-    #[serde(default)]
-    pub python: Option<Pin>,
-    #[serde(default)]
-    pub docker: Option<Pin>,
-}
-
-impl InterpreterPins {
-    fn get(&self, tool: Tool) -> Option<&Pin> {
-        match tool {
-            Tool::Node => self.node.as_ref(),
-            Tool::Python => self.python.as_ref(),
-            Tool::Docker => self.docker.as_ref(),
-        }
+fn pin_for(pins: &InterpreterPins, tool: Tool) -> Option<&Pin> {
+    match tool {
+        Tool::Node => pins.node.as_ref(),
+        Tool::Python => pins.python.as_ref(),
+        Tool::Docker => pins.docker.as_ref(),
     }
 }
 
@@ -258,7 +235,7 @@ impl<'a> Resolver<'a> {
     /// `node` or `docker`.
     pub fn resolve(&self, tool: Tool) -> Result<Interpreter, InterpreterError> {
         debug_assert!(tool != Tool::Python, "use resolve_python");
-        match self.pins.get(tool) {
+        match pin_for(self.pins, tool) {
             Some(pin) => self.pinned(tool, pin),
             None => self.search(tool, tool.name(), |_| Ok(())),
         }

@@ -19,10 +19,10 @@ use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
 use mcpin_verifier::{PublicKey, VerifiedPackage};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, Reason};
+use crate::audit::{ArtifactRef, Decision, Outcome, PolicyRef, ProgramRef, Reason};
 use crate::env::SanitizedEnv;
 use crate::exec::Launch;
-use crate::grammar::{self, Ecosystem, LaunchRequest, VersionSpec};
+use crate::grammar::{self, LaunchRequest, VersionSpec};
 use crate::install::{self, InstallRequest, Runtime};
 use crate::interpreter::{InterpreterPins, Resolver, SearchEnv, Tool};
 use crate::locate::{self, BaseDirs, PolicyLocation};
@@ -54,12 +54,33 @@ pub enum Access {
     ReadOnly,
 }
 
+/// What the runtime guard needs from a verified launch: the signed tools of the judged
+/// `VerifiedPackage` (from the rule's required signers only), the policy's `[runtime]`, and
+/// the server's identity for the audit records.
+#[derive(Debug)]
+pub struct GuardInputs {
+    /// The tools section of the verified package statement(s), if they carry one.
+    pub tools: Option<mcpin_attestation::ToolsSection>,
+    /// `[runtime]` of the policy the launch was allowed under.
+    pub runtime: mcpin_verifier::policy::RuntimePolicy,
+    pub server: mcpin_guard::ServerIdentity,
+}
+
+impl GuardInputs {
+    /// Whether the server runs behind the guard: by default when tools are signed;
+    /// `[runtime] guard = false` execs it.
+    pub fn enabled(&self) -> bool {
+        self.runtime.guard.unwrap_or(true) && self.tools.is_some()
+    }
+}
+
 /// The pipeline's answer. The decision is what goes into the audit log either way.
 #[derive(Debug)]
 pub enum Prepared {
     Launch {
         launch: Box<Launch>,
         decision: Decision,
+        guard: Box<GuardInputs>,
     },
     Refused {
         decision: Decision,
@@ -74,6 +95,30 @@ struct Known {
     policy: Option<PolicyRef>,
     artifact: Option<ArtifactRef>,
     signers: Vec<String>,
+    program: Option<ProgramRef>,
+    sandbox: Option<SandboxRecord>,
+}
+
+impl Known {
+    fn decision(self, argv: &[String], verdict: Outcome, reasons: Vec<Reason>) -> Decision {
+        Decision {
+            argv: argv.to_vec(),
+            artifact: self.artifact,
+            policy: self.policy,
+            signers: self.signers,
+            program: self.program,
+            verdict,
+            reasons,
+            sandbox: self.sandbox,
+        }
+    }
+}
+
+fn program_ref(interpreter: &crate::interpreter::Interpreter) -> ProgramRef {
+    ProgramRef {
+        path: interpreter.path.display().to_string(),
+        sha256: interpreter.sha256.clone(),
+    }
 }
 
 struct Refusal {
@@ -111,30 +156,15 @@ pub fn prepare(
 ) -> Prepared {
     let mut known = Known::default();
     match decide(argv, env, settings, &mut known) {
-        Ok((launch, reasons, sandbox)) => Prepared::Launch {
+        Ok((launch, reasons, guard)) => Prepared::Launch {
             launch: Box::new(launch),
-            decision: Decision {
-                argv: argv.to_vec(),
-                artifact: known.artifact,
-                policy: known.policy,
-                signers: known.signers,
-                verdict: Outcome::Allow,
-                reasons,
-                sandbox,
-            },
+            guard: Box::new(guard),
+            decision: known.decision(argv, Outcome::Allow, reasons),
         },
         Err(refusal) => {
             let reasons = describe(&refusal);
             Prepared::Refused {
-                decision: Decision {
-                    argv: argv.to_vec(),
-                    artifact: known.artifact,
-                    policy: known.policy,
-                    signers: known.signers,
-                    verdict: Outcome::Deny,
-                    reasons,
-                    sandbox: None,
-                },
+                decision: known.decision(argv, Outcome::Deny, reasons),
                 verdict: refusal.verdict,
             }
         }
@@ -208,7 +238,7 @@ fn decide(
     env: impl IntoIterator<Item = (OsString, OsString)>,
     settings: &RunSettings,
     known: &mut Known,
-) -> Result<(Launch, Vec<Reason>, Option<SandboxRecord>), Refusal> {
+) -> Result<(Launch, Vec<Reason>, GuardInputs), Refusal> {
     let request = grammar::parse(argv).map_err(|r| Refusal {
         code: r.code.code(),
         message: r.reason,
@@ -221,8 +251,10 @@ fn decide(
     if settings.path.is_some() {
         search.path = settings.path.clone();
     }
+    // The system config's pins win over the policy's.
+    let pins = settings.interpreters.or(&policy.launch.interpreters);
     let resolver = Resolver::new(
-        &settings.interpreters,
+        &pins,
         &search,
         Some(crate::interpreter::cache_dir(&settings.registry.store)),
     );
@@ -245,13 +277,42 @@ fn decide(
     let mut reasons = reasons_with(&verdict, VerdictOutcome::Pass);
     // What the launch rules noted: variables stripped or dropped, a pinned docker host.
     reasons.extend(reasons_with(&launch_verdict, VerdictOutcome::Info));
-    let sandbox = policy.sandbox_for(package.rule());
+    let guard = guard_inputs(policy, &package)?;
+    reasons.push(Reason {
+        code: if guard.enabled() {
+            "runtime-guard"
+        } else {
+            "exec"
+        }
+        .to_owned(),
+        message: match &guard.tools {
+            Some(tools) if guard.enabled() => format!(
+                "the runtime guard relays the server's stdio ({} signed tool(s), {})",
+                tools.payload.tools.len(),
+                tools.digest
+            ),
+            Some(_) => "[runtime] guard = false: the server is exec'd".to_owned(),
+            None => "no signed tools: the server is exec'd without the runtime guard".to_owned(),
+        },
+    });
     if let Some(docker) = &request.docker {
-        let (launch, record) =
-            docker_launch(&request, docker, &identified, env, &resolver, &sandbox)?;
+        let docker_client = resolver
+            .resolve(Tool::Docker)
+            .map_err(|error| refuse(error.code(), error.to_string()))?;
+        known.program = Some(program_ref(&docker_client));
+        let sandbox = policy.sandbox_for(package.rule());
+        let (launch, record) = docker_launch(
+            &request,
+            docker,
+            &identified,
+            env,
+            docker_client.path,
+            &sandbox,
+        )?;
         if let Some(record) = &record {
             reasons.extend(sandbox_reasons(record));
         }
+        known.sandbox = record;
         reasons.push(Reason {
             code: "docker-exec".to_owned(),
             message: std::iter::once(launch.program.as_os_str())
@@ -260,13 +321,14 @@ fn decide(
                 .collect::<Vec<_>>()
                 .join(" "),
         });
-        return Ok((launch, reasons, record));
+        return Ok((launch, reasons, guard));
     }
     let interpreter = match install::runtime_for(&fetched.file_name, package.lock()) {
         Runtime::Node => resolver.resolve(Tool::Node),
         Runtime::Python { version } => resolver.resolve_python(&version),
     }
     .map_err(|error| refuse(error.code(), error.to_string()))?;
+    known.program = Some(program_ref(&interpreter));
     let installed = install::ensure_installed(
         &settings.registry,
         &InstallRequest {
@@ -307,6 +369,7 @@ fn decide(
             interpreter.sha256
         ),
     });
+    let sandbox = policy.sandbox_for(package.rule());
     let armed = match sandbox.mode {
         SandboxMode::Off => None,
         _ => {
@@ -337,7 +400,7 @@ fn decide(
             Some(armed)
         }
     };
-    let record = armed.as_ref().map(|armed| armed.record.clone());
+    known.sandbox = armed.as_ref().map(|armed| armed.record.clone());
     Ok((
         Launch {
             program,
@@ -346,7 +409,7 @@ fn decide(
             sandbox: armed,
         },
         reasons,
-        record,
+        guard,
     ))
 }
 
@@ -365,6 +428,32 @@ fn sandbox_reasons(record: &SandboxRecord) -> Vec<Reason> {
         message: warning.clone(),
     }))
     .collect()
+}
+
+/// The signed tools every verified package statement carries (they must agree), and the
+/// runtime policy. `[runtime] guard = true` without signed tools is a refusal.
+fn guard_inputs(
+    policy: &mcpin_verifier::policy::Policy,
+    package: &VerifiedPackage,
+) -> Result<GuardInputs, Refusal> {
+    let tools = package.tools().cloned();
+    if policy.runtime.guard == Some(true) && tools.is_none() {
+        return Err(refuse(
+            "guard-needs-tools",
+            format!(
+                "[runtime] guard = true, but the required signers' statement of {} carries no tools (sign with --capture or --tools)",
+                package.package().purl
+            ),
+        ));
+    }
+    Ok(GuardInputs {
+        tools,
+        runtime: policy.runtime.clone(),
+        server: mcpin_guard::ServerIdentity {
+            purl: package.package().purl.clone(),
+            sha256: package.digests().sha256.clone(),
+        },
+    })
 }
 
 /// In system mode a user's launch only reads the root-owned store.
@@ -388,13 +477,9 @@ fn docker_launch(
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
     env: SanitizedEnv,
-    resolver: &Resolver,
+    program: PathBuf,
     sandbox: &mcpin_sandbox::SandboxPolicy,
 ) -> Result<(Launch, Option<SandboxRecord>), Refusal> {
-    let program = resolver
-        .resolve(Tool::Docker)
-        .map_err(|error| refuse(error.code(), error.to_string()))?
-        .path;
     // The package name is `<registry>/<repository>` and the version `sha256:<hex>` of the
     // manifest bytes that were verified.
     let image = format!("{}@{}", identified.package.name, identified.package.version);
@@ -500,7 +585,13 @@ fn verify_package(
         ));
     }
 
-    let (client, fetched) = fetch_with_client(&package_spec(request), registry)?;
+    let (client, fetched) = fetch_with_client(
+        &request
+            .package
+            .registry_spec()
+            .expect("npx and uvx name an npm or PyPI package"),
+        registry,
+    )?;
     // identify() reads the kind of archive from its file name; the store names blobs by digest.
     let named = tempfile::tempdir().map_err(|e| refuse("install-failed", e.to_string()))?;
     let artifact_path = named.path().join(&fetched.file_name);
@@ -527,13 +618,7 @@ fn verify_package(
         name: request.package.name.clone(),
         version,
     };
-    let gathered = gather(
-        loaded,
-        registry,
-        &client,
-        &identified.digests.sha256,
-        &artifact_path,
-    )?;
+    let gathered = gather(loaded, registry, &client, &identified, &artifact_path)?;
     let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
@@ -545,17 +630,27 @@ fn verify_package(
 }
 
 /// The evidence for one artifact: bundles beside it (for a launch, none: its blob lives in the
-/// store) and in the policy's stores. Remote stores are read with the online client unless the
-/// launch is offline; the directory store always.
+/// store), in the policy's stores, and the registry's own provenance when a policy signer is a
+/// Sigstore identity (npm and PyPI; from the store once fetched). Remote sources are read with
+/// the online client unless the launch is offline; the store always.
 fn gather(
     loaded: &LoadedPolicy,
     registry: &Settings,
     client: &Client,
-    sha256: &str,
+    identified: &mcpin_artifact::Identified,
     artifact_path: &Path,
 ) -> Result<Gathered, Refusal> {
+    let sha256 = &identified.digests.sha256;
+    let package = &identified.package;
     let sources = loaded.policy.attestation_sources();
-    let remote = sources.https.is_some() || sources.oci.is_some();
+    let provenance = loaded.policy.wants_registry_provenance()
+        && matches!(
+            package.ecosystem,
+            mcpin_attestation::Ecosystem::Npm | mcpin_attestation::Ecosystem::Pypi
+        );
+    let remote = sources.https.is_some()
+        || sources.oci.is_some()
+        || (provenance && !client.has_registry_provenance(package, sha256));
     let online;
     let client = if remote && client.offline() && !registry.http.offline {
         online =
@@ -565,6 +660,9 @@ fn gather(
         client
     };
     let mut gathered = client.gather_attestations(&sources, sha256);
+    if provenance {
+        gathered.provenance = Some(client.registry_provenance(package, sha256));
+    }
     let beside = mcpin_registry_client::attestations::read_beside(artifact_path)
         .map_err(|e| refuse("attestation-unreadable", e.to_string()))?;
     gathered.files.extend(beside);
@@ -587,7 +685,7 @@ fn judge(
             requested: Some(requested),
             files: &gathered.files,
             notes: &gathered.notes,
-            interpreter: None,
+            provenance: gathered.provenance.as_ref(),
             now: jiff::Timestamp::now(),
         },
     );
@@ -655,13 +753,7 @@ fn verify_image(
         name: format!("{}/{}", reference.registry, reference.repository),
         version,
     };
-    let gathered = gather(
-        loaded,
-        registry,
-        &client,
-        &identified.digests.sha256,
-        &fetched.path,
-    )?;
+    let gathered = gather(loaded, registry, &client, &identified, &fetched.path)?;
     let (verdict, package) = judge(loaded, &identified, &requested, &gathered, known)?;
     Ok(Verified {
         fetched,
@@ -670,28 +762,6 @@ fn verify_image(
         package,
         _named: None,
     })
-}
-
-/// The registry spec of an npm or PyPI launch.
-fn package_spec(request: &LaunchRequest) -> Spec {
-    let package = &request.package;
-    match (package.ecosystem, &package.version) {
-        (Ecosystem::Npm, VersionSpec::Exact(v) | VersionSpec::Floating(v)) => Spec::Npm {
-            name: package.name.clone(),
-            requirement: v.clone(),
-        },
-        (Ecosystem::Pypi, VersionSpec::Exact(v)) => Spec::Pypi {
-            name: package.name.clone(),
-            specifiers: format!("=={v}"),
-        },
-        (Ecosystem::Pypi, VersionSpec::Floating(v)) => Spec::Pypi {
-            name: package.name.clone(),
-            specifiers: v.clone(),
-        },
-        (Ecosystem::Oci | Ecosystem::Mcpb, _) => {
-            unreachable!("the grammar reads only npx, uvx (and docker, verified by verify_image)")
-        }
-    }
 }
 
 /// Offline first: a warm launch finds its artifact through the store's refs. Returns the

@@ -128,24 +128,9 @@ pub fn load(path: &Path, uid: u32) -> Result<Mode, SystemError> {
             .as_ref()
             .map(|p| ("policy-root-key", p)),
     );
-    let pins = &file.interpreters;
-    for (name, pin) in [
-        ("node", &pins.node),
-        ("python", &pins.python),
-        ("docker", &pins.docker),
-    ]
-    .into_iter()
-    .filter_map(|(name, pin)| Some((name, pin.as_ref()?)))
-    {
-        if let Some(sha256) = &pin.sha256
-            && (sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(invalid(format!(
-                "[interpreters] {name}: sha256 must be 64 hex digits"
-            )));
-        }
-        absolute.push(("interpreters", &pin.path));
-    }
+    file.interpreters
+        .check()
+        .map_err(|why| invalid(format!("[interpreters] {why}")))?;
     if let Some((name, relative)) = absolute.iter().find(|(_, p)| !p.is_absolute()) {
         return Err(invalid(format!(
             "`{name}` must be an absolute path, not `{}`",

@@ -11,13 +11,17 @@
 //!   a scratch directory with install scripts disabled.
 //! - [`check_pinned`]: does an observed payload equal the signed one.
 //! - [`diff()`]: added, removed and changed tools, field by field.
-//! - [`lint()`]: deterministic tool-poisoning rules ([`RULES`]).
+//! - [`lint()`]: deterministic tool-poisoning rules ([`RULES`]); [`lint_text`] applies the
+//!   rules that read any string to a tool's result; [`cross_server`]: checks across the
+//!   servers of one configuration ([`CROSS_RULES`]).
+//! - [`hints`]: a tool's annotations with the MCP defaults applied.
 //!
 //! It does not sign or verify signatures (`mcpin-verifier` does), call tools,
 //! or speak MCP over HTTP.
 
 mod canonical;
 mod client;
+mod cross;
 mod diff;
 mod lint;
 mod scratch;
@@ -30,9 +34,14 @@ pub use client::{
     ClientError, ClientOptions, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, ServerDescription,
     describe_server,
 };
+pub use cross::{CROSS_RULES, CrossFinding, CrossRule, Server, cross_server};
 pub use diff::{JsonChange, TextChange, TextRun, ToolChange, ToolsDiff, diff};
-pub use lint::{Finding, LintReport, Location, Matcher, RULES, Rule, Scope, Severity, lint};
-pub use scratch::{ArtifactServer, ScratchError, capture_artifact};
+pub use lint::{
+    Class, Example, ExampleAt, Finding, Hit, JSON_SCHEMA_VERSION, LintReport, LintedFile, Location,
+    Matcher, Place, RULES, Rule, Scope, Severity, Site, highest_severity, json_report, lint,
+    lint_text, render_text, rules_markdown, sarif,
+};
+pub use scratch::{ArtifactServer, Isolation, ScratchError, capture_artifact, confine};
 
 use mcpin_attestation::ToolsSection;
 
@@ -80,6 +89,32 @@ pub fn check_pinned(
         observed: observed.digest.clone(),
         summary: diff(signed, observed).summary(),
     })
+}
+
+/// What a tool's annotations say, with the MCP defaults applied: `readOnlyHint` false,
+/// `destructiveHint` true (meaningful only when not read-only), `openWorldHint` true. Applied
+/// to signed tools, this is what policy acts on (launch rules and the runtime guard alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolHints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub open_world: bool,
+}
+
+/// The [`ToolHints`] of `tool`. A hint that is not a boolean counts as absent.
+pub fn hints(tool: &mcpin_attestation::Tool) -> ToolHints {
+    let hint = |key: &str| {
+        tool.annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(key))
+            .and_then(serde_json::Value::as_bool)
+    };
+    let read_only = hint("readOnlyHint") == Some(true);
+    ToolHints {
+        read_only,
+        destructive: !read_only && hint("destructiveHint") != Some(false),
+        open_world: hint("openWorldHint") != Some(false),
+    }
 }
 
 /// RFC 6901 escaping of one JSON pointer token (`~` → `~0`, `/` → `~1`).

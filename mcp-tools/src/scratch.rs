@@ -58,6 +58,25 @@ pub struct ArtifactServer<'a> {
     pub entry: Option<&'a str>,
     /// Arguments for the server (e.g. the directory server-filesystem may read).
     pub args: &'a [OsString],
+    /// How far to keep the capture from the caller's surroundings; `None`: the installers read
+    /// the caller's configuration and the server gets the caller's environment (`mcpin sign
+    /// --capture`, in the publisher's own tree).
+    pub isolation: Option<Isolation<'a>>,
+}
+
+/// `mcpin review`: a capture that nothing around the reviewer's shell can shape.
+///
+/// The installers run in the scratch directory with private configuration and the registries
+/// given here (npm: an empty `--userconfig`, `--registry`; uv: `--no-config`, `--index-url`),
+/// so no `.npmrc`, `uv.toml` or `pyproject.toml` of the reviewer's project or of a shared
+/// parent such as `/tmp` applies. The server starts in the scratch directory with `HOME` and
+/// `TMPDIR` inside it and only `PATH`, `LANG` and `TERM` of the caller's environment: it sees
+/// none of the reviewer's tokens. [`confine`] is where a kernel sandbox (Landlock, issue 16)
+/// takes over from there.
+#[derive(Debug, Clone, Copy)]
+pub struct Isolation<'a> {
+    pub npm_registry: &'a str,
+    pub pypi_index: &'a str,
 }
 
 /// Installs `server.artifact` into a scratch directory (deleted afterwards),
@@ -86,12 +105,40 @@ pub fn capture_artifact(
         .tempdir()
         .map_err(ScratchError::Scratch)?;
     let artifact = std::path::absolute(server.artifact).map_err(ScratchError::Scratch)?;
+    let isolation = server.isolation;
+    let installer = |program: &str| {
+        let mut command = Command::new(program);
+        if let Some(isolation) = isolation {
+            command.current_dir(scratch.path());
+            match program {
+                "uv" => {
+                    command
+                        .arg("--no-config")
+                        .env("UV_INDEX_URL", isolation.pypi_index)
+                        .env_remove("UV_EXTRA_INDEX_URL")
+                        .env_remove("UV_INDEX")
+                        .env_remove("UV_DEFAULT_INDEX");
+                }
+                _ => {
+                    command
+                        .arg("--registry")
+                        .arg(isolation.npm_registry)
+                        .arg("--userconfig")
+                        .arg(scratch.path().join("npmrc"));
+                }
+            }
+        }
+        command
+    };
+    if isolation.is_some() {
+        fs_err::write(scratch.path().join("npmrc"), b"").map_err(ScratchError::Scratch)?;
+    }
     let mut command = if wheel {
         let venv = scratch.path().join("venv");
         let python = venv.join("bin/python");
-        install(Command::new("uv").args(["venv", "--quiet"]).arg(&venv))?;
+        install(installer("uv").args(["venv", "--quiet"]).arg(&venv))?;
         install(
-            Command::new("uv")
+            installer("uv")
                 .args([
                     "pip",
                     "install",
@@ -109,7 +156,7 @@ pub fn capture_artifact(
     } else {
         let target = relative_target(entry)?;
         install(
-            Command::new("npm")
+            installer("npm")
                 .args([
                     "install",
                     "--ignore-scripts",
@@ -129,8 +176,29 @@ pub fn capture_artifact(
         command
     };
     command.args(server.args);
+    if isolation.is_some() {
+        confine(&mut command, scratch.path()).map_err(ScratchError::Scratch)?;
+    }
     let description = describe_server(command, options)?;
     Ok(build_section(&description)?)
+}
+
+/// The server of an isolated capture: started in `scratch`, with `HOME` and `TMPDIR` inside it
+/// and only the caller's `PATH`, `LANG` and `TERM`. This is the one place that confines the
+/// captured server; a kernel sandbox (no network, writes only below `scratch`) is applied here.
+pub fn confine(command: &mut Command, scratch: &Path) -> std::io::Result<()> {
+    let home = scratch.join("home");
+    let tmp = scratch.join("tmp");
+    fs_err::create_dir_all(&home)?;
+    fs_err::create_dir_all(&tmp)?;
+    command.current_dir(scratch).env_clear();
+    for name in ["PATH", "LANG", "TERM"] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command.env("HOME", home).env("TMPDIR", tmp);
+    Ok(())
 }
 
 fn choose_entry<'a>(

@@ -82,6 +82,8 @@ impl Auth {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub store: PathBuf,
+    /// Whose store it is: the current user's, or in system mode root's.
+    pub owner: store::Owner,
     pub http: HttpSettings,
     pub npm: npm::NpmConfig,
     /// A PEP 503/691 simple index, e.g. `https://pypi.org/simple/`. Credentials
@@ -135,7 +137,7 @@ impl Client {
     pub fn new(settings: Settings) -> Result<Client, Error> {
         Ok(Client {
             http: http::Http::new(settings.http.clone())?,
-            store: Store::open(&settings.store)?,
+            store: Store::open_for(&settings.store, &settings.owner)?,
             settings,
             oci_tokens: Default::default(),
         })

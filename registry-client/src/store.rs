@@ -6,6 +6,7 @@
 //! v1/sha256/<hex>           artifact bytes, read-only, named by their sha256
 //! v1/alias/<alg>/<hex>      sha512 / sha1 digest -> sha256 hex of a stored blob
 //! v1/refs/<hex>.json        what a resolved spec (registry, name, version) pinned
+//! v1/provenance/<hex>/      what the registry published about how that blob was built
 //! v1/locks/<alg>-<hex>.lock one lock file per digest being downloaded
 //! v1/tmp/                   downloads in progress (deleted on success or failure)
 //! ```
@@ -165,6 +166,7 @@ impl Store {
             "alias/sha512",
             "alias/sha1",
             "refs",
+            "provenance",
             "locks",
             "tmp",
         ] {
@@ -172,7 +174,15 @@ impl Store {
             create_private_dir_all(&path).map_err(|e| Error::store(&path, e))?;
         }
         check_private_dir(root, owner)?;
-        for dir in ["", "sha256", "refs", "alias", "alias/sha512", "alias/sha1"] {
+        for dir in [
+            "",
+            "sha256",
+            "refs",
+            "provenance",
+            "alias",
+            "alias/sha512",
+            "alias/sha1",
+        ] {
             check_not_shared(&store.layout().join(dir), owner)?;
         }
         Ok(store)
@@ -341,6 +351,39 @@ impl Store {
         mcpin_artifact::write_atomic(path, bytes, 0o644).map_err(|e| Error::store(path, e))
     }
 
+    /// `v1/provenance/<sha256>/<document>`: a registry provenance document kept beside the
+    /// blob it speaks about. `sha256` must be 64 hex digits, `document` a plain name.
+    fn provenance_path(&self, sha256: &str, document: &str) -> Result<PathBuf, Error> {
+        let plain = !document.is_empty()
+            && !document.contains(['/', '\\', '\0'])
+            && !document.starts_with('.');
+        if Checksum::new(Algorithm::Sha256, sha256).is_none() || !plain {
+            return Err(Error::Unsupported(format!(
+                "provenance document `{document}` for `{sha256}`"
+            )));
+        }
+        Ok(self.layout().join("provenance").join(sha256).join(document))
+    }
+
+    /// The registry provenance `document` stored for the blob `sha256`, if any (read under
+    /// the attestation size limit).
+    pub fn provenance(&self, sha256: &str, document: &str) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.provenance_path(sha256, document)?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        crate::attestations::read_file(&path, crate::attestations::FileKind::Bundle)
+            .map(|file| Some(file.bytes))
+    }
+
+    /// Keeps a registry provenance `document` for the blob `sha256` (atomically).
+    pub fn put_provenance(&self, sha256: &str, document: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.provenance_path(sha256, document)?;
+        let dir = path.parent().expect("a provenance path has a directory");
+        create_private_dir_all(dir).map_err(|e| Error::store(dir, e))?;
+        self.write_atomic(&path, bytes)
+    }
+
     fn ref_path(&self, key: &str) -> PathBuf {
         let name = hex::encode(sha2::Sha256::digest(key.as_bytes()));
         self.layout().join("refs").join(format!("{name}.json"))
@@ -476,6 +519,9 @@ pub struct Owner {
     pub uid: u32,
     /// Ancestors are checked up to here when the store is below it, else up to `/`.
     pub home: Option<PathBuf>,
+    /// The system store (system mode): root's, filled by a privileged `mcpin install`, read by
+    /// every user. Its files are readable by all; only root may write them.
+    pub system: bool,
 }
 
 impl Owner {
@@ -489,6 +535,16 @@ impl Owner {
             home: std::env::var_os("HOME")
                 .filter(|home| !home.is_empty())
                 .map(PathBuf::from),
+            system: false,
+        }
+    }
+
+    /// The system store's owner: root.
+    pub fn system() -> Owner {
+        Owner {
+            uid: 0,
+            home: None,
+            system: true,
         }
     }
 }
@@ -600,8 +656,13 @@ pub fn check_not_shared(path: &Path, owner: &Owner) -> Result<(), UnsafePath> {
     check_one(path, owner, 0o022, "`chmod go-w")
 }
 
-/// A secret file: a regular file owned by `owner` that nobody else can read or write.
+/// A secret file: a regular file owned by `owner` that nobody else can read or write. In the
+/// system store, where every user must read it and only root can write the store, nobody else
+/// may write it.
 pub fn check_private_file(path: &Path, owner: &Owner) -> Result<(), UnsafePath> {
+    if owner.system {
+        return check_one(path, owner, 0o022, "`chmod go-w");
+    }
     check_one(path, owner, 0o077, "`chmod go-rwx")
 }
 
@@ -819,6 +880,7 @@ mod tests {
             let stranger = Owner {
                 uid: me.uid + 4242,
                 home: None,
+                system: false,
             };
             Store::open_for(&root, &stranger).unwrap_err()
         };

@@ -24,6 +24,12 @@ pub struct LockOptions {
     pub platform: Option<String>,
     /// Accept dependencies that publish only an sdist (building one runs its code).
     pub allow_sdist: bool,
+    /// Resolve as `mcpin review` does, so that nothing around the reviewer's shell shapes the
+    /// lock: uv runs in its scratch directory with `--no-config` (no `uv.toml` or
+    /// `pyproject.toml` of any parent, such as a shared `/tmp`, and no user uv config), so the
+    /// index in `registry` is its only configuration. npm always resolves in its scratch
+    /// directory with a private user config.
+    pub isolated: bool,
 }
 
 /// Why a lock could not be produced. Every variant names what is wrong.

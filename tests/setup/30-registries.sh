@@ -25,7 +25,9 @@ wait_http() { # URL NAME
 npm_artifact @modelcontextprotocol/server-memory@2026.8.31 modelcontextprotocol-server-memory-2026.8.31.tgz
 npm_artifact @modelcontextprotocol/server-everything@2026.8.31 modelcontextprotocol-server-everything-2026.8.31.tgz
 
-# --- Verdaccio 5 (Verdaccio 6 needs Node 22; see DESIGN.md for the node-fetch override)
+# --- Verdaccio 5 (Verdaccio 6 needs Node 22). One of its dependencies asks for the dist-tag
+# `node-fetch@cjs`, which the npm registry reachable here does not serve (it serves only
+# `latest`), hence the override pinning node-fetch to 2.7.0.
 verdaccio_dir=$MCPIN_TEST_CACHE/verdaccio-5.33.0
 if [[ ! -x $verdaccio_dir/node_modules/.bin/verdaccio ]]; then
     mkdir -p "$verdaccio_dir"

@@ -62,19 +62,34 @@ pub fn testdata(relative: &str) -> PathBuf {
         .join(relative)
 }
 
-/// The shared Sigstore corpus (`../shared/corpus/sigstore`), if present.
-/// Tests that need it print a notice and return early where it is absent.
-pub fn sigstore_corpus() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/sigstore");
-    if path.is_dir() {
-        Some(path)
-    } else {
-        eprintln!(
-            "notice: {} is absent; skipping the Sigstore corpus checks",
-            path.display()
-        );
-        None
-    }
+/// A file or directory of the offline Sigstore corpus: real public bundles, the
+/// artifacts they sign and trusted roots (its README says where each came from).
+///
+/// The corpus is `$MCPIN_SIGSTORE_CORPUS`, which `tests/setup/12-sigstore-corpus.sh`
+/// sets to `../shared/corpus/sigstore` where that exists, and otherwise to the subset it
+/// fetched from public registries; without that variable, `../shared/corpus/sigstore`.
+/// A missing file fails the calling test with a message naming it: the corpus tests
+/// never pass without running.
+pub fn sigstore_corpus(relative: &str) -> PathBuf {
+    let root = match std::env::var_os("MCPIN_SIGSTORE_CORPUS") {
+        Some(root) => PathBuf::from(root),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/sigstore"),
+    };
+    corpus_path(&root, relative)
+}
+
+/// `root/relative`, or a panic naming the missing path and how to get it.
+fn corpus_path(root: &Path, relative: &str) -> PathBuf {
+    let path = root.join(relative);
+    assert!(
+        path.exists(),
+        "the Sigstore corpus file {} is missing. The corpus is ../shared/corpus/sigstore beside \
+         the repository; where that is absent, `tests/run` (tests/setup/12-sigstore-corpus.sh) \
+         fetches the part public registries serve (npm tarballs, trusted roots, the sigstore@5.0.0 \
+         provenance bundle); the rest is published only on GitHub",
+        path.display()
+    );
+    path
 }
 
 /// Stderr as text, for assertions on messages.
@@ -125,4 +140,34 @@ pub fn fixture_server(root: &Path, extra: &[&str]) -> (Service, String, PathBuf)
     }
     let port = std::fs::read_to_string(&port_file).unwrap();
     (service, format!("http://127.0.0.1:{port}/"), log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::corpus_path;
+
+    #[test]
+    fn a_missing_corpus_file_fails_naming_its_path() {
+        let empty = tempfile::tempdir().unwrap();
+        let outcome = std::panic::catch_unwind(|| corpus_path(empty.path(), "cases.json"));
+        let message = *outcome
+            .expect_err("a missing corpus file must fail the test")
+            .downcast::<String>()
+            .unwrap();
+        let missing = empty.path().join("cases.json");
+        assert!(
+            message.contains(&format!("{} is missing", missing.display())),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_present_corpus_file_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cases.json"), "{}").unwrap();
+        assert_eq!(
+            corpus_path(dir.path(), "cases.json"),
+            dir.path().join("cases.json")
+        );
+    }
 }

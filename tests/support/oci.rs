@@ -31,6 +31,7 @@ pub fn oci_client(dir: &Path) -> Client {
         pypi_index: url::Url::parse("http://127.0.0.1:9/simple/").unwrap(),
         mcp_registry: url::Url::parse("http://127.0.0.1:9/").unwrap(),
         progress: false,
+        owner: mcpin_registry_client::store::Owner::current(),
         wheel_target: mcpin_registry_client::pypi::WheelTarget::current(),
     })
     .unwrap()

@@ -9,17 +9,20 @@ use mcpin_artifact::Identified;
 use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, Ecosystem, PACKAGE_PREDICATE_TYPE, PackagePredicate, Statement,
 };
+use mcpin_registry_client::attestations::provenance::RegistryProvenance;
 use mcpin_registry_client::attestations::{AttestationFile, Note};
 
 use crate::gate::LoadedPolicy;
 use crate::policy::{PackageRule, Policy, VersionCheck};
 use crate::verdict::{Check, Code, Decision, Reason, Reasons, SCHEMA_VERSION, Verdict};
-use crate::verified::{Program, VerifiedPackage};
+use crate::verified::VerifiedPackage;
 
 mod approval;
 mod bundles;
 mod sbom;
 mod tools;
+
+pub use sbom::component_findings;
 
 use approval::evaluate_approvals;
 use bundles::verify_bundles;
@@ -41,8 +44,9 @@ pub struct Evidence<'a> {
     pub files: &'a [AttestationFile],
     /// What happened while gathering them (stores fetched or unavailable).
     pub notes: &'a [Note],
-    /// The interpreter the launch would run, carried into the [`VerifiedPackage`].
-    pub interpreter: Option<&'a Program>,
+    /// What the registry published about how the artifact was built (npm attestations, PyPI
+    /// PEP 740), when it was asked: its attestations count for the policy's Sigstore signers.
+    pub provenance: Option<&'a RegistryProvenance>,
     pub now: Timestamp,
 }
 
@@ -64,6 +68,8 @@ pub struct Attestation {
     /// Where the bundle came from.
     pub origin: String,
     pub statement: Option<Statement>,
+    /// Keyless bundles: the certificate's issuer and CI claims.
+    pub keyless: Option<(String, crate::sigstore::WorkflowClaims)>,
 }
 
 /// The judge's answer.
@@ -89,6 +95,19 @@ impl Judgement {
 struct Content {
     predicate: Option<PackagePredicate>,
     signers: BTreeSet<String>,
+}
+
+/// The bundles of `evidence` (and the registry's provenance in it) that verify for its
+/// artifact, each with the policy signer that made it, and the reasons saying why each other
+/// bundle did not count: the judge's own signature step, for `mcpin review`. Pure: no I/O.
+pub fn verify_signatures(
+    policy: &Policy,
+    root: &crate::sigstore::TrustedRoot,
+    evidence: &Evidence,
+) -> (Vec<Attestation>, Vec<Reason>) {
+    let mut reasons = Reasons(Vec::new());
+    let attestations = verify_bundles(policy, root, evidence, &mut reasons);
+    (attestations, reasons.0)
 }
 
 /// Judges `evidence` against the loaded policy. Pure: no I/O.
@@ -164,7 +183,6 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
             sbom: predicate.as_ref().and_then(|p| p.sbom.clone()),
             signers: content.signers.into_iter().collect(),
             rule,
-            interpreter: evidence.interpreter.cloned(),
         }
     });
     Judgement { verdict, verified }
@@ -388,8 +406,13 @@ fn evaluate_rule(
             Check::Signer,
             Code::RequiredSignerMissing,
             format!(
-                "none of the required signers [{}] signed the artifact",
-                rule.require_any.join(", ")
+                "none of the required signers [{}] signed the artifact{}",
+                rule.require_any.join(", "),
+                provenance_hint(
+                    policy,
+                    evidence,
+                    rule.require_any.iter().map(String::as_str)
+                )
             ),
         );
     }
@@ -398,12 +421,13 @@ fn evaluate_rule(
             Check::Signer,
             Code::RequiredSignerMissing,
             format!(
-                "required signer(s) {} did not sign",
+                "required signer(s) {} did not sign{}",
                 missing_all
                     .iter()
                     .map(|s| format!("`{s}`"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                provenance_hint(policy, evidence, missing_all.iter().map(|s| s.as_str()))
             ),
         );
     }
@@ -428,6 +452,26 @@ fn evaluate_rule(
     Content {
         predicate,
         signers: all_signers.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// Where a missing signer is a Sigstore identity and the registry's provenance was asked, a
+/// pointer to the provenance reasons that say why it did not count.
+fn provenance_hint<'a>(
+    policy: &Policy,
+    evidence: &Evidence,
+    missing: impl Iterator<Item = &'a str>,
+) -> &'static str {
+    let sigstore = |id: &str| {
+        policy
+            .signer(id)
+            .is_some_and(|signer| matches!(signer.kind, crate::policy::SignerKind::Sigstore { .. }))
+    };
+    match evidence.provenance {
+        Some(_) if missing.into_iter().any(sigstore) => {
+            " (the registry provenance did not satisfy it: see the provenance-* reasons)"
+        }
+        _ => "",
     }
 }
 

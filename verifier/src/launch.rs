@@ -44,6 +44,8 @@ pub struct LaunchRules {
     /// The docker daemon the docker client talks to (`DOCKER_HOST`); unset: the client's
     /// default (its configuration in the account's `~/.docker`).
     pub docker_host: Option<String>,
+    /// The interpreters launches exec (the system config's pins win over these).
+    pub interpreters: crate::policy::InterpreterPins,
 }
 
 /// A docker bind mount's source as written, and what it resolved to on this machine.
@@ -337,6 +339,7 @@ mod tests {
             },
             docker_mount_sources: vec!["/srv/data".into()],
             docker_host: Some("unix:///run/user/1000/docker.sock".into()),
+            interpreters: Default::default(),
         }
     }
 

@@ -39,4 +39,4 @@ pub mod verified;
 
 pub use dsse::{VerifiedStatement, VerifyError, sign_statement, verify_bundle};
 pub use keys::{KeyError, KeyId, PublicKey, SecretKey};
-pub use verified::{Program, VerifiedPackage};
+pub use verified::VerifiedPackage;

@@ -24,12 +24,19 @@ use crate::sigstore::IdentityMatch;
 pub use crate::state::{PolicyState, StateError, VersionCheck};
 
 mod file;
+mod interpreters;
+mod runtime;
 mod sandbox;
 mod signature;
 
 pub use file::{
     ApprovalRulesFile, DeniedComponentFile, LaunchRulesFile, PackageRuleFile, PolicyFile,
     SbomRulesFile, SignerFile, SigstoreFile, StoreFile, ToolRulesFile, json_schema,
+};
+pub use interpreters::{InterpreterPins, Pin};
+pub use runtime::{
+    DEFAULT_APPROVAL_TIMEOUT, DestructiveMode, OnDrift, RateLimit, RuntimeFile, RuntimePolicy,
+    RuntimeTool, RuntimeToolFile, ToolClass,
 };
 pub use sandbox::{PortsFile, SandboxFile};
 pub use signature::{
@@ -97,6 +104,8 @@ pub struct Policy {
     pub store_url: Option<url::Url>,
     pub store_oci: Option<mcpin_registry_client::oci::Reference>,
     pub trusted_root: Option<PathBuf>,
+    /// `[runtime]`: what the runtime guard enforces while the server runs.
+    pub runtime: RuntimePolicy,
     /// `[sandbox]`: what a server may touch (a package rule's `[packages.sandbox]` overrides
     /// it key by key: see [`Policy::sandbox_for`]).
     pub sandbox: mcpin_sandbox::SandboxPolicy,
@@ -116,6 +125,8 @@ pub enum SignerKind {
         identity: IdentityMatch,
         repository: Option<String>,
         git_ref: Option<String>,
+        /// The workflow path (or URL without `@ref`) the build ran.
+        workflow: Option<String>,
     },
 }
 
@@ -420,6 +431,7 @@ impl Policy {
 
         let sbom = sbom_rules(&file.sbom, &mut check);
         let launch = launch_rules(&file.launch, &mut check);
+        let runtime = runtime::runtime_policy(&file.runtime, &mut check);
         let sandbox = sandbox::sandbox_policy(&file.sandbox, &mut check);
         let store_url = file.store.url.as_ref().and_then(|url| {
             url::Url::parse(url.get_ref())
@@ -458,6 +470,7 @@ impl Policy {
             store_url,
             store_oci,
             trusted_root: file.sigstore.trusted_root.as_ref().map(|f| base.join(f)),
+            runtime,
             sandbox,
         })
     }
@@ -512,6 +525,14 @@ impl Policy {
         }
     }
 
+    /// Whether a registry's own provenance could satisfy a signer of this policy: it has a
+    /// Sigstore identity signer.
+    pub fn wants_registry_provenance(&self) -> bool {
+        self.signers
+            .iter()
+            .any(|signer| matches!(signer.kind, SignerKind::Sigstore { .. }))
+    }
+
     pub fn signer(&self, id: &str) -> Option<&Signer> {
         self.signers.iter().find(|signer| signer.id == id)
     }
@@ -535,7 +556,8 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
         || signer.san.is_some()
         || signer.san_regex.is_some()
         || signer.repository.is_some()
-        || signer.git_ref.is_some();
+        || signer.git_ref.is_some()
+        || signer.workflow.is_some();
     match (&signer.public_key, sigstore_keys) {
         (Some(file), false) => {
             let key = PublicKey::load(&base.join(file.get_ref()))
@@ -593,6 +615,7 @@ fn signer_kind(signer: &SignerFile, base: &Path, check: &mut Checker) -> Option<
                 identity,
                 repository: signer.repository.clone(),
                 git_ref: signer.git_ref.clone(),
+                workflow: signer.workflow.clone(),
             })
         }
         (None, false) => {
@@ -685,12 +708,23 @@ fn launch_rules(file: &LaunchRulesFile, check: &mut Checker) -> LaunchRules {
         }
         valid.then(|| text.clone())
     });
+    let interpreters = match &file.interpreters {
+        Some(pins) => match pins.get_ref().check() {
+            Ok(()) => pins.get_ref().clone(),
+            Err(why) => {
+                check.error(pins.span(), format!("[launch.interpreters] {why}"));
+                InterpreterPins::default()
+            }
+        },
+        None => InterpreterPins::default(),
+    };
     LaunchRules {
         launchers: file.launchers.clone(),
         docker_deny_flags,
         env,
         docker_mount_sources,
         docker_host,
+        interpreters,
     }
 }
 

@@ -176,6 +176,9 @@ pub enum SignerRequirement {
     },
     /// A managed key (PEM SPKI), with transparency-log evidence.
     Key(DerPublicKey),
+    /// Any Fulcio certificate: for reports that say who signed (`mcpin review`), never for
+    /// deciding whom to trust.
+    AnyIdentity,
 }
 
 impl SignerRequirement {
@@ -258,6 +261,13 @@ pub fn verify_json(
             let policy = PublicKeyVerificationPolicy::new(key.clone());
             verify_artifact(&root.verifier, artifact, &bundle, &policy).map_err(rejected)?
         }
+        SignerRequirement::AnyIdentity => verify_artifact(
+            &root.verifier,
+            artifact,
+            &bundle,
+            &VerificationPolicy::any_identity(),
+        )
+        .map_err(rejected)?,
         SignerRequirement::Identity { identity, issuer } => {
             let policy = match identity {
                 IdentityMatch::Exact(exact) => {

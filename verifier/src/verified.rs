@@ -4,21 +4,11 @@
 //! and only for an allow verdict. It holds exactly what was judged (the artifact's identity and
 //! digests, and the lock, tools and SBOM of the statements by the matched rule's required
 //! signers), so "the lock installed is the lock judged" holds by construction: the installer
-//! takes this value, never a lock read from anywhere else.
-
-use std::path::PathBuf;
+//! takes this value, never a lock read from anywhere else. The interpreter is not judged by
+//! signature: it is pinned (system config, then policy) and the resolver enforces the pin.
 
 use mcpin_artifact::Digests;
 use mcpin_attestation::{Lock, PackageInfo, SbomRef, ToolsSection};
-use serde::Serialize;
-
-/// An executable, by its canonical path and the sha256 of its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Program {
-    pub path: PathBuf,
-    /// Lowercase hex.
-    pub sha256: String,
-}
 
 /// A package that passed every check of the policy, with what was judged.
 #[derive(Debug, Clone)]
@@ -30,7 +20,6 @@ pub struct VerifiedPackage {
     pub(crate) sbom: Option<SbomRef>,
     pub(crate) signers: Vec<String>,
     pub(crate) rule: usize,
-    pub(crate) interpreter: Option<Program>,
 }
 
 impl VerifiedPackage {
@@ -67,10 +56,5 @@ impl VerifiedPackage {
     /// The 0-based index of the `[[packages]]` rule that allowed it.
     pub fn rule(&self) -> usize {
         self.rule
-    }
-
-    /// The interpreter that was judged with the package, when the launch named one.
-    pub fn interpreter(&self) -> Option<&Program> {
-        self.interpreter.as_ref()
     }
 }

@@ -1,9 +1,7 @@
-use std::collections::BTreeMap;
-
 use anyhow::{Context, bail};
 use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, ApprovalPredicate, Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate,
-    STATEMENT_TYPE_V1, Statement, Subject,
+    Statement,
 };
 use mcpin_verifier::SecretKey;
 
@@ -59,18 +57,13 @@ pub fn run(args: ApproveArgs) -> anyhow::Result<ExitStatus> {
         lock_digest: predicate.lock.as_ref().map(mcpin_attestation::Lock::digest),
         sbom_sha256: predicate.sbom.as_ref().map(|sbom| sbom.sha256.clone()),
     };
-    let approval_statement = Statement {
-        statement_type: STATEMENT_TYPE_V1.to_owned(),
-        subject: vec![Subject {
-            name: predicate.package.purl.clone(),
-            digest: BTreeMap::from([
-                ("sha256".to_owned(), digests.sha256.clone()),
-                ("sha512".to_owned(), digests.sha512.clone()),
-            ]),
-        }],
-        predicate_type: APPROVAL_PREDICATE_TYPE.to_owned(),
-        predicate: serde_json::to_value(&approval)?,
-    };
+    let approval_statement = Statement::about_artifact(
+        &predicate.package.purl,
+        &digests.sha256,
+        &digests.sha512,
+        APPROVAL_PREDICATE_TYPE,
+        serde_json::to_value(&approval)?,
+    );
     let signed = mcpin_verifier::sign_statement(&approval_statement, &key);
     let out = args
         .out

@@ -48,8 +48,7 @@ pub fn run(command: AttestCommand) -> anyhow::Result<ExitStatus> {
                 pushed.push(done);
             }
             if json {
-                output::json(&json!({
-                    "schema_version": 1,
+                output::report(&json!({
                     "store": location.to_string(),
                     "subject": format!("sha256:{}", subject.sha256),
                     "pushed": pushed,
@@ -66,8 +65,7 @@ pub fn run(command: AttestCommand) -> anyhow::Result<ExitStatus> {
             let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
             let listed = OciStore::new(&client, &location).list(&subject.sha256)?;
             if json {
-                output::json(&json!({
-                    "schema_version": 1,
+                output::report(&json!({
                     "store": location.to_string(),
                     "subject": format!("sha256:{}", subject.sha256),
                     "attached": listed,

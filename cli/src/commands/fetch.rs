@@ -8,10 +8,9 @@ use crate::args::FetchArgs;
 use crate::exit::ExitStatus;
 use crate::{output, settings};
 
-/// `mcpin fetch --json` output. Version 1 fields: see the README.
+/// `mcpin fetch --json` output: the spec asked for and what was fetched.
 #[derive(Serialize)]
 struct Report<'a> {
-    schema_version: u32,
     spec: String,
     #[serde(flatten)]
     fetched: &'a mcpin_registry_client::Fetched,
@@ -27,8 +26,7 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitStatus> {
     let client = Client::new(settings)?;
     let fetched = client.fetch(&spec)?;
     if args.json {
-        output::json(&Report {
-            schema_version: 1,
+        output::report(&Report {
             spec: spec.to_string(),
             fetched: &fetched,
         })?;

@@ -15,7 +15,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitStatus> {
     let statement: Statement = serde_json::from_slice(&envelope.payload_bytes()?)
         .context("the DSSE payload is not an in-toto statement")?;
     if args.json {
-        output::json(&statement)?;
+        output::report(&statement)?;
         return Ok(ExitStatus::Success);
     }
 

@@ -12,6 +12,7 @@ pub fn run(args: LockArgs) -> anyhow::Result<ExitStatus> {
         python_version: args.python_version,
         platform: args.platform,
         allow_sdist: args.allow_sdist,
+        isolated: false,
     };
     let lock = mcpin_sbom::lock(&args.artifact, &options)
         .with_context(|| format!("locking `{}`", args.artifact.display()))?;

@@ -8,7 +8,9 @@ mod fetch;
 mod inspect;
 mod keygen;
 mod lock;
+mod manual;
 mod policy;
+mod review;
 mod run;
 mod sandbox;
 mod sbom;
@@ -39,6 +41,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Store(args) => store::run(args),
         Command::Policy(command) => policy::run(command),
         Command::Approve(args) => approve::run(args),
+        Command::Review(args) => review::run(args),
         Command::Sigstore(command) => sigstore::run(command),
         Command::Lock(args) => lock::run(args),
         Command::Sbom(args) => sbom::run(args),
@@ -47,9 +50,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Wrap(args) => wrap::wrap(args),
         Command::Unwrap(args) => wrap::unwrap(args),
         Command::Audit(crate::args::AuditCommand::Verify(args)) => audit::verify(args),
+        Command::Audit(crate::args::AuditCommand::Show(args)) => audit::show(args),
         Command::Tools(command) => tools::run(command),
         Command::Attest(command) => attest::run(command),
         Command::Sandbox(crate::args::SandboxCommand::Explain(args)) => sandbox::explain(args),
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::man(args),
     }
 }
 

@@ -1,15 +1,17 @@
 //! `mcpin run -- ARGV`: the launch pipeline (`mcpin_launcher::pipeline`), then the audit
-//! record, then exec. Stdout belongs to the MCP server, so nothing here writes to it; every
-//! decision goes to stderr (refusals) and to the audit log — including refusals that happen
-//! before the pipeline can start (a command line that does not parse, an unreadable
-//! policy-root key, a malformed `~/.npmrc`, a flag system mode refuses).
+//! record, then exec, or the runtime guard (`mcpin-guard`) when the signed statement carries
+//! tools. Stdout belongs to the MCP server, so nothing here writes to it; every decision goes
+//! to stderr (refusals) and to the audit log — including refusals that happen before the
+//! pipeline can start (a command line that does not parse, an unreadable policy-root key, a
+//! malformed `~/.npmrc`, a flag system mode refuses).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mcpin_launcher::audit::{AuditLog, Decision, Outcome, Reason};
+use mcpin_guard::{Code, Ended};
+use mcpin_launcher::audit::{AuditLog, Decision};
 use mcpin_launcher::locate::BaseDirs;
-use mcpin_launcher::pipeline::{self, Access, Prepared, RunSettings};
+use mcpin_launcher::pipeline::{self, Access, GuardInputs, Prepared, RunSettings};
 use mcpin_launcher::system::{self, Caller, Mode, SYSTEM_CONFIG};
 use mcpin_verifier::PublicKey;
 use mcpin_verifier::verdict::Verdict;
@@ -102,6 +104,7 @@ pub fn launch_settings(
         .map_err(refusal("registry-config-invalid"))?;
         // The system store is filled by a privileged `mcpin install`; a user's launch reads it.
         registry_settings.http.offline |= !privileged;
+        registry_settings.owner = mcpin_registry_client::store::Owner::system();
         let policy_root_key = match &system.policy_root_key {
             Some(path) => Some(
                 PublicKey::load(path)
@@ -143,25 +146,14 @@ fn settings_or_refusal(
     match launch.settings {
         Ok(settings) => Ok((settings, log)),
         Err(refused) => {
-            log.append(deny(argv, refused.code, format!("{:#}", refused.error)))
-                .context("recording the decision in the audit log")?;
+            log.append(Decision::refused(
+                argv,
+                refused.code,
+                format!("{:#}", refused.error),
+            ))
+            .context("recording the decision in the audit log")?;
             Err(refused.into())
         }
-    }
-}
-
-fn deny(argv: &[String], code: &str, message: String) -> Decision {
-    Decision {
-        argv: argv.to_vec(),
-        artifact: None,
-        policy: None,
-        signers: Vec::new(),
-        verdict: Outcome::Deny,
-        reasons: vec![Reason {
-            code: code.to_owned(),
-            message,
-        }],
-        sandbox: None,
     }
 }
 
@@ -193,7 +185,7 @@ pub fn record_usage_error(raw: &[String], error: &clap::Error) -> anyhow::Result
     let message = error.to_string();
     let first_line = message.lines().next().unwrap_or_default();
     AuditLog::new(log)
-        .append(deny(
+        .append(Decision::refused(
             argv,
             "run-usage-invalid",
             first_line.trim_start_matches("error: ").to_owned(),
@@ -219,10 +211,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitStatus> {
                 .context("recording the decision in the audit log")?;
             Ok(ExitStatus::Denied)
         }
-        Prepared::Launch { launch, decision } => {
+        Prepared::Launch {
+            launch,
+            decision,
+            guard,
+        } => {
             log.append(decision)
                 .context("recording the decision in the audit log")?;
-            Err(launch.exec()).context("starting the server")
+            if !guard.enabled() {
+                return Err(launch.exec()).context("starting the server");
+            }
+            let llm_provider = args
+                .llm_provider
+                .or_else(|| std::env::var("MCPIN_LLM_PROVIDER").ok())
+                .filter(|name| !name.is_empty());
+            let GuardInputs {
+                tools,
+                runtime,
+                server,
+            } = *guard;
+            let config = mcpin_guard::Config {
+                tools: tools.expect("the guard is enabled only with signed tools"),
+                runtime,
+                llm_provider,
+                account: mcpin_guard::Account::current(),
+                server,
+            };
+            let guarded = launch
+                .guard(config, Box::new(log))
+                .context("starting the server")?;
+            let code = match guarded.ended {
+                Ended::ServerClosed => guarded.code,
+                Ended::Stopped(stop) => stop_status(stop.code) as i32,
+            };
+            // Like exec, the server's exit code is ours; every record is written by now.
+            std::process::exit(code)
         }
     }
 }
@@ -256,8 +279,7 @@ pub fn install(args: InstallArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     if args.json {
-        output::json(&serde_json::json!({
-            "schema_version": 1,
+        output::report(&serde_json::json!({
             "installed": status == ExitStatus::Success,
             "decision": &decision,
         }))?;
@@ -276,5 +298,14 @@ fn report_refusal(verdict: Option<&Verdict>, decision: &Decision) {
             "mcpin: launch refused: {} [{}]",
             reason.message, reason.code
         );
+    }
+}
+
+/// The exit status when the guard stopped the server.
+fn stop_status(code: Code) -> ExitStatus {
+    match code {
+        Code::DriftDenied => ExitStatus::Denied,
+        Code::AuditFailed | Code::StreamFailed => ExitStatus::Io,
+        _ => ExitStatus::InvalidInput,
     }
 }

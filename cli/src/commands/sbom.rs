@@ -51,7 +51,7 @@ fn check(args: SbomCheckArgs) -> anyhow::Result<ExitStatus> {
     let facts = SbomFacts::from_json(&bytes)
         .with_context(|| format!("checking SBOM `{}`", args.sbom.display()))?;
     if args.json {
-        output::json(&facts)?;
+        output::report(&facts)?;
         return Ok(ExitStatus::Success);
     }
     let mut text = String::new();

@@ -1,11 +1,9 @@
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use mcpin_attestation::{
-    CYCLONEDX_JSON_MEDIA_TYPE, PACKAGE_PREDICATE_TYPE, PackagePredicate, STATEMENT_TYPE_V1,
-    SbomRef, Statement, Subject,
+    CYCLONEDX_JSON_MEDIA_TYPE, PACKAGE_PREDICATE_TYPE, PackagePredicate, SbomRef, Statement,
 };
 use mcpin_sbom::SbomFacts;
 use mcpin_tools::{ArtifactServer, ClientOptions};
@@ -85,6 +83,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             package: &identified.package,
             entry: args.entry.as_deref(),
             args: &args.server_args,
+            isolation: None,
         };
         let section = mcpin_tools::capture_artifact(&server, &options)
             .with_context(|| format!("capturing the tools of `{}`", args.artifact.display()))?;
@@ -118,18 +117,13 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
         lock,
         sbom: sbom_ref,
     };
-    let statement = Statement {
-        statement_type: STATEMENT_TYPE_V1.to_owned(),
-        subject: vec![Subject {
-            name: identified.package.purl.clone(),
-            digest: BTreeMap::from([
-                ("sha256".to_owned(), identified.digests.sha256.clone()),
-                ("sha512".to_owned(), identified.digests.sha512.clone()),
-            ]),
-        }],
-        predicate_type: PACKAGE_PREDICATE_TYPE.to_owned(),
-        predicate: serde_json::to_value(&predicate)?,
-    };
+    let statement = Statement::about_artifact(
+        &identified.package.purl,
+        &identified.digests.sha256,
+        &identified.digests.sha512,
+        PACKAGE_PREDICATE_TYPE,
+        serde_json::to_value(&predicate)?,
+    );
     let out = args.out.clone().unwrap_or_else(|| match &oci {
         Some(image) => super::oci_bundle_name(&image.identified),
         None => beside(&args.artifact, ".sigstore.json"),
@@ -179,7 +173,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitStatus> {
             .as_object_mut()
             .expect("an object")
             .extend(signer.as_object().expect("an object").clone());
-        output::json(&summary)?;
+        output::report(&summary)?;
     }
     Ok(ExitStatus::Success)
 }

@@ -14,7 +14,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Ls { json } => {
             let refs = store.refs()?;
             if json {
-                output::json(&json!({ "schema_version": 1, "store": store.root(), "refs": refs }))?;
+                output::report(&json!({ "store": store.root(), "refs": refs }))?;
                 return Ok(ExitStatus::Success);
             }
             let mut text = String::new();
@@ -35,9 +35,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Gc { unreferenced, json } => {
             let report = store.gc(unreferenced)?;
             if json {
-                output::json(
-                    &json!({ "schema_version": 1, "store": store.root(), "removed": report }),
-                )?;
+                output::report(&json!({ "store": store.root(), "removed": report }))?;
             } else {
                 output::text(&format!(
                     "removed {} temporary files, {} stale refs, {} blobs ({} bytes)\n",
@@ -48,9 +46,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitStatus> {
         StoreCommand::Verify { json } => {
             let corrupt = store.verify()?;
             if json {
-                output::json(
-                    &json!({ "schema_version": 1, "store": store.root(), "corrupt": corrupt }),
-                )?;
+                output::report(&json!({ "store": store.root(), "corrupt": corrupt }))?;
             } else {
                 for problem in &corrupt {
                     eprintln!(

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use mcpin_tools::{ClientOptions, Severity};
+use mcpin_tools::{ClientOptions, LintedFile, Server, Severity};
 
 use super::write_atomic;
 use crate::args::{ToolsCaptureArgs, ToolsCommand, ToolsDiffArgs, ToolsLintArgs};
@@ -90,7 +90,7 @@ fn diff(args: ToolsDiffArgs) -> anyhow::Result<ExitStatus> {
     let new = read(&args.new)?;
     let diff = mcpin_tools::diff(&old, &new);
     if args.json {
-        output::json(&diff)?;
+        output::report(&diff)?;
     } else {
         output::text(&diff.render_text())?;
     }
@@ -102,16 +102,42 @@ fn diff(args: ToolsDiffArgs) -> anyhow::Result<ExitStatus> {
 
 fn lint(args: ToolsLintArgs) -> anyhow::Result<ExitStatus> {
     let fail_on: Severity = args.fail_on.parse().map_err(anyhow::Error::msg)?;
-    let section = read(&args.file)?;
-    let report = mcpin_tools::lint(&section.payload);
+    let sections = args
+        .files
+        .iter()
+        .map(|file| read(file))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let names: Vec<String> = args
+        .files
+        .iter()
+        .map(|file| file.display().to_string())
+        .collect();
+    let reports: Vec<_> = sections
+        .iter()
+        .map(|section| mcpin_tools::lint(&section.payload))
+        .collect();
+    let files: Vec<LintedFile> = names
+        .iter()
+        .zip(&reports)
+        .map(|(file, report)| LintedFile { file, report })
+        .collect();
+    let servers: Vec<Server> = names
+        .iter()
+        .zip(&sections)
+        .map(|(label, section)| Server {
+            label,
+            payload: &section.payload,
+        })
+        .collect();
+    let cross = mcpin_tools::cross_server(&servers);
     if args.sarif {
-        output::json(&report.sarif(&args.file.display().to_string()))?;
+        output::json(&mcpin_tools::sarif(&files, &cross))?;
     } else if args.json {
-        output::json(&report)?;
+        output::json(&mcpin_tools::json_report(&files, &cross))?;
     } else {
-        output::text(&report.render_text())?;
+        output::text(&mcpin_tools::render_text(&files, &cross))?;
     }
-    Ok(match report.highest() {
+    Ok(match mcpin_tools::highest_severity(&files, &cross) {
         Some(highest) if highest >= fail_on => ExitStatus::Denied,
         _ => ExitStatus::Success,
     })

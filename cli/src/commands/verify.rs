@@ -72,7 +72,7 @@ fn verify_with_key(args: &VerifyArgs, key: &Path) -> anyhow::Result<ExitStatus> 
         verified.signer()
     );
     if args.json {
-        output::json(&json!({
+        output::report(&json!({
             "verified": true,
             "subject": subject,
             "sha256": digests.sha256,
@@ -118,6 +118,7 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         files.push(attestations::read_file(sbom, FileKind::Sbom)?);
     }
     let mut notes = Vec::new();
+    let mut provenance = None;
     if args.bundle.is_empty() {
         let client = mcpin_registry_client::Client::new(crate::settings::registry_defaults()?)?;
         let gathered = client.gather_attestations(
@@ -126,6 +127,16 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
         );
         files.extend(gathered.files);
         notes = gathered.notes;
+        // The registry's own provenance can satisfy a Sigstore signer (npm and PyPI).
+        if loaded.policy.wants_registry_provenance()
+            && matches!(
+                identified.package.ecosystem,
+                mcpin_attestation::Ecosystem::Npm | mcpin_attestation::Ecosystem::Pypi
+            )
+        {
+            provenance =
+                Some(client.registry_provenance(&identified.package, &identified.digests.sha256));
+        }
     }
     let judgement = evaluate::judge(
         &loaded,
@@ -135,7 +146,7 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
             requested: None,
             files: &files,
             notes: &notes,
-            interpreter: None,
+            provenance: provenance.as_ref(),
             now: jiff::Timestamp::now(),
         },
     );

@@ -131,6 +131,84 @@ impl RefusalCode {
             RefusalCode::MissingValue => "launcher-missing-value",
         }
     }
+
+    /// What the argv did to be refused, for `docs/reference/codes.md`.
+    pub fn description(self) -> &'static str {
+        match self {
+            RefusalCode::EmptyArgv => "nothing after `--` (or after `cmd /c`)",
+            RefusalCode::LauncherUnsupported => {
+                "the command is not npx, uvx or docker (`node server.js`, `cmd /k`)"
+            }
+            RefusalCode::LauncherGitSpec => {
+                "a git spec: `github:`, `owner/repo`, `git+https://…`, `pkg @ url`"
+            }
+            RefusalCode::LauncherRemoteSpec => "a tarball or wheel URL",
+            RefusalCode::LauncherLocalSpec => {
+                "a local file, directory, `file:` spec, or `--python /path`"
+            }
+            RefusalCode::LauncherInvalidName => {
+                "not a valid npm or PyPI name, or a `--from` command that is not a plain name"
+            }
+            RefusalCode::LauncherInvalidSpec => {
+                "not a version, range or tag; `--with a,b` (give one package per `--with`)"
+            }
+            RefusalCode::LauncherMissingPackage => "no package, image or command named",
+            RefusalCode::NpmAlias => "an npm alias (`a@npm:b@1`)",
+            RefusalCode::NpxCall => "`-c` / `--call` (runs a shell command)",
+            RefusalCode::NpxMultiplePackages => "more than one `-p`",
+            RefusalCode::NpxConfigFlag => {
+                "an npm config flag that changes resolution: `--registry`, `--userconfig`, \
+                 `--prefix`, `--cache`, `--global`, …"
+            }
+            RefusalCode::NpxUnknownOption => "any other npx option before the package",
+            RefusalCode::UvxEditable => "`--with-editable`",
+            RefusalCode::UvxRequirementsFile => {
+                "`--with-requirements` (uvx does not enforce its hashes)"
+            }
+            RefusalCode::UvxIndexFlag => {
+                "an index flag: `--index`, `-i`, `--index-url`, `--extra-index-url`, `-f`, \
+                 `--no-index`, …"
+            }
+            RefusalCode::UvxResolutionFlag => {
+                "a resolution flag: `--prerelease`, `--refresh`, `--upgrade`, `-c/--constraints`, \
+                 `--overrides`, …"
+            }
+            RefusalCode::UvxUnknownOption => "any other uvx option",
+            RefusalCode::UvxMultipleFrom => "a second `--from` (the last one would win silently)",
+            RefusalCode::UvxPython => {
+                "`--python` (the interpreter is pinned by the system config or the policy)"
+            }
+            RefusalCode::DockerNotRun => "a docker command other than `run` (`exec`, `compose`, …)",
+            RefusalCode::DockerGlobalOption => {
+                "a docker option before `run` (`-H`, `--context`, `--config`)"
+            }
+            RefusalCode::DockerNotInteractive => "no `-i` (the server speaks over stdin)",
+            RefusalCode::DockerPrivileged => "`--privileged`",
+            RefusalCode::DockerCapAdd => "`--cap-add`",
+            RefusalCode::DockerDevice => "`--device`",
+            RefusalCode::DockerHostNamespace => {
+                "a host namespace: `--network host`, `--pid/--ipc/--uts/--userns/--cgroupns host` \
+                 or `container:`"
+            }
+            RefusalCode::DockerNetwork => "a network other than `none` or `bridge`",
+            RefusalCode::DockerMountSource => {
+                "a `-v` source that is not an absolute path (it would name a docker volume)"
+            }
+            RefusalCode::DockerWritableMount => {
+                "a `-v` without `:ro` (`--mount` is refused as an unknown option)"
+            }
+            RefusalCode::DockerDetach => "`-d` / `--detach`",
+            RefusalCode::DockerTty => "`-t` / `--tty` (a terminal alters the stdio byte stream)",
+            RefusalCode::DockerEntrypoint => "`--entrypoint`",
+            RefusalCode::DockerEnvFile => "`--env-file`",
+            RefusalCode::DockerSecurityOpt => "`--security-opt`",
+            RefusalCode::DockerUnknownOption => "any other `docker run` option",
+            RefusalCode::DockerInvalidImage => {
+                "a bad repository or tag, or a digest that is not `sha256:<64 hex>`"
+            }
+            RefusalCode::MissingValue => "an option without its value",
+        }
+    }
 }
 
 /// A refused argv: a stable code and a reason naming the token at fault.

@@ -1,4 +1,5 @@
-//! Grammar rows taken from real agent config shapes (CLIENTS.md): accept, pin, refuse.
+//! Grammar rows taken from the config shapes agent clients document (Claude Desktop, Claude
+//! Code, Cursor, VS Code, goose, …): accept, pin, refuse.
 
 use super::*;
 

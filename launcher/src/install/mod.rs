@@ -34,7 +34,7 @@ use std::path::{Component, Path, PathBuf};
 
 use fs4::FileExt;
 use mcpin_attestation::{EntryPoint, Lock, LockedPackages};
-use mcpin_registry_client::store::{self, Owner};
+use mcpin_registry_client::store;
 use mcpin_registry_client::{Client, Settings};
 use url::Url;
 
@@ -274,8 +274,8 @@ pub fn ensure_installed(
     registry: &Settings,
     request: &InstallRequest,
 ) -> Result<Installed, InstallError> {
-    let owner = Owner::current();
-    let secret = StoreSecret::open_or_create(&registry.store, &owner)?;
+    let owner = &registry.owner;
+    let secret = StoreSecret::open_or_create(&registry.store, owner)?;
     let base = installs_dir(&registry.store);
     let tmp = base.join("tmp");
     let locks = base.join("locks");
@@ -283,7 +283,7 @@ pub fn ensure_installed(
         store::create_private_dir_all(dir).map_err(io(dir))?;
     }
     for dir in [base.parent().unwrap_or(&base), &base, &tmp, &locks] {
-        store::check_not_shared(dir, &owner)?;
+        store::check_not_shared(dir, owner)?;
     }
     let lock_digest = request
         .lock()

@@ -64,16 +64,31 @@ impl StoreSecret {
         };
         if !path.exists() {
             store::create_private_dir_all(dir).map_err(io)?;
+            // The system store's secret is read by every user and written by root alone: its
+            // records are protected by ownership, the secret only derives install keys.
+            let (dir_mode, file_mode) = if owner.system {
+                (0o755, 0o644)
+            } else {
+                (0o700, 0o600)
+            };
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+                fs_err::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode))
+                    .map_err(io)?;
             }
             let mut key = [0u8; KEY_LEN];
             rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut key)
                 .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-            // NamedTempFile is 0600; persist_noclobber: the first writer wins, the others read it.
+            // persist_noclobber: the first writer wins, the others read it.
             let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(file_mode))
+                    .map_err(io)?;
+            }
             tmp.write_all(&key).map_err(io)?;
             tmp.as_file().sync_all().map_err(io)?;
             match tmp.persist_noclobber(&path) {

@@ -1,5 +1,5 @@
-//! The agent clients `mcpin wrap` knows, every place each one documents for its MCP configs
-//! (CLIENTS.md), the shape of the server entries in each file, and finding the files that exist.
+//! The agent clients `mcpin wrap` knows, every place each one documents for its MCP configs,
+//! the shape of the server entries in each file, and finding the files that exist.
 //!
 //! Each location below names its source. Only the current platform's locations are listed.
 

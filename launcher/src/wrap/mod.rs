@@ -481,7 +481,7 @@ fn open_document(
             let parsed = json::JsonDocument::parse(location.format, text, stem);
             let warnings = match &parsed {
                 // Claude Desktop reads its config with a strict JSON parser and ignores a file
-                // with comments or trailing commas (CLIENTS.md).
+                // with comments or trailing commas.
                 Ok(document) if document.not_strict && location.client == Client::ClaudeDesktop => {
                     vec![
                         "the file has comments or trailing commas: Claude Desktop reads strict JSON only and ignores this file"

@@ -7,6 +7,7 @@
 //! trustworthy: the verifier judges the bytes.
 
 pub mod oci;
+pub mod provenance;
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +81,8 @@ pub enum Note {
 pub struct Gathered {
     pub files: Vec<AttestationFile>,
     pub notes: Vec<Note>,
+    /// The registry's own provenance, when it was asked for.
+    pub provenance: Option<provenance::RegistryProvenance>,
 }
 
 impl Gathered {

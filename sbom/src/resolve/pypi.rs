@@ -29,17 +29,17 @@ pub(super) fn lock(
             identified.package.file_name
         )));
     }
+    let dir = tempfile::tempdir()?;
     let target = PythonTarget {
         python_version: match &options.python_version {
             Some(version) => version.clone(),
-            None => default_python_version()?,
+            None => default_python_version(options)?,
         },
         platform: options
             .platform
             .clone()
             .unwrap_or_else(default_python_platform),
     };
-    let dir = tempfile::tempdir()?;
     let artifact = std::path::absolute(artifact)?;
     let requirements_in = dir.path().join("requirements.in");
     fs_err::write(
@@ -49,7 +49,7 @@ pub(super) fn lock(
 
     let compile = |format: &str, out: &str, only_binary: bool| -> Result<Vec<u8>, ResolveError> {
         let out = dir.path().join(out);
-        let mut command = Command::new("uv");
+        let mut command = uv(options, dir.path());
         command
             .args([
                 "pip",
@@ -106,9 +106,19 @@ fn sdist_only(uv_stderr: &str) -> Vec<String> {
     names.into_iter().collect()
 }
 
+/// `uv`, isolated as `options` asks (in `scratch`, with `--no-config`).
+fn uv(options: &LockOptions, scratch: &Path) -> Command {
+    let mut command = Command::new("uv");
+    if options.isolated {
+        command.current_dir(scratch).arg("--no-config");
+    }
+    command
+}
+
 /// The Python uv would use here, as `major.minor`.
-fn default_python_version() -> Result<String, ResolveError> {
-    let stdout = run("uv", Command::new("uv").args(["python", "find"]))?;
+fn default_python_version(options: &LockOptions) -> Result<String, ResolveError> {
+    let scratch = tempfile::tempdir()?;
+    let stdout = run("uv", uv(options, scratch.path()).args(["python", "find"]))?;
     let python = String::from_utf8_lossy(&stdout).trim().to_owned();
     let mut command = Command::new(&python);
     command.args([

@@ -1,11 +1,12 @@
 //! Verifying each gathered bundle: which policy signer made it, for this artifact.
 
 use mcpin_registry_client::attestations::FileKind;
+use mcpin_registry_client::attestations::provenance::{Found, TrustedPublisher};
 use serde_json::Value;
 
 use crate::dsse::VerifyError;
 use crate::policy::{Policy, SignerKind};
-use crate::sigstore::{self, ArtifactRef, SignerRequirement, TrustedRoot};
+use crate::sigstore::{self, ArtifactRef, SignerRequirement, TrustedRoot, WorkflowClaims};
 use crate::verdict::{Check, Code, Reasons};
 
 use super::{Attestation, Evidence};
@@ -22,7 +23,21 @@ pub(super) fn verify_bundles(
         .iter()
         .filter(|file| file.kind == FileKind::Bundle)
         .collect();
-    if bundles.is_empty() {
+    let registry = registry_provenance(evidence, reasons);
+    if let Some(found) = registry {
+        for file in &found.bundles {
+            verify_provenance(
+                policy,
+                root,
+                evidence,
+                found,
+                file,
+                reasons,
+                &mut attestations,
+            );
+        }
+    }
+    if bundles.is_empty() && registry.is_none_or(|found| found.bundles.is_empty()) {
         reasons.fail(
             Check::Signature,
             Code::Unsigned,
@@ -105,6 +120,7 @@ fn verify_one(
                     signer: signer.id.clone(),
                     origin: shown.to_owned(),
                     statement: Some(verified.statement().clone()),
+                    keyless: None,
                 }),
                 Err(e) => Err((
                     if e.code() == "digest-mismatch" {
@@ -147,6 +163,7 @@ fn verify_one(
             identity,
             repository,
             git_ref,
+            workflow,
         } = &signer.kind
         else {
             continue;
@@ -161,12 +178,21 @@ fn verify_one(
                 let wrong = |want: &Option<String>, got: &Option<String>| {
                     want.as_ref().is_some_and(|want| got.as_ref() != Some(want))
                 };
-                if wrong(repository, &claims.repository) || wrong(git_ref, &claims.git_ref) {
+                let wrong_workflow = workflow
+                    .as_deref()
+                    .is_some_and(|want| !workflow_matches(want, claims));
+                if wrong(repository, &claims.repository)
+                    || wrong(git_ref, &claims.git_ref)
+                    || wrong_workflow
+                {
                     last = Some((
                         Code::SignerUntrusted,
                         format!(
-                            "`{shown}` was built from repository {:?} ref {:?}, not what signer `{}` requires",
-                            claims.repository, claims.git_ref, signer.id
+                            "`{shown}` was built from repository {} at ref {} by workflow {}, not what signer `{}` requires",
+                            shown_claim(&claims.repository),
+                            shown_claim(&claims.git_ref),
+                            shown_claim(&claims.workflow),
+                            signer.id
                         ),
                     ));
                     continue;
@@ -189,6 +215,10 @@ fn verify_one(
                     signer: signer.id.clone(),
                     origin: shown.to_owned(),
                     statement,
+                    keyless: Some((
+                        verified.issuer.clone().unwrap_or_default(),
+                        verified.claims.clone(),
+                    )),
                 });
             }
             Err(error) if error.code() == "sigstore-artifact-mismatch" => {
@@ -204,4 +234,194 @@ fn verify_one(
         Code::SignerUntrusted,
         format!("`{shown}` is a keyless bundle whose identity is not a policy signer"),
     )))
+}
+
+/// The registry's provenance, when it was asked: an info line saying where it came from or
+/// why there is none.
+fn registry_provenance<'a>(evidence: &Evidence<'a>, reasons: &mut Reasons) -> Option<&'a Found> {
+    let provenance = evidence.provenance?;
+    match &provenance.found {
+        Ok(found) => {
+            reasons.info(
+                Check::Signature,
+                Code::ProvenanceFetched,
+                if found.from_store {
+                    format!(
+                        "{} registry provenance attestation(s) read from the store (fetched once; the registry serves them at {})",
+                        found.bundles.len(),
+                        provenance.url
+                    )
+                } else {
+                    format!(
+                        "{} registry provenance attestation(s) fetched from {}",
+                        found.bundles.len(),
+                        provenance.url
+                    )
+                },
+            );
+            Some(found)
+        }
+        Err(why) => {
+            reasons.info(Check::Signature, Code::ProvenanceUnavailable, why.clone());
+            None
+        }
+    }
+}
+
+/// One registry provenance attestation: it counts for the Sigstore signer it verifies under,
+/// unless npm's `trustedPublisher` contradicts the certificate.
+fn verify_provenance(
+    policy: &Policy,
+    root: &TrustedRoot,
+    evidence: &Evidence,
+    found: &Found,
+    file: &mcpin_registry_client::attestations::AttestationFile,
+    reasons: &mut Reasons,
+    attestations: &mut Vec<Attestation>,
+) {
+    let attestation = match verify_one(policy, root, evidence, &file.origin, &file.bytes) {
+        Ok(attestation) => attestation,
+        Err((code, message)) => {
+            let code = match code {
+                Code::SignerUntrusted => Code::ProvenanceMismatch,
+                _ => Code::ProvenanceInvalid,
+            };
+            reasons.info(
+                Check::Signature,
+                code,
+                format!("registry provenance: {message}"),
+            );
+            return;
+        }
+    };
+    let Some((issuer, claims)) = attestation.keyless.clone() else {
+        // A managed-key bundle (npm's publish attestation) signed by a policy key signer.
+        reasons.pass(
+            Check::Signature,
+            Code::ProvenanceVerified,
+            format!(
+                "registry attestation `{}` verified: signer `{}`",
+                file.origin, attestation.signer
+            ),
+        );
+        attestations.push(attestation);
+        return;
+    };
+    if let Some(publisher) = &found.trusted_publisher
+        && publisher_contradicts(publisher, &issuer)
+    {
+        reasons.info(
+            Check::Signature,
+            Code::ProvenancePublisherMismatch,
+            format!(
+                "`{}`: npm names trusted publisher `{}` for this version, but the provenance certificate was issued by {issuer}; it does not count",
+                file.origin, publisher.id
+            ),
+        );
+        return;
+    }
+    reasons.pass(
+        Check::Signature,
+        Code::ProvenanceVerified,
+        format!(
+            "registry provenance `{}` verified: signer `{}`, built from {} at {} by {}",
+            file.origin,
+            attestation.signer,
+            shown_claim(&claims.repository),
+            shown_claim(&claims.git_ref),
+            shown_claim(&claims.workflow)
+        ),
+    );
+    attestations.push(attestation);
+}
+
+/// Whether npm's trusted publisher names a CI provider other than the one whose OIDC issuer
+/// signed the certificate. An unknown provider cannot be compared and contradicts nothing.
+fn publisher_contradicts(publisher: &TrustedPublisher, issuer: &str) -> bool {
+    publisher
+        .issuer()
+        .is_some_and(|expected| expected != issuer)
+}
+
+/// Whether the certificate's Build Config URI (without `@ref`) is `want`: a full URL, or a
+/// path inside the certificate's source repository (`.github/workflows/release.yml`).
+pub(crate) fn workflow_matches(want: &str, claims: &WorkflowClaims) -> bool {
+    let Some(config) = claims.workflow.as_deref() else {
+        return false;
+    };
+    let config = config.rsplit_once('@').map_or(config, |(path, _)| path);
+    if want.contains("://") {
+        return config == want;
+    }
+    let Some(repository) = claims.repository.as_deref() else {
+        return false;
+    };
+    config
+        .strip_prefix(repository)
+        .filter(|rest| rest.starts_with('/'))
+        .is_some_and(|rest| rest.trim_start_matches('/') == want.trim_start_matches('/'))
+}
+
+fn shown_claim(claim: &Option<String>) -> &str {
+    claim.as_deref().unwrap_or("(not in the certificate)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflows_match_by_path_in_the_repository_or_by_url_without_the_ref() {
+        let claims = WorkflowClaims {
+            repository: Some("https://github.com/sigstore/sigstore-js".into()),
+            git_ref: Some("refs/heads/main".into()),
+            workflow: Some(
+                "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
+                    .into(),
+            ),
+        };
+        assert!(workflow_matches(".github/workflows/release.yml", &claims));
+        assert!(workflow_matches("/.github/workflows/release.yml", &claims));
+        assert!(workflow_matches(
+            "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml",
+            &claims
+        ));
+        assert!(!workflow_matches(".github/workflows/ci.yml", &claims));
+        assert!(!workflow_matches("workflows/release.yml", &claims));
+        assert!(!workflow_matches(
+            "https://github.com/evil/sigstore-js/.github/workflows/release.yml",
+            &claims
+        ));
+        // GitLab writes `project//.gitlab-ci.yml`.
+        let gitlab = WorkflowClaims {
+            repository: Some("https://gitlab.com/group/project".into()),
+            git_ref: None,
+            workflow: Some(
+                "https://gitlab.com/group/project//.gitlab-ci.yml@refs/heads/main".into(),
+            ),
+        };
+        assert!(workflow_matches(".gitlab-ci.yml", &gitlab));
+        assert!(!workflow_matches(
+            ".github/workflows/release.yml",
+            &WorkflowClaims::default()
+        ));
+    }
+
+    #[test]
+    fn a_trusted_publisher_contradicts_only_another_known_issuer() {
+        let github = TrustedPublisher {
+            id: "github".into(),
+            oidc_config_id: None,
+        };
+        assert!(!publisher_contradicts(
+            &github,
+            "https://token.actions.githubusercontent.com"
+        ));
+        assert!(publisher_contradicts(&github, "https://gitlab.com"));
+        let unknown = TrustedPublisher {
+            id: "circleci".into(),
+            oidc_config_id: None,
+        };
+        assert!(!publisher_contradicts(&unknown, "https://gitlab.com"));
+    }
 }

@@ -66,6 +66,31 @@ pub(super) fn evaluate_sbom(
         }
     };
     let before = reasons.0.len();
+    reasons.0.extend(component_findings(rules, &sbom));
+    if !reasons.0[before..]
+        .iter()
+        .any(|r| r.outcome == Outcome::Fail)
+    {
+        reasons.pass(
+            Check::Sbom,
+            Code::SbomAllowed,
+            format!(
+                "SBOM `{}` ({} components) passes the SBOM rules",
+                file.origin,
+                sbom.components.len()
+            ),
+        );
+    }
+}
+
+/// The SBOM rules over each component of `sbom` (nested ones included): denied components,
+/// licenses, hashes. Each finding is a failed reason.
+pub fn component_findings(
+    rules: &crate::policy::SbomRules,
+    sbom: &SbomFacts,
+) -> Vec<crate::verdict::Reason> {
+    let mut findings = Reasons(Vec::new());
+    let reasons = &mut findings;
     for component in &sbom.components {
         let label = component
             .purl
@@ -106,20 +131,7 @@ pub(super) fn evaluate_sbom(
             check_licenses(rules, component, &label, reasons);
         }
     }
-    if !reasons.0[before..]
-        .iter()
-        .any(|r| r.outcome == Outcome::Fail)
-    {
-        reasons.pass(
-            Check::Sbom,
-            Code::SbomAllowed,
-            format!(
-                "SBOM `{}` ({} components) passes the SBOM rules",
-                file.origin,
-                sbom.components.len()
-            ),
-        );
-    }
+    findings.0
 }
 
 fn check_licenses(

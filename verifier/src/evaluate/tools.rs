@@ -1,7 +1,6 @@
 //! Tool rules over the signed tools payload, and the lint.
 
 use mcpin_attestation::PackagePredicate;
-use serde_json::Value;
 
 use crate::policy::{PackageRule, ToolRules};
 use crate::verdict::{Check, Code, Reasons};
@@ -58,12 +57,7 @@ pub(super) fn evaluate_tools(
     let mut bad = false;
     for tool in list {
         let name = tool.name.as_str();
-        let hint = |key: &str| {
-            tool.annotations
-                .as_ref()
-                .and_then(|annotations| annotations.get(key))
-                .and_then(Value::as_bool)
-        };
+        let hints = mcpin_tools::hints(tool);
         if rules.deny.iter().any(|d| d == name) {
             reasons.fail(
                 Check::Tools,
@@ -82,11 +76,8 @@ pub(super) fn evaluate_tools(
             );
             bad = true;
         }
-        // MCP defaults: destructiveHint true unless readOnlyHint; openWorldHint true.
-        let destructive =
-            hint("readOnlyHint") != Some(true) && hint("destructiveHint") != Some(false);
         if rules.deny_destructive
-            && destructive
+            && hints.destructive
             && !rules.allow_destructive.iter().any(|a| a == name)
         {
             reasons.fail(
@@ -96,8 +87,9 @@ pub(super) fn evaluate_tools(
             );
             bad = true;
         }
-        let open_world = hint("openWorldHint") != Some(false);
-        if rules.deny_open_world && open_world && !rules.allow_open_world.iter().any(|a| a == name)
+        if rules.deny_open_world
+            && hints.open_world
+            && !rules.allow_open_world.iter().any(|a| a == name)
         {
             reasons.fail(
                 Check::Tools,

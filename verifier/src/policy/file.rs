@@ -32,17 +32,24 @@ pub struct PolicyFile {
     /// Tool rules for every package (a package rule's `tools` replaces them).
     #[serde(default)]
     pub tools: ToolRulesFile,
+    /// SBOM rules: whether one is required, denied components and licenses.
     #[serde(default)]
     pub sbom: SbomRulesFile,
+    /// Launch rules for `mcpin run`: launchers, docker flags, environment.
     #[serde(default)]
     pub launch: LaunchRulesFile,
+    /// Who may approve packages (`mcpin approve`) for rules with `require-approval`.
     #[serde(default)]
     pub approval: ApprovalRulesFile,
     /// Where bundles are looked up besides next to the artifact.
     #[serde(default)]
     pub store: StoreFile,
+    /// Sigstore verification settings (keyless signers).
     #[serde(default)]
     pub sigstore: SigstoreFile,
+    /// What the runtime guard enforces while the server runs.
+    #[serde(default)]
+    pub runtime: super::runtime::RuntimeFile,
     /// What a verified server may touch while it runs (Landlock on Linux, docker flags).
     #[serde(default)]
     pub sandbox: super::sandbox::SandboxFile,
@@ -79,11 +86,17 @@ pub struct SignerFile {
     /// Sigstore (GitHub Actions): the git ref the build ran on, e.g. `refs/heads/main`.
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+    /// Sigstore (CI): the workflow that built it, as a path in `repository`
+    /// (`.github/workflows/release.yml`) or a full URL without `@ref`; compared with the
+    /// certificate's Build Config URI with its `@ref` removed.
+    #[serde(default)]
+    pub workflow: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PackageRuleFile {
+    /// The registry the package comes from.
     pub ecosystem: Ecosystem,
     /// Package name or glob (`@scope/*`, `mcp-server-*`).
     #[schemars(with = "String")]
@@ -135,12 +148,14 @@ pub struct ToolRulesFile {
     /// defaults to true unless `readOnlyHint` is true), unless in `allow-destructive`.
     #[serde(default)]
     pub deny_destructive: bool,
+    /// Tool names exempt from `deny-destructive`.
     #[serde(default)]
     pub allow_destructive: Vec<String>,
     /// Deny tools that reach an open world (MCP `openWorldHint`, default true),
     /// unless in `allow-open-world`.
     #[serde(default)]
     pub deny_open_world: bool,
+    /// Tool names exempt from `deny-open-world`.
     #[serde(default)]
     pub allow_open_world: Vec<String>,
     /// The worst finding of `mcpin tools lint` allowed over the signed tools
@@ -154,7 +169,7 @@ pub struct ToolRulesFile {
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
-enum SeverityName {
+pub(super) enum SeverityName {
     Low,
     Medium,
     High,
@@ -233,6 +248,12 @@ pub struct LaunchRulesFile {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub docker_host: Option<Spanned<String>>,
+    /// The `node`, `python` and `docker` launches exec: `{ path = "/usr/bin/node", sha256 =
+    /// "…" }` (absolute; the sha256 is optional). A pin in the system config wins. Unpinned
+    /// tools are searched on the absolute entries of `PATH`.
+    #[serde(default)]
+    #[schemars(with = "super::InterpreterPins")]
+    pub interpreters: Option<Spanned<super::InterpreterPins>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -1,0 +1,215 @@
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use mcpin_registry_client::{Client, Spec};
+use mcpin_verifier::SecretKey;
+use mcpin_verifier::policy::{Policy, SignerKind};
+use mcpin_verifier::sigstore::TrustedRoot;
+
+use super::{passphrase_from_env, write_atomic};
+use crate::args::ReviewArgs;
+use crate::exit::ExitStatus;
+use crate::output;
+use crate::settings::RegistryScope;
+
+pub fn run(args: ReviewArgs) -> anyhow::Result<ExitStatus> {
+    // A bare MCP registry name (`io.github.owner/server`) is an `mcp:` spec.
+    let spec_text =
+        if !args.spec.contains(':') && args.spec.contains('/') && !args.spec.starts_with('@') {
+            format!("mcp:{}", args.spec)
+        } else {
+            args.spec.clone()
+        };
+    let spec = Spec::parse(&spec_text)?;
+    let policy = args
+        .policy
+        .as_deref()
+        .map(|path| {
+            Policy::load(path).with_context(|| format!("loading policy `{}`", path.display()))
+        })
+        .transpose()?;
+    let root =
+        TrustedRoot::load_or_production(policy.as_ref().and_then(|p| p.trusted_root.as_deref()))?;
+    // Load the key first: a wrong passphrase should not cost a review.
+    let key = match (&args.key, args.approve) {
+        (Some(path), true) => {
+            let passphrase = passphrase_from_env(args.passphrase_env.as_deref())?;
+            Some(
+                SecretKey::load(path, passphrase.as_deref())
+                    .with_context(|| format!("loading signing key `{}`", path.display()))?,
+            )
+        }
+        _ => None,
+    };
+    let settings = crate::settings::registry(args.registry, true, RegistryScope::Publisher)?;
+    let npm_registry = settings.npm.registry_for(&spec_name(&spec)).to_string();
+    let pypi_index = settings.pypi_index.to_string();
+    let client = Client::new(settings)?;
+    let review = mcpin_review::review(
+        &client,
+        &mcpin_review::Request {
+            spec: &spec,
+            policy: policy.as_ref(),
+            root: &root,
+            entry: args.entry.as_deref(),
+            server_args: &args.server_args,
+            timeout: Duration::from_secs(args.capture_timeout),
+            lock_registry: args.lock_registry.clone(),
+            npm_registry,
+            pypi_index,
+        },
+    )?;
+    eprint!("{}", mcpin_review::text(&review));
+    if args.json {
+        output::json(&review)?;
+    } else if args.markdown {
+        output::text(&mcpin_review::markdown(&review))?;
+    }
+    if !review.blocking.is_empty() {
+        if args.approve {
+            eprintln!("mcpin: not approved: the review has findings that block an approval");
+        }
+        return Ok(ExitStatus::Denied);
+    }
+    let (Some(key), Some(policy)) = (key, policy.as_ref()) else {
+        return Ok(ExitStatus::Success);
+    };
+    approve(
+        args.expires.as_deref(),
+        args.add_to_policy.as_deref(),
+        &review,
+        &key,
+        policy,
+    )?;
+    Ok(ExitStatus::Success)
+}
+
+fn spec_name(spec: &Spec) -> String {
+    match spec {
+        Spec::Npm { name, .. } | Spec::Pypi { name, .. } | Spec::Mcp { name, .. } => name.clone(),
+        Spec::Oci(reference) => reference.repository.clone(),
+    }
+}
+
+/// Signs the package statement and the approval into the policy's `[store] dir`, and appends
+/// the package rule when asked.
+fn approve(
+    expires: Option<&str>,
+    add_to_policy: Option<&std::path::Path>,
+    review: &mcpin_review::Review,
+    key: &SecretKey,
+    policy: &Policy,
+) -> anyhow::Result<()> {
+    let signer = policy
+        .signers
+        .iter()
+        .find(|signer| matches!(&signer.kind, SignerKind::Key(k) if k.id() == key.id()))
+        .with_context(|| {
+            format!(
+                "the key {} is not a signer of policy `{}`: add it as a [[signers]] public-key first",
+                key.id(),
+                policy.path.display()
+            )
+        })?;
+    let Some(dir) = &policy.store_dir else {
+        bail!(
+            "policy `{}` has no [store] dir to write the approval into (for an OCI store, review into a directory store and push it with `mcpin attest push`)",
+            policy.path.display()
+        );
+    };
+    let expires = match expires {
+        Some(date) => mcpin_verifier::policy::parse_time(date)
+            .map_err(|why| anyhow::anyhow!("--expires: {why}"))?,
+        None => jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(90 * 24))
+            .context("90 days from now")?,
+    };
+    let approval = mcpin_review::approve(review, key, &signer.id, expires)
+        .map_err(|blocking| anyhow::anyhow!("not approved: {}", blocking.join("; ")))?;
+    let entry = dir.join(&review.sha256);
+    mcpin_registry_client::store::create_private_dir_all(&entry)
+        .with_context(|| format!("creating `{}`", entry.display()))?;
+    let package_path = entry.join(format!("{}.sigstore.json", signer.id));
+    let approval_path = entry.join(format!("{}.approval.sigstore.json", signer.id));
+    if let Some(sbom) = &approval.sbom {
+        write_atomic(&entry.join(format!("{}.cdx.json", signer.id)), sbom)?;
+    }
+    write_atomic(&package_path, &approval.package_bundle)?;
+    write_atomic(&approval_path, &approval.approval_bundle)?;
+    eprintln!(
+        "approved {} (sha256:{}) as `{}` until {expires}\nwrote {}\nwrote {}",
+        review.package.purl,
+        review.sha256,
+        signer.id,
+        package_path.display(),
+        approval_path.display()
+    );
+    if let Some(file) = add_to_policy {
+        add_rule(file, review, &signer.id)?;
+        eprintln!(
+            "added a [[packages]] rule for {} to {}: sign the policy again (`mcpin policy sign {} --key ROOT_KEY`)",
+            review.package.purl,
+            file.display(),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Appends the rule for exactly this version and digest, required to be signed by `signer`
+/// and by each Sigstore signer the registry's provenance satisfied. The existing bytes are kept
+/// as they are; the result must validate before it replaces the file.
+fn add_rule(
+    file: &std::path::Path,
+    review: &mcpin_review::Review,
+    signer: &str,
+) -> anyhow::Result<()> {
+    let text = fs_err::read_to_string(file)?;
+    let current = Policy::parse(file, &text)?;
+    let package = &review.package;
+    if let Some(rule) = current
+        .packages
+        .iter()
+        .find(|rule| rule.ecosystem == package.ecosystem && rule.name == package.name)
+    {
+        bail!(
+            "[[packages]] rule {} of `{}` already names {}: edit it (version, digests) rather than adding another",
+            rule.index + 1,
+            file.display(),
+            package.name
+        );
+    }
+    let version = match package.ecosystem {
+        mcpin_attestation::Ecosystem::Pypi => format!("=={}", package.version),
+        _ => package.version.clone(),
+    };
+    let mut require_all = vec![signer.to_owned()];
+    require_all.extend(review.provenance.signers.iter().cloned());
+    require_all.dedup();
+    let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
+    let mut rule = format!(
+        "\n# Added by `mcpin review --approve` on {}.\n[[packages]]\necosystem = {}\nname = {}\n",
+        jiff::Timestamp::now().strftime("%Y-%m-%d"),
+        quoted(package.ecosystem.as_str()),
+        quoted(&package.name),
+    );
+    if package.ecosystem != mcpin_attestation::Ecosystem::Oci {
+        rule.push_str(&format!("version = {}\n", quoted(&version)));
+    }
+    rule.push_str(&format!(
+        "digests = [{}]\nrequire-all = [{}]\n",
+        quoted(&format!("sha256:{}", review.sha256)),
+        require_all
+            .iter()
+            .map(|s| quoted(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let mut updated = text.clone();
+    if !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str(&rule);
+    Policy::parse(file, &updated).context("the policy with the added rule does not validate")?;
+    write_atomic(file, updated.as_bytes())
+}
