@@ -161,6 +161,48 @@ fn world() -> &'static World {
         .unwrap();
         let fetch_lock = lock(&dir, &fetch, "fetch.lock.json");
         sign(&dir, &fetch, Some(&fetch_lock));
+        // The same tarball signed with its tools (captured by `mcpin sign --capture`) in a
+        // second bundle store: a launch through it runs behind the runtime guard.
+        let scratch = dir.join("capture.sigstore.json");
+        let output = mcpin(&["sign"])
+            .arg(&filesystem)
+            .arg("--key")
+            .arg(dir.join("publisher.key"))
+            .arg("--capture")
+            .arg("--out")
+            .arg(&scratch)
+            .arg("--")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        ok(&output, "mcpin sign --capture");
+        let inspect = mcpin(&["inspect", "--json"])
+            .arg(&scratch)
+            .output()
+            .unwrap();
+        ok(&inspect, "mcpin inspect");
+        let statement: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        let tools = dir.join("filesystem.tools.json");
+        std::fs::write(
+            &tools,
+            serde_json_canonicalizer::to_vec(&statement["predicate"]["tools"]).unwrap(),
+        )
+        .unwrap();
+        let guarded = dir.join("bundles-guarded").join(sha256_of(&filesystem));
+        std::fs::create_dir_all(&guarded).unwrap();
+        let output = mcpin(&["sign"])
+            .arg(&filesystem)
+            .arg("--key")
+            .arg(dir.join("publisher.key"))
+            .arg("--lock")
+            .arg(&fs_lock)
+            .arg("--tools")
+            .arg(&tools)
+            .arg("--out")
+            .arg(guarded.join("publisher.sigstore.json"))
+            .output()
+            .unwrap();
+        ok(&output, "mcpin sign --tools");
         let fixture = format!("mcpin-sandbox-probe-{}", std::process::id());
         let tarball = probe_tarball(&dir, &fixture);
         npm_publish(&dir, &tarball);
@@ -172,12 +214,20 @@ fn world() -> &'static World {
 /// A scratch HOME / XDG / store with a policy allowing the three packages; `extra` is appended.
 struct Home {
     dir: tempfile::TempDir,
+    /// The bundle store's directory name in the world's directory.
+    store: String,
 }
 
 impl Home {
     fn new(extra: &str) -> Home {
+        Home::with_store("bundles", extra)
+    }
+
+    /// A home whose policy reads bundles from `store` in the world's directory.
+    fn with_store(store: &str, extra: &str) -> Home {
         let home = Home {
             dir: tempfile::tempdir().unwrap(),
+            store: store.to_owned(),
         };
         home.set_policy(extra);
         std::fs::create_dir_all(home.path("home")).unwrap();
@@ -216,7 +266,7 @@ launchers = ["npx", "uvx"]
 
 {extra}"#,
             key = w.dir.join("publisher.pub").display(),
-            bundles = w.dir.join("bundles").display(),
+            bundles = w.dir.join(&self.store).display(),
         );
         let path = self.path("config/mcpin/policy.toml");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -647,4 +697,53 @@ fn sandbox_explain_prints_the_grants() {
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stdout(&output).contains("[sandbox-arg-denied]"));
+}
+
+/// A server whose signed statement carries tools runs behind the runtime guard, which stays its
+/// parent: it is spawned through the trampoline, sandboxed, while the guard (unrestricted) keeps
+/// writing its audit events; the private directory goes when the server exits.
+#[test]
+fn a_guarded_server_is_sandboxed_through_the_trampoline() {
+    let home = Home::with_store("bundles-guarded", ENFORCE_ARGS);
+    let granted = home.path("granted");
+    std::fs::create_dir_all(&granted).unwrap();
+    std::fs::write(granted.join("inside.txt"), "inside the grant").unwrap();
+    std::fs::create_dir_all(home.path("other")).unwrap();
+    std::fs::write(home.path("other/secret.txt"), "the secret").unwrap();
+    let granted = std::fs::canonicalize(&granted).unwrap();
+    let steps = serde_json::json!([
+        {"call": "read_text_file", "args": {"path": granted.join("inside.txt")}},
+        {"call": "read_text_file", "args": {"path": home.path("other/secret.txt")}},
+    ]);
+    let answers = home.client(
+        &steps,
+        &["npx", "-y", FILESYSTEM, granted.to_str().unwrap(), "other"],
+    );
+    assert_eq!(call_text(&answers[1]), "inside the grant", "{answers:?}");
+    assert!(is_error(&answers[2]), "{answers:?}");
+    assert!(call_text(&answers[2]).contains("EACCES"), "{answers:?}");
+
+    let records = home.audit();
+    let launch = records
+        .iter()
+        .find(|r| r["verdict"] == "allow")
+        .unwrap_or_else(|| panic!("no allowed launch: {records:?}"));
+    assert!(
+        launch["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "runtime-guard"),
+        "{launch}"
+    );
+    assert_eq!(launch["sandbox"]["enforcement"], "landlock", "{launch}");
+    // The guard wrote its own events after the server was sandboxed.
+    let calls = records.iter().filter(|r| r["event"] == "tool-call").count();
+    assert_eq!(calls, 2, "{records:?}");
+    let tmp = PathBuf::from(launch["sandbox"]["tmp"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmp.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmp.exists(), "{} outlived the server", tmp.display());
 }
