@@ -67,31 +67,40 @@ pub fn enter_json(record: &str, mcpin: &Path) -> Result<(), EnterError> {
     enter(&record, mcpin)
 }
 
-/// `mcpin tools capture`'s sandbox ([`crate::SandboxPolicy::capture`]: read everything, write
-/// only a private `${TMP}`, no TCP) around `program args`: the trampoline command (its
-/// environment inherits ours, with `TMPDIR` set to the private directory) and the record.
+/// The capture sandbox ([`crate::SandboxPolicy::capture`]: read everything, no TCP) around
+/// `program args`, writing only to `writable` when given (`mcpin review`'s scratch directory,
+/// which its caller removes), else only to a fresh private `${TMP}` (the server's `TMPDIR`,
+/// removed by the reaper). Returns the trampoline command (it inherits our environment unless
+/// the caller replaces it) and the record.
 pub fn capture(
     mcpin: &Path,
     program: &std::ffi::OsStr,
     args: &[OsString],
+    writable: Option<&Path>,
 ) -> Result<(Command, Record), crate::Refusal> {
-    let policy = crate::SandboxPolicy::capture();
-    let tmp = crate::tmp::create().map_err(|error| {
-        crate::Refusal::new(
-            "sandbox-failed",
-            format!(
-                "cannot make the private directory in {}: {error}",
-                crate::tmp::ROOT
-            ),
-        )
-    })?;
+    let mut policy = crate::SandboxPolicy::capture();
+    let tmp = match writable {
+        Some(dir) => {
+            policy.fs_write = vec![crate::PathTemplate::Absolute(dir.to_owned())];
+            None
+        }
+        None => Some(crate::tmp::create().map_err(|error| {
+            crate::Refusal::new(
+                "sandbox-failed",
+                format!(
+                    "cannot make the private directory in {}: {error}",
+                    crate::tmp::ROOT
+                ),
+            )
+        })?),
+    };
     let canonical = |path: &Path| fs_err::canonicalize(path).ok();
     let plan = crate::resolve(
         &policy,
         &crate::Facts {
             install: None,
             runtime: &[],
-            tmp: Some(&tmp),
+            tmp: tmp.as_deref(),
             home: None,
             args: &[],
             protected: &[],
@@ -100,6 +109,8 @@ pub fn capture(
     )?;
     let record = crate::landlock::decide(&plan, crate::landlock::support())?;
     let mut command = self::command(mcpin, &record, Path::new(program), args);
-    command.env("TMPDIR", &tmp);
+    if let Some(tmp) = &tmp {
+        command.env("TMPDIR", tmp);
+    }
     Ok((command, record))
 }

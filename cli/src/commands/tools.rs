@@ -33,8 +33,9 @@ fn capture(args: ToolsCaptureArgs) -> anyhow::Result<ExitStatus> {
             .into());
         }
         let mcpin = std::env::current_exe().context("finding the mcpin binary")?;
-        let (command, record) = mcpin_sandbox::trampoline::capture(&mcpin, program, server_args)
-            .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+        let (command, record) =
+            mcpin_sandbox::trampoline::capture(&mcpin, program, server_args, None)
+                .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
         for warning in &record.warnings {
             eprintln!("mcpin: capture sandbox: {warning}");
         }
