@@ -206,12 +206,6 @@ impl Armed {
     pub fn tmp(&self) -> Option<&Path> {
         self.tmp.as_ref().map(|t| t.0.as_path())
     }
-
-    /// Whether the sandbox restricts anything (best-effort on a kernel without Landlock does
-    /// not).
-    pub fn restricts(&self) -> bool {
-        self.record.enforcement == "landlock"
-    }
 }
 
 /// One line over a record: how it is enforced, and what it grants.
