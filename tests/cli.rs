@@ -342,6 +342,21 @@ require-any = ["publisher"]
         &[1],
     );
     assert_eq!(installed["installed"], false);
+    // `mcpin sandbox explain` makes them too and says what would be granted: nothing, here.
+    let explained = sandbox.json(
+        "mcpin sandbox explain",
+        &[
+            "sandbox",
+            "explain",
+            "--json",
+            "--",
+            "npx",
+            "-y",
+            "github:evil/x",
+        ],
+        &[1],
+    );
+    assert_eq!(explained["allowed"], false);
     let audit = sandbox.json(
         "mcpin audit verify",
         &["audit", "verify", &log, "--json"],

@@ -724,3 +724,101 @@ fn bind_mount_sources_are_resolved_and_judged() {
     let allowed = run(&format!("{}:/project:ro", data.join("project").display()));
     assert_eq!(allowed.status.code(), Some(125), "{}", stderr(&allowed));
 }
+
+/// `[sandbox]` on a docker launch: the same policy as docker flags, checked up to the real
+/// client's own error (no daemon here), with the exact argv and the effective rules in the
+/// audit record; what docker cannot express is refused under `enforce`.
+#[test]
+fn the_sandbox_maps_to_docker_flags_and_port_lists_are_refused_under_enforce() {
+    let world = World::new();
+    let image = world.push("sandboxed", &["/usr/local/bin/server"]);
+    world.sign_into_store(&image);
+    let pinned = world.image(&image);
+    let data = world.path("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let data = std::fs::canonicalize(&data).unwrap();
+    let launch = format!(
+        "docker-host = \"{}\"\ndocker-mount-sources = [\"{}\"]\n",
+        world.docker_host,
+        data.display()
+    );
+    let policy = world.write_policy_with(&[&image], &launch);
+    let base = std::fs::read_to_string(&policy).unwrap();
+    let with_sandbox = |sandbox: &str| {
+        std::fs::write(&policy, format!("{base}\n[sandbox]\n{sandbox}")).unwrap();
+    };
+    let run = |extra: &[&str]| {
+        let mut argv = vec![
+            "run",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--",
+            "docker",
+            "run",
+            "-i",
+            "--rm",
+        ];
+        argv.extend_from_slice(extra);
+        argv.push(&pinned);
+        world.mcpin(&argv)
+    };
+    let volume = format!("{}:/data:ro", data.display());
+
+    with_sandbox(&format!(
+        "mode = \"enforce\"\nfs-read = [\"${{INSTALL}}\", \"${{RUNTIME}}\", \"{}\"]\n",
+        data.display()
+    ));
+    let output = run(&["-v", &volume]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let allow = world.audit().pop().unwrap();
+    assert_eq!(allow["verdict"], "allow", "{allow}");
+    let exec = allow["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "docker-exec")
+        .unwrap_or_else(|| panic!("no docker-exec reason: {allow}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        exec,
+        format!(
+            "{} run --pull=never --read-only --cap-drop=ALL --security-opt=no-new-privileges --tmpfs=/tmp:rw,nosuid,nodev --network=none -i --rm -v {volume} {pinned}",
+            which_docker().display()
+        )
+    );
+    assert_eq!(allow["sandbox"]["enforcement"], "docker", "{allow}");
+    assert_eq!(allow["sandbox"]["connect"], "none", "{allow}");
+    assert_eq!(
+        allow["sandbox"]["read"][0]["path"],
+        data.to_str().unwrap(),
+        "{allow}"
+    );
+
+    // A bind mount outside every grant: refused before the client runs.
+    with_sandbox("mode = \"enforce\"\n");
+    let output = run(&["-v", &volume]);
+    refused(&output, "sandbox-mount-denied");
+
+    // Docker has no per-port egress filter: enforce refuses, best-effort warns.
+    with_sandbox("mode = \"enforce\"\nnetwork = [\"tcp:443\"]\n");
+    refused(&run(&[]), "sandbox-docker-unsupported");
+    with_sandbox("mode = \"best-effort\"\nnetwork = [\"tcp:443\"]\n");
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(125), "{}", stderr(&output));
+    let allow = world.audit().pop().unwrap();
+    assert!(
+        allow["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "sandbox-warning"
+                && r["message"].as_str().unwrap().contains("cannot limit")),
+        "{allow}"
+    );
+
+    // The argv's own network against a policy without one.
+    with_sandbox("mode = \"enforce\"\n");
+    refused(&run(&["--network", "bridge"]), "sandbox-docker-conflict");
+}

@@ -326,7 +326,15 @@ fn wrap(sandbox: &Sandbox, config: &Path, client: &str) -> Vec<Vec<String>> {
 
 fn capture_through(sandbox: &Sandbox, argv: &[String]) -> Vec<u8> {
     let out = sandbox.path("tools.json");
-    let mut command = mcpin(&["tools", "capture", "--timeout", "120", "--out"]);
+    // `mcpin run` writes its store and audit log: outside the capture sandbox's private directory.
+    let mut command = mcpin(&[
+        "tools",
+        "capture",
+        "--no-sandbox",
+        "--timeout",
+        "120",
+        "--out",
+    ]);
     command.arg(&out).arg("--").args(argv);
     sandbox.apply(&mut command);
     let output = command.output().unwrap();

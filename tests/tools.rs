@@ -32,7 +32,14 @@ fn fixture() -> String {
 
 /// `mcpin tools capture --out OUT -- CMD…` in `dir`; asserts success.
 fn capture(dir: &Path, out: &str, command: &[&str]) -> Vec<u8> {
-    let mut args = vec!["tools", "capture", "--out", out, "--"];
+    capture_with(dir, out, &[], command)
+}
+
+/// [`capture`] with extra capture flags.
+fn capture_with(dir: &Path, out: &str, flags: &[&str], command: &[&str]) -> Vec<u8> {
+    let mut args = vec!["tools", "capture", "--out", out];
+    args.extend_from_slice(flags);
+    args.push("--");
     args.extend_from_slice(command);
     let output = run_in(dir, &args);
     assert!(
@@ -228,14 +235,18 @@ fn rug_pull_shows_in_diff_and_fails_verification() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("launched").display().to_string();
     let fixture = fixture();
-    capture(
+    // The fixture keeps its state in the test's directory, outside the capture sandbox.
+    let unsandboxed = ["--no-sandbox"];
+    capture_with(
         dir.path(),
         "v1.json",
+        &unsandboxed,
         &["python3", &fixture, "rug-pull", &state],
     );
-    capture(
+    capture_with(
         dir.path(),
         "v2.json",
+        &unsandboxed,
         &["python3", &fixture, "rug-pull", &state],
     );
 
@@ -839,6 +850,8 @@ fn hanging_server_times_out_naming_the_step_and_is_killed() {
             "capture",
             "--timeout",
             "2",
+            // The fixture writes its child's pid into the test's directory.
+            "--no-sandbox",
             "--",
             "python3",
             &fixture(),
@@ -973,4 +986,31 @@ fn sign_capture_of_a_wheel_runs_its_console_script() {
     let tools = &statement["predicate"]["tools"];
     assert_eq!(tool_names(tools), ["convert_time", "get_current_time"]);
     assert_eq!(tools["payload"]["serverInfo"]["name"], "mcp-time");
+}
+
+/// Issue 16: capture runs the server in the capture sandbox (read everything, write only a
+/// private temporary directory, no TCP): the rug-pull fixture cannot record its state.
+#[test]
+fn capture_runs_the_server_where_it_cannot_write_outside_its_tmp() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("launched");
+    let output = run_in(
+        dir.path(),
+        &[
+            "tools",
+            "capture",
+            "--",
+            "python3",
+            &fixture(),
+            "rug-pull",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("PermissionError"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!state.exists());
 }

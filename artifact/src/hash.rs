@@ -55,12 +55,10 @@ impl Sha512Lane {
         match self {
             Sha512Lane::Inline(sha512) if hashed_before < PARALLEL_AFTER => sha512.update(bytes),
             Sha512Lane::Inline(sha512) => {
-                let state = std::mem::take(sha512);
-                *self = match Sha512Thread::spawn(state) {
-                    Ok(thread) => Sha512Lane::Thread(thread),
-                    // No thread to be had: stay on this one.
-                    Err(state) => Sha512Lane::Inline(state),
-                };
+                // No thread to be had: stay on this one.
+                if let Some(thread) = Sha512Thread::spawn(sha512) {
+                    *self = Sha512Lane::Thread(thread);
+                }
                 self.update(bytes, 0);
             }
             Sha512Lane::Thread(thread) => thread.update(bytes),
@@ -77,11 +75,11 @@ impl Sha512Lane {
 }
 
 impl Sha512Thread {
-    /// Starts the thread with the digest state so far; gives the state back if it cannot.
-    fn spawn(state: Sha512) -> Result<Sha512Thread, Sha512> {
+    /// Starts the thread with the digest state so far (taken from `sha512` only once the thread
+    /// exists, so a failed spawn loses nothing).
+    fn spawn(sha512: &mut Sha512) -> Option<Sha512Thread> {
         let (batches, incoming) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
         let (give_back, returned) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
-        // The state moves in only once the thread exists, so a failed spawn loses nothing.
         let (state_in, state_out) = std::sync::mpsc::sync_channel::<Sha512>(1);
         let spawned = std::thread::Builder::new()
             .name("sha512".into())
@@ -98,16 +96,16 @@ impl Sha512Thread {
         match spawned {
             Ok(handle) => {
                 state_in
-                    .send(state)
+                    .send(std::mem::take(sha512))
                     .expect("the thread waits for its state");
-                Ok(Sha512Thread {
+                Some(Sha512Thread {
                     batch: Vec::with_capacity(BATCH),
                     batches,
                     returned,
                     handle,
                 })
             }
-            Err(_) => Err(state),
+            Err(_) => None,
         }
     }
 

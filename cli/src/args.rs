@@ -67,6 +67,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a directory
     Man(ManArgs),
+    /// What a server may touch while it runs (the policy's `[sandbox]`)
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +85,35 @@ pub struct ManArgs {
     /// [default: print mcpin.1 to stdout]
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Print what a server would be granted: every path it may read or write (after `${…}`
+    /// expansion), the TCP ports it may connect to or listen on, and how this system enforces it
+    Explain(SandboxExplainArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("server").required(true).args(["spec", "argv"])))]
+pub struct SandboxExplainArgs {
+    /// The package, as `npm:NAME@VERSION` or `pypi:NAME==VERSION` (or give the launcher argv
+    /// after `--`)
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<String>,
+    /// Policy file [default: as for `mcpin run`]
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy_trust: PolicyTrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print the grants as JSON to stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The launcher command line, after `--`, as the agent config writes it
+    #[arg(last = true, value_name = "ARGV")]
+    pub argv: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -635,6 +667,11 @@ pub struct ToolsCaptureArgs {
     /// Seconds to wait for each answer of the server
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
+    /// Run the server without the capture sandbox (by default it may read everything but
+    /// write only to a private temporary directory, with no TCP; needed to capture through a
+    /// program that writes elsewhere, such as `mcpin run`)
+    #[arg(long)]
+    pub no_sandbox: bool,
     /// The server command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

@@ -274,6 +274,7 @@ pub fn status_for(error: &anyhow::Error) -> ExitStatus {
                 | ScratchError::UnknownEntryPoint { .. }
                 | ScratchError::UnsafeTarget { .. } => ExitStatus::InvalidInput,
                 ScratchError::Scratch(_)
+                | ScratchError::Sandbox(_)
                 | ScratchError::InstallSpawn { .. }
                 | ScratchError::InstallFailed { .. } => ExitStatus::Io,
             };

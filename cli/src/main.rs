@@ -33,6 +33,10 @@ fn multi_call() -> Option<args::Command> {
 }
 
 fn main() -> std::process::ExitCode {
+    // The sandbox trampoline and reaper (not in `--help`): before clap, so they cost nothing.
+    if let Some(code) = commands::sandbox_hidden() {
+        return code;
+    }
     let command = match multi_call() {
         Some(command) => command,
         None => match args::Cli::try_parse() {

@@ -69,6 +69,9 @@ pub struct Decision {
     pub program: Option<ProgramRef>,
     pub verdict: Outcome,
     pub reasons: Vec<Reason>,
+    /// The effective sandbox rules (after `${…}` expansion) and how they were enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<mcpin_sandbox::Record>,
 }
 
 impl Decision {
@@ -85,6 +88,7 @@ impl Decision {
                 code: code.to_owned(),
                 message,
             }],
+            sandbox: None,
         }
     }
 }

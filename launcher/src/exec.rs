@@ -5,6 +5,11 @@
 //! style orphans cannot happen. [`Launch::guard`] does the same with the runtime guard
 //! (`mcpin-guard`) relaying the server's stdin and stdout.
 //!
+//! A sandboxed launch ([`crate::sandbox::Armed`]) enters its sandbox right before the exec
+//! (after the audit record is written), or, when the server is spawned as a child, through
+//! mcpin's hidden trampoline subcommand ([`mcpin_sandbox::trampoline`]), so both ways start it
+//! restricted while the parent stays unrestricted.
+//!
 //! Which program is exec'd is decided elsewhere: [`crate::interpreter`] resolves it (pinned,
 //! or from absolute `PATH` entries only) and [`crate::install::Installed::command`] builds its
 //! arguments.
@@ -15,28 +20,52 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::env::SanitizedEnv;
+use crate::sandbox::Armed;
 
-/// A program to start with exactly the given environment (nothing inherited).
-#[derive(Debug, Clone)]
+/// A program to start with exactly the given environment (nothing inherited), in its sandbox
+/// when the policy has one.
+#[derive(Debug)]
 pub struct Launch {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: SanitizedEnv,
+    pub sandbox: Option<Armed>,
 }
 
 impl Launch {
-    /// The command, with the environment replaced by the sanitized one.
+    /// The command, with the environment replaced by the sanitized one. With a sandbox, the
+    /// command is the trampoline, which enters the sandbox and execs the server.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(&self.program);
-        command.args(&self.args).env_clear().envs(&self.env.vars);
+        let mut command = match &self.sandbox {
+            Some(armed) => mcpin_sandbox::trampoline::command(
+                &armed.mcpin,
+                &armed.record,
+                &self.program,
+                &self.args,
+            ),
+            None => {
+                let mut command = Command::new(&self.program);
+                command.args(&self.args);
+                command
+            }
+        };
+        command.env_clear().envs(&self.env.vars);
         command
     }
 
-    /// Replaces this process with the server. Returns only if the exec failed.
+    /// Replaces this process with the server (in its sandbox, entered here: this process has
+    /// nothing left to write). Returns only if entering the sandbox or the exec failed.
     #[cfg(unix)]
     pub fn exec(&self) -> io::Error {
         use std::os::unix::process::CommandExt;
-        let error = self.command().exec();
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).env_clear().envs(&self.env.vars);
+        if let Some(armed) = &self.sandbox
+            && let Err(error) = mcpin_sandbox::trampoline::enter(&armed.record, &armed.mcpin)
+        {
+            return io::Error::other(format!("entering the sandbox: {error} [sandbox-failed]"));
+        }
+        let error = command.exec();
         io::Error::new(
             error.kind(),
             format!("executing `{}`: {error}", self.program.display()),

@@ -3,7 +3,8 @@
 //! What it does: parses how agent configs call `npx`, `uvx` and `docker` ([`grammar`]) into a
 //! typed request or a refusal with a stable code; sanitizes the environment a server is started
 //! with ([`env`], the rules over what [`inputs`] gathers); makes an installed tree read-only, digests it and re-checks it before launch
-//! ([`tree`]); execs the interpreter in place of the shim ([`exec`]); keeps a hash-chained,
+//! ([`tree`]); confines the server to what the policy's `[sandbox]` grants ([`sandbox`]); execs
+//! the interpreter in place of the shim ([`exec`]); keeps a hash-chained,
 //! append-only audit log of decisions ([`audit`]); finds the policy file ([`locate`]); and rewrites
 //! agent configs to launch through the shim, reversibly ([`wrap`]).
 //!
@@ -24,6 +25,7 @@ pub mod install;
 pub mod interpreter;
 pub mod locate;
 pub mod pipeline;
+pub mod sandbox;
 mod snapshot;
 pub mod system;
 pub mod tree;

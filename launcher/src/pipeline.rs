@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use mcpin_registry_client::attestations::Gathered;
 use mcpin_registry_client::oci::Reference;
 use mcpin_registry_client::{Client, Error as RegistryError, Fetched, Settings, Spec};
+use mcpin_sandbox::{Mode as SandboxMode, Ports, Record as SandboxRecord};
 use mcpin_verifier::evaluate::{self, Evidence, Requested};
 use mcpin_verifier::gate::{self, LoadedPolicy, PolicyLoad};
 use mcpin_verifier::verdict::{Outcome as VerdictOutcome, Verdict};
@@ -95,6 +96,7 @@ struct Known {
     artifact: Option<ArtifactRef>,
     signers: Vec<String>,
     program: Option<ProgramRef>,
+    sandbox: Option<SandboxRecord>,
 }
 
 impl Known {
@@ -107,6 +109,7 @@ impl Known {
             program: self.program,
             verdict,
             reasons,
+            sandbox: self.sandbox,
         }
     }
 }
@@ -257,7 +260,7 @@ fn decide(
     );
 
     // Launch rules (launcher, docker options and mounts) and the environment, before any download.
-    let (env, launch_verdict) = launch_rules(policy, &request, env)?;
+    let (mut env, launch_verdict) = launch_rules(policy, &request, env)?;
 
     let Verified {
         fetched,
@@ -297,7 +300,19 @@ fn decide(
             .resolve(Tool::Docker)
             .map_err(|error| refuse(error.code(), error.to_string()))?;
         known.program = Some(program_ref(&docker_client));
-        let launch = docker_launch(&request, docker, &identified, env, docker_client.path);
+        let sandbox = package.sandbox();
+        let (launch, record) = docker_launch(
+            &request,
+            docker,
+            &identified,
+            env,
+            docker_client.path,
+            sandbox,
+        )?;
+        if let Some(record) = &record {
+            reasons.extend(sandbox_reasons(record));
+        }
+        known.sandbox = record;
         reasons.push(Reason {
             code: "docker-exec".to_owned(),
             message: std::iter::once(launch.program.as_os_str())
@@ -356,7 +371,65 @@ fn decide(
             interpreter.sha256
         ),
     });
-    Ok((Launch { program, args, env }, reasons, guard))
+    let sandbox = package.sandbox();
+    let armed = match sandbox.mode {
+        SandboxMode::Off => None,
+        _ => {
+            let account = crate::locate::Account::current();
+            let runtime =
+                crate::sandbox::runtime_paths(&interpreter, sandbox.network != Ports::None);
+            let args = crate::sandbox::arg_facts(&request.server_args, account.home.as_deref());
+            let protected = crate::sandbox::protected_places(
+                &settings.registry.store,
+                &settings.state_dir,
+                &policy.path,
+                &settings.dirs,
+            );
+            let install = fs_err::canonicalize(&installed.root)
+                .map_err(|e| refuse("sandbox-failed", e.to_string()))?;
+            let armed = crate::sandbox::arm(&crate::sandbox::Inputs {
+                policy: sandbox,
+                install: Some(&install),
+                runtime: &runtime,
+                args: &args,
+                protected: &protected,
+            })
+            .map_err(|r| refuse(r.code, r.message))?;
+            if let Some(tmp) = armed.tmp() {
+                env.vars.insert("TMPDIR".into(), tmp.into());
+            }
+            reasons.extend(sandbox_reasons(&armed.record));
+            Some(armed)
+        }
+    };
+    known.sandbox = armed.as_ref().map(|armed| armed.record.clone());
+    Ok((
+        Launch {
+            program,
+            args,
+            env,
+            sandbox: armed,
+        },
+        reasons,
+        guard,
+    ))
+}
+
+/// The audit reasons of a sandbox: how it is enforced and what it grants, then each warning.
+fn sandbox_reasons(record: &SandboxRecord) -> Vec<Reason> {
+    let code = match record.plan.mode {
+        SandboxMode::Enforce => "sandbox-enforced",
+        _ => "sandbox-best-effort",
+    };
+    std::iter::once(Reason {
+        code: code.to_owned(),
+        message: crate::sandbox::summary(record),
+    })
+    .chain(record.warnings.iter().map(|warning| Reason {
+        code: "sandbox-warning".to_owned(),
+        message: warning.clone(),
+    }))
+    .collect()
 }
 
 /// The signed tools every verified package statement carries (they must agree), and the
@@ -397,20 +470,60 @@ fn not_installed(argv: &[String], why: &dyn std::fmt::Display) -> Refusal {
 }
 
 /// The real docker client (on `PATH`, never mcpin itself) running exactly the verified image:
-/// `docker run --pull=never <options as written> <registry>/<repository>@sha256:<manifest>
-/// ARGS`, with the sanitized environment.
+/// `docker run --pull=never <sandbox flags> <options as written>
+/// <registry>/<repository>@sha256:<manifest> ARGS`, with the sanitized environment. The sandbox
+/// flags come from [`mcpin_sandbox::docker`] (the container is confined by docker, the client
+/// itself is not).
 fn docker_launch(
     request: &LaunchRequest,
     docker: &grammar::DockerRun,
     identified: &mcpin_artifact::Identified,
     env: SanitizedEnv,
     program: PathBuf,
-) -> Launch {
+    sandbox: &mcpin_sandbox::SandboxPolicy,
+) -> Result<(Launch, Option<SandboxRecord>), Refusal> {
     // The package name is `<registry>/<repository>` and the version `sha256:<hex>` of the
     // manifest bytes that were verified.
     let image = format!("{}@{}", identified.package.name, identified.package.version);
     let argv = &request.argv;
     let mut args: Vec<OsString> = vec!["run".into(), "--pull=never".into()];
+    let record = match sandbox.mode {
+        SandboxMode::Off => None,
+        _ => {
+            let protected: [PathBuf; 0] = [];
+            let plan = crate::sandbox::plan(
+                &crate::sandbox::Inputs {
+                    policy: sandbox,
+                    install: None,
+                    runtime: &[],
+                    args: &[],
+                    protected: &protected,
+                },
+                None,
+            )
+            .map_err(|r| refuse(r.code, r.message))?;
+            let sources: Vec<_> = docker
+                .volumes
+                .iter()
+                .map(|volume| crate::inputs::mount_source(&volume.host))
+                .collect();
+            let mounts: Vec<(String, Option<&Path>)> = sources
+                .iter()
+                .map(|source| (source.written.clone(), source.resolved.as_deref()))
+                .collect();
+            let (flags, record) = mcpin_sandbox::docker::flags(
+                &plan,
+                sandbox.uses_tmp(),
+                &mcpin_sandbox::docker::DockerArgv {
+                    options: &docker.options,
+                    mounts: &mounts,
+                },
+            )
+            .map_err(|r| refuse(r.code, r.message))?;
+            args.extend(flags.into_iter().map(OsString::from));
+            Some(record)
+        }
+    };
     args.extend(
         argv[docker.run_index + 1..docker.image_index]
             .iter()
@@ -418,7 +531,15 @@ fn docker_launch(
     );
     args.push(image.into());
     args.extend(argv[docker.image_index + 1..].iter().map(OsString::from));
-    Launch { program, args, env }
+    Ok((
+        Launch {
+            program,
+            args,
+            env,
+            sandbox: None,
+        },
+        record,
+    ))
 }
 
 /// The launch rules over the request and the environment (an allowlist): the environment to

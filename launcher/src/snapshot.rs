@@ -161,7 +161,7 @@ impl TreeSnapshot {
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Option<TreeSnapshot> {
-        if bytes.len() % ENCODED != 0 {
+        if !bytes.len().is_multiple_of(ENCODED) {
             return None;
         }
         Some(TreeSnapshot(

@@ -36,6 +36,8 @@ pub enum ScratchError {
     UnsafeTarget { name: String, target: String },
     #[error("creating a scratch directory: {0}")]
     Scratch(std::io::Error),
+    #[error("the capture sandbox: {0}")]
+    Sandbox(String),
     #[error("running `{command}` to install the artifact: {error}")]
     InstallSpawn {
         command: String,
@@ -77,6 +79,9 @@ pub struct ArtifactServer<'a> {
 pub struct Isolation<'a> {
     pub npm_registry: &'a str,
     pub pypi_index: &'a str,
+    /// The mcpin binary whose sandbox trampoline starts the server: everything readable,
+    /// writes only below the scratch directory, no TCP (`mcpin_sandbox`); `None`: no sandbox.
+    pub sandbox: Option<&'a Path>,
 }
 
 /// Installs `server.artifact` into a scratch directory (deleted afterwards),
@@ -176,21 +181,35 @@ pub fn capture_artifact(
         command
     };
     command.args(server.args);
-    if isolation.is_some() {
-        confine(&mut command, scratch.path()).map_err(ScratchError::Scratch)?;
+    if let Some(isolation) = isolation {
+        command = confine(command, scratch.path(), isolation.sandbox)?;
     }
     let description = describe_server(command, options)?;
     Ok(build_section(&description)?)
 }
 
 /// The server of an isolated capture: started in `scratch`, with `HOME` and `TMPDIR` inside it
-/// and only the caller's `PATH`, `LANG` and `TERM`. This is the one place that confines the
-/// captured server; a kernel sandbox (no network, writes only below `scratch`) is applied here.
-pub fn confine(command: &mut Command, scratch: &Path) -> std::io::Result<()> {
+/// and only the caller's `PATH`, `LANG` and `TERM`; with `sandbox` (the mcpin binary), through
+/// its trampoline in the capture sandbox: everything readable, writes only below `scratch`, no
+/// TCP. This is the one place that confines the captured server.
+pub fn confine(
+    command: Command,
+    scratch: &Path,
+    sandbox: Option<&Path>,
+) -> Result<Command, ScratchError> {
     let home = scratch.join("home");
     let tmp = scratch.join("tmp");
-    fs_err::create_dir_all(&home)?;
-    fs_err::create_dir_all(&tmp)?;
+    fs_err::create_dir_all(&home).map_err(ScratchError::Scratch)?;
+    fs_err::create_dir_all(&tmp).map_err(ScratchError::Scratch)?;
+    let mut command = match sandbox {
+        Some(mcpin) => {
+            let args: Vec<std::ffi::OsString> = command.get_args().map(ToOwned::to_owned).collect();
+            mcpin_sandbox::trampoline::capture(mcpin, command.get_program(), &args, Some(scratch))
+                .map_err(|refusal| ScratchError::Sandbox(refusal.to_string()))?
+                .0
+        }
+        None => command,
+    };
     command.current_dir(scratch).env_clear();
     for name in ["PATH", "LANG", "TERM"] {
         if let Some(value) = std::env::var_os(name) {
@@ -198,7 +217,7 @@ pub fn confine(command: &mut Command, scratch: &Path) -> std::io::Result<()> {
         }
     }
     command.env("HOME", home).env("TMPDIR", tmp);
-    Ok(())
+    Ok(command)
 }
 
 fn choose_entry<'a>(

@@ -67,6 +67,9 @@ pub struct Request<'a> {
     /// The npm registry and PyPI index of the client, for the isolated installers.
     pub npm_registry: String,
     pub pypi_index: String,
+    /// The mcpin binary whose sandbox trampoline runs the captured server (everything
+    /// readable, writes only in the scratch directory, no TCP); `None`: no sandbox.
+    pub sandbox: Option<&'a Path>,
 }
 
 /// The review of one artifact. Serialized, it is `mcpin review --json`.
@@ -196,6 +199,7 @@ pub fn review(client: &Client, request: &Request) -> Result<Review, ReviewError>
     let isolation = Isolation {
         npm_registry: &request.npm_registry,
         pypi_index: &request.pypi_index,
+        sandbox: request.sandbox,
     };
     let tools = match package.ecosystem {
         Ecosystem::Npm | Ecosystem::Pypi => capture(&artifact, &identified, request, isolation),

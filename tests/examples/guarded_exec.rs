@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
         env: EnvRules::server(&EnvLists::default())
             .sanitize(std::env::vars_os(), Account::current().home.as_deref())
             .expect("a clean environment"),
+        sandbox: None,
     };
     let config = mcpin_guard::Config {
         tools,

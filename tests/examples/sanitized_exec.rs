@@ -47,6 +47,7 @@ fn main() -> std::process::ExitCode {
         program: program.into(),
         args: args.collect(),
         env,
+        sandbox: None,
     };
     if supervise {
         return match launch.supervise() {

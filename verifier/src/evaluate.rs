@@ -156,7 +156,7 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
             );
         }
         if allowed || outcome.is_none() {
-            outcome = Some((allowed.then_some((rule.index, content)), reasons));
+            outcome = Some((allowed.then_some((rule, content)), reasons));
         }
         if allowed {
             break;
@@ -195,7 +195,8 @@ pub fn judge(loaded: &LoadedPolicy, evidence: &Evidence) -> Judgement {
             tools: predicate.as_ref().and_then(|p| p.tools.clone()),
             sbom: predicate.as_ref().and_then(|p| p.sbom.clone()),
             signers: content.signers.into_iter().collect(),
-            rule,
+            rule: rule.index,
+            sandbox: policy.sandbox_for(rule),
         }
     });
     Judgement { verdict, verified }

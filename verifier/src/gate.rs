@@ -286,6 +286,9 @@ require-approval = true
 tools-digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 [packages.tools]
 deny = ["exec"]
+[packages.sandbox]
+network = ["tcp:443"]
+fs-write = ["${TMP}", "${HOME}/.cache/server"]
 
 [[packages]]
 ecosystem = "pypi"
@@ -339,6 +342,12 @@ users = ["alice"]
 restricted = ["local"]
 [runtime.tool-classes]
 "lookup_*" = "restricted"
+
+[sandbox]
+mode = "enforce"
+fs-read = ["${INSTALL}", "${RUNTIME}", "/etc/ssl"]
+fs-from-args = "read"
+tcp-bind = "all"
 
 [store]
 dir = "bundles"
@@ -422,6 +431,17 @@ oci = "registry.example.com/attestations"
             assert_eq!(format!("{policy:?}"), format!("{parsed:?}"));
             assert_eq!(lookups(policy), lookups(&parsed));
         }
+        // Both come from the compiled form: what it carries is what the file says.
+        assert_eq!(second.sandbox.mode, mcpin_sandbox::Mode::Enforce);
+        assert_eq!(second.sandbox.tcp_bind, mcpin_sandbox::Ports::All);
+        let scoped = second
+            .packages
+            .matching(Ecosystem::Npm, "@scope/x")
+            .unwrap();
+        let sandbox = second.sandbox_for(&scoped[0]);
+        assert_eq!(sandbox.network, mcpin_sandbox::Ports::Tcp(vec![443]));
+        assert_eq!(sandbox.fs_write.len(), 2);
+        assert_eq!(sandbox.fs_from_args, mcpin_sandbox::ArgAccess::Read);
         // The lookups are the rules a linear scan finds, in file order.
         for (ecosystem, name) in NAMES {
             let scanned: Vec<usize> = parsed

@@ -29,6 +29,7 @@ mod compiled;
 mod file;
 mod interpreters;
 mod runtime;
+mod sandbox;
 mod signature;
 
 pub use compiled::{CompiledError, CompiledPolicy, PackageRules, RulesError, cache_dir};
@@ -43,6 +44,7 @@ pub use runtime::{
     DEFAULT_APPROVAL_TIMEOUT, DestructiveMode, OnDrift, RateLimit, RuntimeFile, RuntimePolicy,
     RuntimeTool, RuntimeToolFile, ToolClass,
 };
+pub use sandbox::{PortsFile, SandboxFile};
 pub use signature::{
     POLICY_PREDICATE_TYPE, PolicyPredicate, PolicySignatureError, sign_policy, signature_path,
     verify_policy_signature, verify_policy_signature_bytes, verify_policy_signature_sha256,
@@ -123,6 +125,9 @@ pub struct Policy {
     pub named_files: Vec<NamedFile>,
     /// `[runtime]`: what the runtime guard enforces while the server runs.
     pub runtime: RuntimePolicy,
+    /// `[sandbox]`: what a server may touch (a package rule's `[packages.sandbox]` overrides
+    /// it key by key: see [`Policy::sandbox_for`]).
+    pub sandbox: mcpin_sandbox::SandboxPolicy,
 }
 
 /// The policy's `max-age`, as written and as a duration.
@@ -214,6 +219,8 @@ pub struct PackageRule {
     pub require_approval: bool,
     pub tools_digest: Option<String>,
     pub tools: Option<ToolRules>,
+    /// `[packages.sandbox]`.
+    pub sandbox: Option<mcpin_sandbox::SandboxOverride>,
 }
 
 /// A version requirement in an ecosystem's own syntax.
@@ -522,12 +529,17 @@ pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
             require_approval: rule.require_approval,
             tools_digest,
             tools: rule.tools.clone(),
+            sandbox: rule
+                .sandbox
+                .as_ref()
+                .map(|over| sandbox::sandbox_override(over, &mut check)),
         });
     }
 
     let sbom = sbom_image(&file.sbom, &mut check);
     let launch = launch_rules(&file.launch, &mut check);
     let runtime = runtime::runtime_policy(&file.runtime, &mut check);
+    let sandbox = sandbox::sandbox_policy(&file.sandbox, &mut check);
     if let Some(url) = &file.store.url {
         let _ = url::Url::parse(url.get_ref())
             .map_err(|e| e.to_string())
@@ -562,6 +574,7 @@ pub fn compile(path: &Path, text: &str) -> Result<CompiledPolicy, PolicyError> {
         store_oci: file.store.oci.as_ref().map(|oci| oci.get_ref().clone()),
         trusted_root: file.sigstore.trusted_root.clone(),
         runtime,
+        sandbox,
     };
     Ok(CompiledPolicy::encode(&image, &packages))
 }
@@ -619,6 +632,15 @@ impl Policy {
                 path: path.to_owned(),
                 source,
             })
+    }
+
+    /// The sandbox of a package allowed by `rule`: `[sandbox]` with the rule's
+    /// `[packages.sandbox]` keys in place of the global ones.
+    pub fn sandbox_for(&self, rule: &PackageRule) -> mcpin_sandbox::SandboxPolicy {
+        match &rule.sandbox {
+            Some(over) => self.sandbox.with_override(over),
+            None => self.sandbox.clone(),
+        }
     }
 
     /// What a signature over this policy pins: each key signer's key id and the digest of the

@@ -20,6 +20,7 @@ pub struct VerifiedPackage {
     pub(crate) sbom: Option<SbomRef>,
     pub(crate) signers: Vec<String>,
     pub(crate) rule: usize,
+    pub(crate) sandbox: mcpin_sandbox::SandboxPolicy,
 }
 
 impl VerifiedPackage {
@@ -56,5 +57,11 @@ impl VerifiedPackage {
     /// The 0-based index of the `[[packages]]` rule that allowed it.
     pub fn rule(&self) -> usize {
         self.rule
+    }
+
+    /// What the server may touch while it runs: `[sandbox]` with the allowing rule's
+    /// `[packages.sandbox]` keys in place of the global ones.
+    pub fn sandbox(&self) -> &mcpin_sandbox::SandboxPolicy {
+        &self.sandbox
     }
 }

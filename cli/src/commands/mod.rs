@@ -13,6 +13,7 @@ mod manual;
 mod policy;
 mod review;
 mod run;
+mod sandbox;
 mod sbom;
 mod sign;
 mod sigstore;
@@ -26,6 +27,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 pub use run::record_usage_error;
+pub use sandbox::hidden as sandbox_hidden;
 
 use crate::args::Command;
 use crate::exit::ExitStatus;
@@ -53,6 +55,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Audit(crate::args::AuditCommand::Show(args)) => audit::show(args),
         Command::Tools(command) => tools::run(command),
         Command::Attest(command) => attest::run(command),
+        Command::Sandbox(crate::args::SandboxCommand::Explain(args)) => sandbox::explain(args),
         Command::Completions(args) => manual::completions(args),
         Command::Man(args) => manual::man(args),
     }

@@ -45,6 +45,7 @@ pub fn run(args: ReviewArgs) -> anyhow::Result<ExitStatus> {
     let npm_registry = settings.npm.registry_for(&spec_name(&spec)).to_string();
     let pypi_index = settings.pypi_index.to_string();
     let client = Client::new(settings)?;
+    let mcpin = std::env::current_exe().context("finding the mcpin binary")?;
     let review = mcpin_review::review(
         &client,
         &mcpin_review::Request {
@@ -57,6 +58,7 @@ pub fn run(args: ReviewArgs) -> anyhow::Result<ExitStatus> {
             lock_registry: args.lock_registry.clone(),
             npm_registry,
             pypi_index,
+            sandbox: Some(&mcpin),
         },
     )?;
     eprint!("{}", mcpin_review::text(&review));

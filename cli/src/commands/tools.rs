@@ -18,8 +18,29 @@ pub fn run(command: ToolsCommand) -> anyhow::Result<ExitStatus> {
 
 fn capture(args: ToolsCaptureArgs) -> anyhow::Result<ExitStatus> {
     let (program, server_args) = args.command.split_first().expect("clap requires CMD");
-    let mut command = std::process::Command::new(program);
-    command.args(server_args);
+    let command = if args.no_sandbox {
+        let mut command = std::process::Command::new(program);
+        command.args(server_args);
+        command
+    } else {
+        // The trampoline starts for any program; a server that cannot start is reported as
+        // without the sandbox.
+        if !findable(program) {
+            return Err(mcpin_tools::ClientError::Spawn {
+                program: program.to_string_lossy().into_owned(),
+                error: std::io::ErrorKind::NotFound.into(),
+            }
+            .into());
+        }
+        let mcpin = std::env::current_exe().context("finding the mcpin binary")?;
+        let (command, record) =
+            mcpin_sandbox::trampoline::capture(&mcpin, program, server_args, None)
+                .map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+        for warning in &record.warnings {
+            eprintln!("mcpin: capture sandbox: {warning}");
+        }
+        command
+    };
     let options = ClientOptions {
         step_timeout: Duration::from_secs(args.timeout),
         ..ClientOptions::default()
@@ -42,6 +63,16 @@ fn capture(args: ToolsCaptureArgs) -> anyhow::Result<ExitStatus> {
             .unwrap_or_default()
     );
     Ok(ExitStatus::Success)
+}
+
+/// Whether `program` names an existing file, directly or on `PATH` (as the exec will look).
+fn findable(program: &std::ffi::OsStr) -> bool {
+    let path = std::path::Path::new(program);
+    if path.components().count() > 1 {
+        return path.is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(path).is_file()))
 }
 
 /// `name version` from a serverInfo object, for messages.

@@ -68,6 +68,7 @@ pub(super) struct PolicyImage {
     pub store_oci: Option<String>,
     pub trusted_root: Option<String>,
     pub runtime: RuntimePolicy,
+    pub sandbox: mcpin_sandbox::SandboxPolicy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +125,8 @@ pub(super) struct RuleImage {
     pub tools_digest: Option<String>,
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<ToolRules>,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<mcpin_sandbox::SandboxOverride>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -287,6 +290,7 @@ impl CompiledPolicy {
             trusted_root: image.trusted_root.map(|file| base.join(file)),
             named_files,
             runtime: image.runtime,
+            sandbox: image.sandbox,
         })
     }
 }
@@ -592,6 +596,7 @@ impl PackageRules {
             require_approval: image.require_approval,
             tools_digest: image.tools_digest,
             tools: image.tools,
+            sandbox: image.sandbox,
         })
     }
 
@@ -652,6 +657,7 @@ mod tests {
             signers: vec![],
             servers: vec![],
             runtime: Default::default(),
+            sandbox: Default::default(),
             tools: Default::default(),
             sbom: Default::default(),
             launch: Default::default(),
@@ -671,6 +677,7 @@ mod tests {
             require_approval: false,
             tools_digest: None,
             tools: None,
+            sandbox: None,
         };
         let compiled = CompiledPolicy::encode(&image, &[rule("a"), rule("@s/*"), rule("a")]);
         let bytes = compiled.as_bytes().to_vec();

@@ -60,6 +60,9 @@ pub struct PolicyFile {
     /// What the runtime guard enforces while the server runs.
     #[serde(default)]
     pub runtime: super::runtime::RuntimeFile,
+    /// What a verified server may touch while it runs (Landlock on Linux, docker flags).
+    #[serde(default)]
+    pub sandbox: super::sandbox::SandboxFile,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -134,6 +137,9 @@ pub struct PackageRuleFile {
     /// Tool rules for this package, replacing the top-level `[tools]`.
     #[serde(default)]
     pub tools: Option<ToolRulesFile>,
+    /// Sandbox keys for this package, each replacing the global `[sandbox]` one.
+    #[serde(default)]
+    pub sandbox: Option<super::sandbox::SandboxFile>,
 }
 
 /// One approved server launch, as an agent config runs it through `mcpin run --`.
