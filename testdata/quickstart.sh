@@ -109,7 +109,9 @@ PY
 say "3. Agent: the launch goes through the shim; an MCP client lists the tools through it"
 serve "$work/registry" "$tarball" >registry.url
 registry=$(cat registry.url)
-step env MCPIN_NPM_REGISTRY="$registry" "$mcpin" tools capture --out seen.json -- \
+# --no-sandbox: this client plays the agent, and the shim it starts needs the registry and its
+# state directory (a capture sandbox allows neither).
+step env MCPIN_NPM_REGISTRY="$registry" "$mcpin" tools capture --no-sandbox --out seen.json -- \
     "$mcpin" run --policy policy.toml -- npx -y "$name@0.1.0"
 python3 -c 'import json,sys; [print("  tool:", t["name"], "-", t.get("description","")) for t in json.load(open(sys.argv[1]))["payload"]["tools"]]' seen.json >&2
 kill "$registry_pid"

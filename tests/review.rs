@@ -174,7 +174,15 @@ fn review_approve_sign_compile_then_the_server_launches_through_the_shim() {
     // What the compiled entry runs is allowed under the signed policy, and an MCP client
     // lists the approved tools through the shim.
     let seen = sandbox.path("seen.json");
-    let mut capture = sandbox.command(&["tools", "capture", "--out", seen.to_str().unwrap(), "--"]);
+    let mut capture = sandbox.command(&[
+        "tools",
+        "capture",
+        // The client here is the agent: the shim it starts keeps state in the user's places.
+        "--no-sandbox",
+        "--out",
+        seen.to_str().unwrap(),
+        "--",
+    ]);
     capture
         .arg(&mcpin_path)
         .args(["run", "--policy", policy_arg, "--policy-root-key"])

@@ -121,20 +121,22 @@ fn verify_with_policy(args: &VerifyArgs, policy_path: &Path) -> anyhow::Result<E
     let mut provenance = None;
     if args.bundle.is_empty() {
         let sources = loaded.policy.attestation_sources();
+        // The registry's own provenance can satisfy a Sigstore signer (npm and PyPI).
+        let wants_provenance = loaded.policy.wants_registry_provenance()
+            && matches!(
+                identified.package.ecosystem,
+                mcpin_attestation::Ecosystem::Npm | mcpin_attestation::Ecosystem::Pypi
+            );
         let mut settings = crate::settings::registry_defaults()?;
-        // A directory store needs no HTTP client (whose TLS roots take milliseconds to load).
-        settings.http.offline |= sources.https.is_none() && sources.oci.is_none();
+        // Only a directory store and no registry provenance: no HTTP client (whose TLS roots
+        // take milliseconds to load).
+        settings.http.offline |=
+            sources.https.is_none() && sources.oci.is_none() && !wants_provenance;
         let client = mcpin_registry_client::Client::new(settings)?;
         let gathered = client.gather_attestations(&sources, &identified.digests.sha256);
         files.extend(gathered.files);
         notes = gathered.notes;
-        // The registry's own provenance can satisfy a Sigstore signer (npm and PyPI).
-        if loaded.policy.wants_registry_provenance()
-            && matches!(
-                identified.package.ecosystem,
-                mcpin_attestation::Ecosystem::Npm | mcpin_attestation::Ecosystem::Pypi
-            )
-        {
+        if wants_provenance {
             provenance =
                 Some(client.registry_provenance(&identified.package, &identified.digests.sha256));
         }
