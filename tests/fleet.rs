@@ -18,22 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mcpin_tests::{Service, artifact, mcpin, mcpin_bin, stderr, stdout};
+use mcpin_tests::{Service, artifact, mcpin, mcpin_bin, ok, stderr, stdout};
 use serde_json::{Value, json};
 
 const NPM: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
 const MCPIN: &str = "/usr/local/bin/mcpin";
-
-fn ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-}
 
 fn run_ok(args: &[&str]) -> Output {
     let output = mcpin(args).output().unwrap();

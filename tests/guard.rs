@@ -6,30 +6,15 @@
 //! (`tests/support/guard-fixture`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, env, mcpin, npm_publish, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_publish, ok, sha256_of, stderr, stdout};
 use serde_json::{Value, json};
 
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
 const TIME_WHL: &str = "mcp_server_time-2026.10.19-py3-none-any.whl";
-
-fn ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn sha256_of(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 /// Keys, signed packages and bundle stores, made once per test binary.
 struct World {

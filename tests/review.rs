@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use mcpin_tests::{
     env, hello_package, hello_package_version, mcpin, mcpin_bin, npm_publish, stderr, stdout,
 };
+use mcpin_verifier::policy::Policy;
 use serde_json::Value;
 
 struct Sandbox {
@@ -213,5 +214,46 @@ fn review_approve_sign_compile_then_the_server_launches_through_the_shim() {
     assert!(
         update["previous"].to_string().contains("hello"),
         "{update:#}"
+    );
+
+    // A clean next version, approved into the same policy: the rule that names the package is
+    // updated (one rule, the new digest) and its launch command follows, keeping the rest.
+    let next = hello_package_version(sandbox.dir.path(), &name, "0.3.0", "Greets a name.");
+    npm_publish(sandbox.dir.path(), &next);
+    let approved_next: Value = serde_json::from_str(&stdout(&sandbox.ok(&[
+        "review",
+        &format!("npm:{name}@0.3.0"),
+        "--policy",
+        policy_arg,
+        "--approve",
+        "--key",
+        sandbox.path("security-team.key").to_str().unwrap(),
+        "--add-to-policy",
+        policy_arg,
+        "--json",
+    ])))
+    .unwrap();
+    let next_sha256 = approved_next["sha256"].as_str().unwrap();
+    let updated = Policy::load(&policy).unwrap();
+    let rules: Vec<_> = updated.packages.iter().map(Result::unwrap).collect();
+    assert_eq!(
+        rules.len(),
+        1,
+        "{}",
+        std::fs::read_to_string(&policy).unwrap()
+    );
+    assert_eq!(
+        rules[0].digests,
+        [("sha256".to_owned(), next_sha256.to_owned())]
+    );
+    assert_eq!(rules[0].require_all, ["security-team"]);
+    let next_pinned = format!("{name}@0.3.0");
+    assert_eq!(updated.servers.len(), 1);
+    assert_eq!(updated.servers[0].argv, ["npx", "-y", next_pinned.as_str()]);
+    assert!(
+        std::fs::read_to_string(&policy)
+            .unwrap()
+            .starts_with("version = 1\n\n[[signers]]"),
+        "the file is edited in place"
     );
 }

@@ -11,28 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, env, mcpin, npm_publish, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_publish, ok, sha256_of, stderr, stdout};
 use serde_json::Value;
 
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
 const TIME_WHL: &str = "mcp_server_time-2026.10.19-py3-none-any.whl";
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"mcpin-test","version":"1"}}}"#;
-
-fn ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn sha256_of(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 /// Signed packages, a publisher key and a bundle store, made once per test binary.
 struct World {

@@ -18,32 +18,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use mcpin_tests::{artifact, mcpin, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_publish, ok, sha256_of, stderr, stdout};
 use serde_json::Value;
 
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
 const FETCH_WHL: &str = "mcp_server_fetch-2026.10.24-py3-none-any.whl";
-
-fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the suite with tests/run"))
-}
-
-fn ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn sha256_of(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
-}
 
 /// Signed packages and a publisher key, made once per test binary.
 struct World {
@@ -118,25 +98,6 @@ process.stdin.on('end', () => process.exit(0));
         .unwrap();
     ok(&output, "npm pack");
     dir.join(stdout(&output).trim())
-}
-
-fn npm_publish(dir: &Path, tarball: &Path) {
-    let registry = env("MCPIN_TEST_NPM_REGISTRY");
-    let npmrc = dir.join("publish.npmrc");
-    let host = registry.trim_start_matches("http:");
-    std::fs::write(
-        &npmrc,
-        format!("{host}:_authToken={}\n", env("MCPIN_TEST_NPM_TOKEN")),
-    )
-    .unwrap();
-    let output = Command::new("npm")
-        .arg("publish")
-        .arg(tarball)
-        .args(["--registry", &registry, "--userconfig"])
-        .arg(&npmrc)
-        .output()
-        .unwrap();
-    ok(&output, "npm publish");
 }
 
 fn world() -> &'static World {

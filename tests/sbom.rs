@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use mcpin_tests::{artifact, mcpin, run_in, stderr, stdout, testdata};
+use mcpin_tests::{artifact, mcpin, ok, run_in, stderr, stdout, testdata};
 use serde_json::{Value, json};
 
 const FILESYSTEM: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
@@ -21,16 +21,6 @@ fn shared_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
         .path()
-}
-
-fn ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        stdout(output),
-        stderr(output)
-    );
 }
 
 /// `mcpin lock` of server-filesystem, resolved once per test binary.

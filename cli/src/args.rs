@@ -845,9 +845,10 @@ pub struct ReviewArgs {
     /// Until when the approval counts (YYYY-MM-DD or RFC 3339) [default: 90 days from now]
     #[arg(long, value_name = "DATE", requires = "approve")]
     pub expires: Option<String>,
-    /// Append a [[packages]] rule for this exact version and digest, and its launch command as
-    /// a [[servers]] entry, to this policy file (then sign it again, `mcpin policy sign`, and
-    /// compile the client allowlists, `mcpin policy compile`)
+    /// Add a [[packages]] rule for this exact version and digest, and its launch command as a
+    /// [[servers]] entry, to this policy file, or update the rule and launch command that name
+    /// the package already (then sign it again, `mcpin policy sign`, and compile the client
+    /// allowlists, `mcpin policy compile`)
     #[arg(long, value_name = "FILE", requires = "approve")]
     pub add_to_policy: Option<std::path::PathBuf>,
     /// The entry point to capture, if the package has several

@@ -11,6 +11,7 @@
 //! It decides nothing: the launch does, with the policy. It never runs the package's install
 //! scripts or builds an sdist.
 
+mod policy_rule;
 mod previous;
 mod render;
 
@@ -34,6 +35,7 @@ use mcpin_verifier::verdict::Reason;
 use serde::Serialize;
 use sha2::Digest as _;
 
+pub use policy_rule::{Approved, PolicyRuleError, RuleChange, add_or_update};
 pub use render::{markdown, text};
 
 /// Version of the JSON review format (`mcpin review --json`).

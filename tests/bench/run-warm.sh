@@ -41,6 +41,10 @@ launchers = ["npx"]
 [store]
 dir = "bundles"
 TOML
+# mcpin run gives node only the variables its env allowlist passes; node started directly would
+# otherwise pay for what the caller's environment asks of it (NODE_EXTRA_CA_CERTS: ≈ 30 ms here
+# to load a CA bundle), which is not the cost being measured.
+unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}'
 printf '%s\n' "$init" >"$work/init.jsonl"
 

@@ -147,9 +147,18 @@ fn approve(
         approval_path.display()
     );
     if let Some(file) = add_to_policy {
-        add_rule(file, review, &signer.id)?;
+        let done = match add_rule(file, review, &signer.id)? {
+            mcpin_review::RuleChange::Added { rule } => {
+                format!("added [[packages]] rule {rule} and its [[servers]] launch command")
+            }
+            mcpin_review::RuleChange::Updated { rule, from } => format!(
+                "updated [[packages]] rule {rule} (version {} → {}) and the [[servers]] launch command of that version",
+                from.as_deref().unwrap_or("any"),
+                review.package.version
+            ),
+        };
         eprintln!(
-            "added a [[packages]] rule and a [[servers]] launch command for {} to {}: sign the policy again (`mcpin policy sign {} --key ROOT_KEY`), then compile the client allowlists (`mcpin policy compile`)",
+            "{done} for {} in {}: sign the policy again (`mcpin policy sign {} --key ROOT_KEY`), then compile the client allowlists (`mcpin policy compile`)",
             review.package.purl,
             file.display(),
             file.display()
@@ -158,117 +167,31 @@ fn approve(
     Ok(())
 }
 
-/// How an agent config launches this exact package: `npx -y name@version`, `uvx
-/// name==version`, `docker run -i --rm image@sha256:…`.
-fn launch_argv(package: &mcpin_attestation::PackageInfo) -> Option<Vec<String>> {
-    let argv: Vec<String> = match package.ecosystem {
-        mcpin_attestation::Ecosystem::Npm => vec![
-            "npx".into(),
-            "-y".into(),
-            format!("{}@{}", package.name, package.version),
-        ],
-        mcpin_attestation::Ecosystem::Pypi => {
-            vec![
-                "uvx".into(),
-                format!("{}=={}", package.name, package.version),
-            ]
-        }
-        mcpin_attestation::Ecosystem::Oci => vec![
-            "docker".into(),
-            "run".into(),
-            "-i".into(),
-            "--rm".into(),
-            format!("{}@{}", package.name, package.version),
-        ],
-        mcpin_attestation::Ecosystem::Mcpb => return None,
-    };
-    Some(argv)
-}
-
-/// Appends the rule for exactly this version and digest, required to be signed by `signer`
-/// and by each Sigstore signer the registry's provenance satisfied, and the approved launch
-/// command (`[[servers]]`, what `mcpin policy compile` turns into client allowlists; server
-/// arguments such as a directory are added by hand). The existing bytes are kept as they are;
-/// the result must validate before it replaces the file.
+/// Adds the rule for exactly this version and digest (required to be signed by `signer` and by
+/// each Sigstore signer the registry's provenance satisfied) and its launch command, or updates
+/// the rule that already names the package (see [`mcpin_review::add_or_update`]). The result
+/// must validate before it replaces the file.
 fn add_rule(
     file: &std::path::Path,
     review: &mcpin_review::Review,
     signer: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<mcpin_review::RuleChange> {
     let text = fs_err::read_to_string(file)?;
-    let current = Policy::parse(file, &text)?;
-    let package = &review.package;
-    if let Some(rule) = current
-        .packages
-        .matching(package.ecosystem, &package.name)?
-        .into_iter()
-        .find(|rule| rule.name == package.name)
-    {
-        bail!(
-            "[[packages]] rule {} of `{}` already names {}: edit it (version, digests) rather than adding another",
-            rule.index + 1,
-            file.display(),
-            package.name
-        );
-    }
-    let version = match package.ecosystem {
-        mcpin_attestation::Ecosystem::Pypi => format!("=={}", package.version),
-        _ => package.version.clone(),
-    };
+    Policy::parse(file, &text)?;
     let mut require_all = vec![signer.to_owned()];
     require_all.extend(review.provenance.signers.iter().cloned());
     require_all.dedup();
-    let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
-    let mut rule = format!(
-        "\n# Added by `mcpin review --approve` on {}.\n[[packages]]\necosystem = {}\nname = {}\n",
-        jiff::Timestamp::now().strftime("%Y-%m-%d"),
-        quoted(package.ecosystem.as_str()),
-        quoted(&package.name),
-    );
-    if package.ecosystem != mcpin_attestation::Ecosystem::Oci {
-        rule.push_str(&format!("version = {}\n", quoted(&version)));
-    }
-    rule.push_str(&format!(
-        "digests = [{}]\nrequire-all = [{}]\n",
-        quoted(&format!("sha256:{}", review.sha256)),
-        require_all
-            .iter()
-            .map(|s| quoted(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    if let Some(argv) = launch_argv(package)
-        && !current.servers.iter().any(|server| server.argv == argv)
-    {
-        let short = package
-            .name
-            .rsplit(['/', '@'])
-            .next()
-            .unwrap_or(&package.name);
-        let name: String = short
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        rule.push_str(&format!(
-            "\n[[servers]]\nname = {}\nargv = [{}]\n",
-            quoted(&name),
-            argv.iter()
-                .map(|a| quoted(a))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let mut updated = text.clone();
-    if !updated.ends_with('\n') {
-        updated.push('\n');
-    }
-    updated.push_str(&rule);
+    let (updated, change) = mcpin_review::add_or_update(
+        &text,
+        &mcpin_review::Approved {
+            package: &review.package,
+            sha256: &review.sha256,
+            require_all: &require_all,
+            date: &jiff::Timestamp::now().strftime("%Y-%m-%d").to_string(),
+        },
+    )
+    .with_context(|| format!("adding the rule to `{}`", file.display()))?;
     Policy::parse(file, &updated).context("the policy with the added rule does not validate")?;
-    write_atomic(file, updated.as_bytes())
+    write_atomic(file, updated.as_bytes())?;
+    Ok(change)
 }
