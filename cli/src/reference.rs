@@ -1,6 +1,6 @@
 //! The generated reference pages in `docs/reference/`: the command line from clap, the
-//! policy file from its JSON Schema, and the verdict codes, launcher refusal codes and exit
-//! codes from their enums. The test below fails when a committed page differs from what
+//! policy file and the audit records from their JSON Schemas, and the verdict codes, launcher
+//! refusal codes and exit codes from their enums. The test below fails when a committed page differs from what
 //! the code generates; `MCPIN_UPDATE_DOCS=1` makes it rewrite the pages instead.
 
 use std::fmt::Write;
@@ -32,6 +32,7 @@ fn pages() -> Vec<(&'static str, String)> {
         ("cli.md", cli()),
         ("policy.md", policy()),
         ("codes.md", codes()),
+        ("audit.md", audit()),
     ]
 }
 
@@ -275,6 +276,95 @@ fn codes() -> String {
         writeln!(page, "| {} | {} |", *status as u8, status.meaning()).unwrap();
     }
     page
+}
+
+/// The audit log's records, one table per event, from the JSON Schemas of the types that write
+/// them.
+fn audit() -> String {
+    fn schema<T: schemars::JsonSchema>() -> Value {
+        serde_json::to_value(schemars::schema_for!(T)).expect("a schema serializes")
+    }
+    let record = schema::<mcpin_launcher::audit::Record>();
+    let launch = schema::<mcpin_launcher::audit::Decision>();
+    let mut page = String::from(GENERATED);
+    page.push_str(
+        "# Audit records\n\n\
+         The audit log (`mcpin audit show`, `mcpin audit verify`) is JSON Lines, one record per \
+         line, hash-chained: each record's `prev` is the `sha256:` of the line before it. \
+         `mcpin run` appends a `launch` record for every decision, and the runtime guard one \
+         record for every tool call, drift, approval and stop. `mcpin audit show --json` prints \
+         each record as written plus `\"schema_version\": 1`. Codes: [codes.md](codes.md) and \
+         the runtime guard's in [runtime-guard.md](../runtime-guard.md#reason-codes).\n\n\
+         ## Every record\n\n",
+    );
+    // The fields of a launch record that are not the decision's are every record's.
+    let decision_fields: Vec<String> = properties(&launch).into_iter().map(|(k, _)| k).collect();
+    let mut common = record.clone();
+    if let Some(fields) = common["properties"].as_object_mut() {
+        fields.retain(|name, _| !decision_fields.contains(name));
+    }
+    page.push_str(&fields_table(&common));
+    page.push_str("\n## `\"event\": \"launch\"`\n\nA decision of `mcpin run`, allowed or refused (a refusal before the pipeline ran carries only `argv` and one reason).\n\n");
+    page.push_str(&fields_table(&launch));
+    for (event, what, fields) in [
+        (
+            "tool-call",
+            "One `tools/call` through the runtime guard.",
+            schema::<mcpin_guard::ToolCall>(),
+        ),
+        (
+            "tool-drift",
+            "A listed tool (or the server instructions) that differs from what was signed.",
+            schema::<mcpin_guard::Drift>(),
+        ),
+        (
+            "approval",
+            "A destructive call put to a human, and the answer.",
+            schema::<mcpin_guard::Approval>(),
+        ),
+        (
+            "guard-stop",
+            "The guard stopped the server.",
+            schema::<mcpin_guard::StopRecord>(),
+        ),
+    ] {
+        write!(page, "\n## `\"event\": \"{event}\"`\n\n{what}\n\n").unwrap();
+        page.push_str(&fields_table(&fields));
+    }
+    page
+}
+
+/// One row per field of a record schema; nested objects as `outer.inner`, lists of objects as
+/// `outer[].inner`.
+fn fields_table(root: &Value) -> String {
+    fn rows(object: &Value, defs: &Value, prefix: &str, table: &mut String) {
+        for (key, property) in properties(object) {
+            let path = format!("{prefix}{key}");
+            let Some(description) = property["description"].as_str().map(one_line) else {
+                panic!(
+                    "audit field `{path}` has no doc comment: document it where the record is \
+                     defined (launcher/src/audit.rs, guard/src/audit.rs), then run `{REGENERATE}`"
+                );
+            };
+            let type_name = type_name(property, defs).replace("table", "object");
+            writeln!(
+                table,
+                "| `{path}` | {type_name} | {} |",
+                description.replace('|', "\\|")
+            )
+            .unwrap();
+            match table_of(property, defs) {
+                Some((inner, false)) if inner.get("properties").is_some() => {
+                    rows(inner, defs, &format!("{path}."), table)
+                }
+                Some((inner, true)) => rows(inner, defs, &format!("{path}[]."), table),
+                _ => {}
+            }
+        }
+    }
+    let mut table = String::from("| field | type | meaning |\n|---|---|---|\n");
+    rows(root, &root["$defs"], "", &mut table);
+    table
 }
 
 fn reference_dir() -> PathBuf {

@@ -3,6 +3,7 @@
 
 use std::sync::mpsc::{Receiver, Sender};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -16,8 +17,9 @@ pub trait AuditSink: Send + 'static {
 }
 
 /// The server the records are about.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ServerRef {
+    /// The verified artifact's package URL.
     pub purl: String,
     /// sha256 of the verified artifact, lowercase hex.
     pub sha256: String,
@@ -26,7 +28,7 @@ pub struct ServerRef {
 }
 
 /// What happened to a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
     Allowed,
@@ -37,7 +39,7 @@ pub enum Decision {
 }
 
 /// What came back from the server for a call that reached it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CallResult {
     /// `isError` of the result, or true for a JSON-RPC error.
     pub is_error: bool,
@@ -51,65 +53,91 @@ pub struct CallResult {
     pub input_required: bool,
     /// Set when the guard replaced the result (`output-invalid`, `output-injection`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub replaced: Option<Code>,
 }
 
 /// One `tools/call`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ToolCall {
+    /// The server called.
     pub server: ServerRef,
     /// `clientInfo.name` from `initialize` or the 2026 request `_meta`.
     pub client: Option<String>,
     /// The protocol version the call was made under.
     pub protocol: Option<String>,
+    /// The tool called.
     pub tool: String,
     /// `sha256:` over the arguments as compact JSON with object keys sorted.
     pub arguments_digest: String,
     /// The arguments, redacted and size-capped (`log-arguments = true` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Value>,
+    /// What happened to the call.
     pub decision: Decision,
+    /// The guard code behind the decision.
+    #[schemars(with = "String")]
     pub reason: Code,
+    /// The reason in words.
     pub message: String,
     /// From the call leaving the guard to its answer, in milliseconds (calls that reached the server).
     pub latency_ms: Option<f64>,
+    /// What came back; absent when the server never answered.
     pub result: Option<CallResult>,
 }
 
 /// A listed tool (or the instructions) that differs from what was signed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Drift {
+    /// The server whose list drifted.
     pub server: ServerRef,
+    /// The client's name, when known.
     pub client: Option<String>,
     /// The tool name; absent for the instructions.
     pub tool: Option<String>,
+    /// `tool-changed`, `tool-unsigned` or `instructions-changed`.
+    #[schemars(with = "String")]
     pub reason: Code,
     /// The signed digest (absent for a tool that is not signed).
     pub signed_digest: Option<String>,
+    /// The digest of what the server listed.
     pub observed_digest: String,
     /// `deny` (the server is stopped) or `filter` (hidden, calls refused).
     pub action: &'static str,
 }
 
 /// A question put to a human about a destructive call, and the answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Approval {
+    /// The server whose tool was to be called.
     pub server: ServerRef,
+    /// The client's name, when known.
     pub client: Option<String>,
+    /// The destructive tool.
     pub tool: String,
+    /// As in `tool-call`.
     pub arguments_digest: String,
     /// `elicitation` (2025 request), `input-required` (2026 round trip), `command`, or `none`.
     pub via: &'static str,
+    /// `approved` or `denied`.
     pub outcome: Decision,
+    /// The guard code: `approved-by-elicitation`, `approved-by-command`, `approval-declined`,
+    /// `approval-timeout`, `approval-unavailable`.
+    #[schemars(with = "String")]
     pub reason: Code,
+    /// The answer in words.
     pub message: String,
 }
 
 /// The guard stopped the server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StopRecord {
+    /// The server stopped.
     pub server: ServerRef,
+    /// Why (a guard code).
+    #[schemars(with = "String")]
     pub reason: Code,
+    /// Why, in words.
     pub message: String,
 }
 

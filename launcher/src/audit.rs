@@ -17,6 +17,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -24,7 +25,7 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The decision's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Allow,
@@ -32,24 +33,29 @@ pub enum Outcome {
 }
 
 /// One reason behind a decision, with its stable code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reason {
+    /// A verdict, refusal or sandbox code (the codes reference lists them).
     pub code: String,
+    /// The reason in words.
     pub message: String,
 }
 
 /// The artifact a decision was about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ArtifactRef {
+    /// The package URL (`pkg:npm/…@…`, `pkg:pypi/…`, `pkg:oci/…`).
     pub purl: String,
     /// Algorithm → hex digest (`sha256`, `sha512`).
     pub digests: std::collections::BTreeMap<String, String>,
 }
 
 /// The policy a decision was made under.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PolicyRef {
+    /// The policy file as read.
     pub path: String,
+    /// The policy's `version`, when it was loaded.
     pub version: Option<String>,
     /// `sha256:<hex>` of the policy file's bytes.
     pub digest: String,
@@ -57,20 +63,27 @@ pub struct PolicyRef {
 
 /// What the caller knows about a decision; the log adds time, user (the real uid's account
 /// name from the password database, never `$USER`), host, seq and prev.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Decision {
+    /// The launcher command line as the agent gave it (`npx -y pkg@1.2.3 ARGS…`).
     pub argv: Vec<String>,
+    /// The artifact judged; absent for a refusal before it was identified.
     pub artifact: Option<ArtifactRef>,
+    /// The policy judged against; absent for a refusal before it was loaded.
     pub policy: Option<PolicyRef>,
     /// Identities of the signers whose signatures were accepted (key ids, certificate SANs).
     pub signers: Vec<String>,
     /// The program exec'd (the interpreter or the docker client) and its sha256, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<ProgramRef>,
+    /// `allow` or `deny`.
     pub verdict: Outcome,
+    /// Every check made, passed or failed, in order.
     pub reasons: Vec<Reason>,
-    /// The effective sandbox rules (after `${…}` expansion) and how they were enforced.
+    /// The effective sandbox rules (after `${…}` expansion) and how they were enforced: see
+    /// docs/sandbox.md, "The audit record".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub sandbox: Option<mcpin_sandbox::Record>,
 }
 
@@ -94,10 +107,12 @@ impl Decision {
 }
 
 /// An executable, by its canonical path and the sha256 of its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramRef {
+    /// Its canonical path.
     pub path: String,
+    /// The sha256 of its bytes, lowercase hex.
     pub sha256: String,
 }
 
@@ -109,18 +124,24 @@ fn launch_event() -> String {
 }
 
 /// A launch decision as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
+    /// Position in the log, from 1.
     pub seq: u64,
     /// RFC 3339, UTC, seconds.
     pub time: String,
+    /// The account of the real uid, from the password database (never `$USER`).
     pub user: String,
+    /// The host name.
     pub host: String,
+    /// What the record is: `launch`, or a runtime guard event (records written before events
+    /// existed have none: launches).
     #[serde(default = "launch_event")]
     pub event: String,
     #[serde(flatten)]
     pub decision: Decision,
+    /// `sha256:` of the previous record's line (the chain `mcpin audit verify` checks).
     pub prev: String,
 }
 
