@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, env, mcpin, npm_publish, ok, sha256_of, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_pack, npm_publish, ok, sha256_of, stderr, stdout};
 use serde_json::{Value, json};
 
 const FILESYSTEM_TGZ: &str = "modelcontextprotocol-server-filesystem-2026.8.31.tgz";
@@ -165,14 +165,7 @@ fn fixture_tarball(dir: &Path, name: &str) -> PathBuf {
         src.join("server.js"),
     )
     .unwrap();
-    let output = Command::new("npm")
-        .args(["pack", "--silent", "--pack-destination"])
-        .arg(dir)
-        .current_dir(&src)
-        .output()
-        .unwrap();
-    ok(&output, "npm pack");
-    dir.join(stdout(&output).trim())
+    npm_pack(&src, dir)
 }
 
 /// A scratch HOME / XDG with the policy at the user location; `store` names the bundle store.

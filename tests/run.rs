@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use mcpin_tests::{artifact, env, mcpin, npm_publish, ok, sha256_of, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_pack, npm_publish, ok, sha256_of, stderr, stdout};
 use serde_json::Value;
 
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
@@ -49,14 +49,7 @@ fn fixture_tarball(dir: &Path, name: &str, extra: &str) -> PathBuf {
         ),
     )
     .unwrap();
-    let output = Command::new("npm")
-        .args(["pack", "--silent", "--pack-destination"])
-        .arg(dir)
-        .current_dir(&src)
-        .output()
-        .unwrap();
-    ok(&output, "npm pack");
-    dir.join(stdout(&output).trim())
+    npm_pack(&src, dir)
 }
 
 fn sign(world_dir: &Path, artifact: &Path, lock: Option<&Path>) {

@@ -18,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use mcpin_tests::{artifact, env, mcpin, npm_publish, ok, sha256_of, stderr, stdout};
+use mcpin_tests::{artifact, env, mcpin, npm_pack, npm_publish, ok, sha256_of, stderr, stdout};
 use serde_json::Value;
 
 const FILESYSTEM: &str = "@modelcontextprotocol/server-filesystem@2026.8.31";
@@ -90,14 +90,7 @@ process.stdin.on('end', () => process.exit(0));
 "#,
     )
     .unwrap();
-    let output = Command::new("npm")
-        .args(["pack", "--silent", "--pack-destination"])
-        .arg(dir)
-        .current_dir(&src)
-        .output()
-        .unwrap();
-    ok(&output, "npm pack");
-    dir.join(stdout(&output).trim())
+    npm_pack(&src, dir)
 }
 
 fn world() -> &'static World {

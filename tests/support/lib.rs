@@ -102,6 +102,18 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `npm pack` of the package in `src`, into `dir`: the tarball's path.
+pub fn npm_pack(src: &Path, dir: &Path) -> PathBuf {
+    let output = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(dir)
+        .current_dir(src)
+        .output()
+        .unwrap();
+    ok(&output, "npm pack");
+    dir.join(stdout(&output).trim())
+}
+
 /// Asserts `output` is a success; the message names `what` and shows both streams.
 pub fn ok(output: &Output, what: &str) {
     assert!(
@@ -212,14 +224,7 @@ pub fn hello_package_version(dir: &Path, name: &str, version: &str, description:
         server.replace("Greets the given name.", description),
     )
     .unwrap();
-    let output = Command::new("npm")
-        .args(["pack", "--silent", "--pack-destination"])
-        .arg(dir)
-        .current_dir(&src)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "npm pack: {}", stderr(&output));
-    dir.join(stdout(&output).trim())
+    npm_pack(&src, dir)
 }
 
 #[cfg(test)]
