@@ -641,6 +641,81 @@ fn tools_that_change_after_the_first_call_are_caught_on_the_next_list() {
     assert_eq!(sandbox.events("tool-drift")[0]["tool"], "echo");
 }
 
+/// Prompt templates are model-facing text too: `prompts/list` must list the prompts as they were
+/// captured and signed.
+#[test]
+fn a_changed_prompt_is_stopped_under_deny_and_hidden_under_filter() {
+    let fixture = format!("{}@1.0.0", world().fixture);
+    let steps = json!([
+        {"prompts": true},
+        {"prompt": "summarize", "args": {"text": "a b c"}},
+        {"prompt": "greet", "args": {}},
+    ]);
+    // As signed: both prompts listed, and got.
+    let sandbox = Sandbox::new("true", "[runtime]\non-drift = \"deny\"\n");
+    let session = sandbox.client(&[], &[], &["npx", "-y", &fixture], steps.clone());
+    assert_eq!(
+        session.step(0)["prompts"],
+        json!(["greet", "summarize"]),
+        "{}",
+        session.stderr
+    );
+    assert!(
+        session.step(1)["result"]["messages"].is_array(),
+        "{}",
+        session.step(1)
+    );
+    assert!(sandbox.events("tool-drift").is_empty());
+
+    let changed = ["npx", "-y", &fixture, "--change-prompt"];
+    let session = sandbox.client(&[], &[], &changed, steps.clone());
+    assert_eq!(
+        session.step(0)["error"]["data"]["reason"],
+        "drift-denied",
+        "{}",
+        session.step(0)
+    );
+    let drift = sandbox.events("tool-drift");
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["prompt"], "summarize");
+    assert_eq!(drift[0]["reason"], "prompt-changed");
+    assert_ne!(drift[0]["signed_digest"], drift[0]["observed_digest"]);
+    let stops = sandbox.events("guard-stop");
+    assert_eq!(stops.last().unwrap()["reason"], "drift-denied", "{stops:?}");
+    assert!(
+        !session.stderr.contains("fixture: prompt"),
+        "{}",
+        session.stderr
+    );
+
+    let sandbox = Sandbox::new("true", "[runtime]\non-drift = \"filter\"\n");
+    let session = sandbox.client(&[], &[], &changed, steps);
+    assert_eq!(
+        session.step(0)["prompts"],
+        json!(["greet"]),
+        "{}",
+        session.step(0)
+    );
+    assert_eq!(
+        session.step(1)["error"]["data"]["reason"],
+        "prompt-drifted",
+        "{}",
+        session.step(1)
+    );
+    assert!(
+        session.step(2)["result"]["messages"].is_array(),
+        "{}",
+        session.step(2)
+    );
+    assert_eq!(
+        session.stderr.matches("fixture: prompt").count(),
+        1,
+        "{}",
+        session.stderr
+    );
+    assert_eq!(sandbox.events("tool-drift")[0]["action"], "filter");
+}
+
 #[test]
 fn a_rate_limit_of_three_per_minute_refuses_the_fourth_call() {
     let fixture = format!("{}@1.0.0", world().fixture);

@@ -93,9 +93,13 @@ pub struct Drift {
     pub server: ServerRef,
     /// The client's name, when known.
     pub client: Option<String>,
-    /// The tool name; absent for the instructions.
+    /// The tool name; absent for the instructions and prompts.
     pub tool: Option<String>,
-    /// `tool-changed`, `tool-unsigned` or `instructions-changed`.
+    /// The prompt name, for a prompt that drifted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// `tool-changed`, `tool-unsigned`, `instructions-changed`, `prompt-changed` or
+    /// `prompt-unsigned`.
     #[schemars(with = "String")]
     pub reason: Code,
     /// The signed digest (absent for a tool that is not signed).

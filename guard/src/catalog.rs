@@ -61,6 +61,9 @@ pub(crate) struct SignedTool {
 /// The signed set, evaluated against the runtime policy once.
 pub(crate) struct Catalog {
     pub tools: HashMap<String, SignedTool>,
+    /// Each signed prompt's digest (RFC 8785 JSON, as `prompts/list` listed it at capture), by
+    /// name; empty when the server advertised no prompts then.
+    pub prompts: HashMap<String, String>,
     pub instructions: Option<String>,
     pub tools_digest: String,
 }
@@ -88,8 +91,19 @@ impl Catalog {
                 )
             })
             .collect();
+        let prompts = section
+            .payload
+            .prompts
+            .iter()
+            .flatten()
+            .filter_map(|prompt| {
+                let name = prompt.get("name").and_then(Value::as_str)?;
+                Some((name.to_owned(), mcpin_tools::jcs_digest(prompt)))
+            })
+            .collect();
         Catalog {
             tools,
+            prompts,
             instructions: section.payload.instructions.clone(),
             tools_digest: section.digest.clone(),
         }

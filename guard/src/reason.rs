@@ -57,8 +57,16 @@ pub enum Code {
     ToolUnsigned,
     /// The server's instructions differ from the signed ones.
     InstructionsChanged,
+    /// A listed prompt differs from its signed definition.
+    PromptChanged,
+    /// A listed prompt is not in the signed set.
+    PromptUnsigned,
+    /// `prompts/get` of a prompt the server listed differently from its signature
+    /// (`on-drift = "filter"`).
+    PromptDrifted,
     // The guard stopped the server.
-    /// `on-drift = "deny"` and the server listed a changed or unsigned tool.
+    /// `on-drift = "deny"` and the server listed a changed or unsigned tool or prompt, or
+    /// changed instructions.
     DriftDenied,
     /// A message that is not one strict JSON object (also: duplicate keys, batches from the server).
     MalformedJson,
@@ -96,6 +104,9 @@ impl Code {
             Code::ToolChanged => "tool-changed",
             Code::ToolUnsigned => "tool-unsigned",
             Code::InstructionsChanged => "instructions-changed",
+            Code::PromptChanged => "prompt-changed",
+            Code::PromptUnsigned => "prompt-unsigned",
+            Code::PromptDrifted => "prompt-drifted",
             Code::DriftDenied => "drift-denied",
             Code::MalformedJson => "malformed-json",
             Code::MessageTooLarge => "message-too-large",
@@ -105,7 +116,7 @@ impl Code {
     }
 
     /// Every code, for documentation and the uniqueness test.
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 31] = [
         Code::ToolAllowed,
         Code::ApprovedByElicitation,
         Code::ApprovedByCommand,
@@ -129,6 +140,9 @@ impl Code {
         Code::ToolChanged,
         Code::ToolUnsigned,
         Code::InstructionsChanged,
+        Code::PromptChanged,
+        Code::PromptUnsigned,
+        Code::PromptDrifted,
         Code::DriftDenied,
         Code::MalformedJson,
         Code::MessageTooLarge,

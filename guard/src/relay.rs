@@ -51,6 +51,7 @@ enum Pending {
     Initialize,
     Discover,
     ToolsList,
+    PromptsList,
     Call(Call),
     /// A call waiting for a human; the server has not seen it.
     Held,
@@ -99,6 +100,9 @@ struct State {
     asked: HashMap<String, Asked>,
     /// Tools the server listed differently from their signature (`filter`): refused from then on.
     drifted: HashSet<String>,
+    /// Prompts the server listed differently from their signature (`filter`): `prompts/get` of
+    /// them is refused from then on.
+    drifted_prompts: HashSet<String>,
     server_bucket: Option<Bucket>,
     tool_buckets: HashMap<String, Bucket>,
     client_name: Option<String>,
@@ -470,6 +474,26 @@ impl Relay {
             }
             "server/discover" => Pending::Discover,
             "tools/list" => Pending::ToolsList,
+            "prompts/list" => Pending::PromptsList,
+            "prompts/get" => {
+                let name =
+                    params().and_then(|p| p.get("name").and_then(Value::as_str).map(str::to_owned));
+                if let Some(name) = name.filter(|name| state.drifted_prompts.contains(name)) {
+                    let message = format!(
+                        "prompt `{name}` was listed differently from its signed definition; it is refused"
+                    );
+                    eprintln!("mcpin guard: {message} [prompt-drifted]");
+                    out.to_client.push(error_line(
+                        &id.to_value(),
+                        REFUSED,
+                        format!("mcpin guard: {message}"),
+                        Code::PromptDrifted,
+                        None,
+                    ));
+                    return;
+                }
+                Pending::Other
+            }
             "tools/call" => {
                 return self.gate(state, id, params().unwrap_or(Value::Null), line, out);
             }
@@ -969,6 +993,10 @@ impl Relay {
                 Some(result) => self.tools_page(&mut state, &id, wire::value(result), &mut out),
                 None => out.pass = true,
             },
+            Pending::PromptsList => match envelope.result {
+                Some(result) => self.prompts_page(&mut state, &id, wire::value(result), &mut out),
+                None => out.pass = true,
+            },
             Pending::Call(call) => self.call_result(call, &id, &envelope, line, &mut out),
             Pending::Held => {
                 // The server answered a call it never received: not possible from a real server.
@@ -999,6 +1027,7 @@ impl Relay {
             server: self.server.clone(),
             client: state.client_name.clone(),
             tool: None,
+            prompt: None,
             reason: Code::InstructionsChanged,
             signed_digest: signed.map(|text| mcpin_tools::jcs_digest(&text)),
             observed_digest: mcpin_tools::jcs_digest(&observed),
@@ -1068,6 +1097,7 @@ impl Relay {
                         server: self.server.clone(),
                         client: state.client_name.clone(),
                         tool: Some(name.clone()),
+                        prompt: None,
                         reason: if signed.is_some() {
                             Code::ToolChanged
                         } else {
@@ -1091,22 +1121,69 @@ impl Relay {
             }
         }
         if !drifted.is_empty() && action == OnDrift::Deny {
-            let message = format!(
-                "the server listed tools that differ from their signature: {}",
-                drifted.join(", ")
-            );
+            return drift_denied(id, "tools", &drifted, out);
+        }
+        state.drifted.extend(drifted);
+        *tools = kept;
+        out.to_client.push(wire::line(
+            &json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result}),
+        ));
+    }
+
+    /// One `prompts/list` page: every prompt must be as it was listed when the tools were
+    /// captured and signed (prompt templates are text the model reads, like tool descriptions).
+    fn prompts_page(&self, state: &mut State, id: &RequestId, mut result: Value, out: &mut Out) {
+        let Some(prompts) = result.get_mut("prompts").and_then(Value::as_array_mut) else {
+            let message = "the server's prompts/list result has no prompts array";
             out.to_client.push(error_line(
                 &id.to_value(),
                 REFUSED,
                 format!("mcpin guard: {message}"),
-                Code::DriftDenied,
+                Code::ServerProtocolViolation,
                 None,
             ));
-            out.stop = Some((Code::DriftDenied, message));
+            out.stop = Some((Code::ServerProtocolViolation, message.into()));
             return;
+        };
+        let action = self.config.runtime.on_drift;
+        let mut drifted = Vec::new();
+        prompts.retain(|listed| {
+            let name = listed.get("name").and_then(Value::as_str).unwrap_or("(no name)");
+            let observed = mcpin_tools::jcs_digest(listed);
+            let signed = self.catalog.prompts.get(name);
+            if signed == Some(&observed) {
+                return !state.drifted_prompts.contains(name);
+            }
+            self.record(Event::ToolDrift(Drift {
+                server: self.server.clone(),
+                client: state.client_name.clone(),
+                tool: None,
+                prompt: Some(name.to_owned()),
+                reason: if signed.is_some() {
+                    Code::PromptChanged
+                } else {
+                    Code::PromptUnsigned
+                },
+                signed_digest: signed.cloned(),
+                observed_digest: observed.clone(),
+                action: drift_action(action),
+            }));
+            eprintln!(
+                "mcpin guard: prompt `{name}` differs from its signature (signed {}, listed {observed}) [{}]",
+                signed.map_or("nothing", String::as_str),
+                if signed.is_some() {
+                    "prompt-changed"
+                } else {
+                    "prompt-unsigned"
+                },
+            );
+            drifted.push(name.to_owned());
+            false
+        });
+        if !drifted.is_empty() && action == OnDrift::Deny {
+            return drift_denied(id, "prompts", &drifted, out);
         }
-        state.drifted.extend(drifted);
-        *tools = kept;
+        state.drifted_prompts.extend(drifted);
         out.to_client.push(wire::line(
             &json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result}),
         ));
@@ -1319,6 +1396,22 @@ fn arguments_of(params: &Value) -> Value {
         .get("arguments")
         .cloned()
         .unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+/// `on-drift = "deny"`: the client gets an error for the list, and the server is stopped.
+fn drift_denied(id: &RequestId, what: &str, names: &[String], out: &mut Out) {
+    let message = format!(
+        "the server listed {what} that differ from their signature: {}",
+        names.join(", ")
+    );
+    out.to_client.push(error_line(
+        &id.to_value(),
+        REFUSED,
+        format!("mcpin guard: {message}"),
+        Code::DriftDenied,
+        None,
+    ));
+    out.stop = Some((Code::DriftDenied, message));
 }
 
 fn drift_action(action: OnDrift) -> &'static str {

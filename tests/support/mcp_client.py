@@ -7,8 +7,11 @@ Starts COMMAND over stdio (with this process's environment), then runs STEPS, a 
   {"call": "NAME", "args": {...}}     one tools/call
   {"listen_call": "NAME", "args": {}} (2026-07-28) subscriptions/listen for toolsListChanged,
                                       then the call; waits for the change event
+  {"prompts": true}                   one prompts/list
+  {"prompt": "NAME", "args": {...}}   one prompts/get
 Prints one JSON line per step: {"tools": [...], "pages": N, "meta": {...}} for a list,
-{"result": {...}} or {"error": {"code", "message", "data"}} for a call; then {"elicited": [...]}
+{"prompts": [...]} for prompts/list, {"result": {...}} or {"error": {"code", "message",
+"data"}} for a call or a prompts/get; then {"elicited": [...]}
 with every question the client was asked. With --elicit the client declares elicitation and
 answers the questions in order (yes: accept with approve=true, no: decline); without it, the
 client cannot elicit.
@@ -66,6 +69,10 @@ async def run(options, steps, command) -> None:
                     emit(await list_all(client))
                 elif "call" in step:
                     emit(await call(client, step["call"], step.get("args", {})))
+                elif step.get("prompts"):
+                    emit(await list_prompts(client))
+                elif "prompt" in step:
+                    emit(await get_prompt(client, step["prompt"], step.get("args", {})))
                 elif "listen_call" in step:
                     async with client.listen(tools_list_changed=True) as subscription:
                         outcome = await call(client, step["listen_call"], step.get("args", {}))
@@ -102,6 +109,22 @@ async def list_all(client):
 async def call(client, name, args):
     try:
         result = await client.call_tool(name, args)
+    except MCPError as error:
+        return {"error": error_of(error)}
+    return {"result": result.model_dump(mode="json", by_alias=True, exclude_none=True)}
+
+
+async def list_prompts(client):
+    try:
+        result = await client.session.list_prompts()
+    except MCPError as error:
+        return {"error": error_of(error)}
+    return {"prompts": [p.name for p in result.prompts]}
+
+
+async def get_prompt(client, name, args):
+    try:
+        result = await client.session.get_prompt(name, args)
     except MCPError as error:
         return {"error": error_of(error)}
     return {"result": result.model_dump(mode="json", by_alias=True, exclude_none=True)}
