@@ -256,6 +256,16 @@ fn codes() -> String {
         writeln!(page, "| `{}` | {} |", code.code(), code.description()).unwrap();
     }
     page.push_str(
+        "\n## Runtime guard codes\n\n\
+         The runtime guard ([runtime-guard.md](../runtime-guard.md)): `reason` of its audit \
+         records, `data.reason` of the JSON-RPC errors it answers the client with, and `[code]` \
+         in its messages on stderr.\n\n\
+         | code | meaning |\n|---|---|\n",
+    );
+    for code in mcpin_guard::Code::ALL {
+        writeln!(page, "| `{}` | {} |", code.as_str(), code.description()).unwrap();
+    }
+    page.push_str(
         "\n## Fleet codes\n\n\
          `mcpin policy compile`, `mcpin policy publish` and `mcpin policy pull` (see \
          [the fleet guide](../guides/fleet.md)): `reason.code` of a `--json` refusal, and \
@@ -293,8 +303,7 @@ fn audit() -> String {
          line, hash-chained: each record's `prev` is the `sha256:` of the line before it. \
          `mcpin run` appends a `launch` record for every decision, and the runtime guard one \
          record for every tool call, drift, approval and stop. `mcpin audit show --json` prints \
-         each record as written plus `\"schema_version\": 1`. Codes: [codes.md](codes.md) and \
-         the runtime guard's in [runtime-guard.md](../runtime-guard.md#reason-codes).\n\n\
+         each record as written plus `\"schema_version\": 1`. Codes: [codes.md](codes.md).\n\n\
          ## Every record\n\n",
     );
     // The fields of a launch record that are not the decision's are every record's.
