@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use mcpin_tests::oci::unique_repository;
 use mcpin_tests::{
     env, hello_package, hello_package_version, mcpin, mcpin_bin, npm_publish, stderr, stdout,
 };
@@ -256,4 +257,85 @@ fn review_approve_sign_compile_then_the_server_launches_through_the_shim() {
             .starts_with("version = 1\n\n[[signers]]"),
         "the file is edited in place"
     );
+}
+
+/// A policy whose store is an OCI registry: the approval is pushed there (as `mcpin attest
+/// push` would), and a verifier with only the artifact and the policy finds and accepts it.
+#[test]
+fn an_approval_is_pushed_to_the_policy_s_oci_store() {
+    let sandbox = Sandbox {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir_all(sandbox.path("home")).unwrap();
+    let name = format!("mcpin-review-oci-{}", std::process::id());
+    let tarball = hello_package(sandbox.dir.path(), &name);
+    npm_publish(sandbox.dir.path(), &tarball);
+    keygen(&sandbox, "security-team");
+    let store = format!(
+        "{}/{}",
+        env("MCPIN_TEST_OCI_REGISTRY"),
+        unique_repository("review")
+    );
+    let policy = sandbox.path("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n\n[[signers]]\nid = \"security-team\"\npublic-key = \"security-team.pub\"\n\n\
+             [approval]\nsigners = [\"security-team\"]\n\n[store]\noci = \"{store}\"\n"
+        ),
+    )
+    .unwrap();
+    let policy_arg = policy.to_str().unwrap();
+    let output = sandbox.ok(&[
+        "review",
+        &format!("npm:{name}@0.1.0"),
+        "--policy",
+        policy_arg,
+        "--approve",
+        "--key",
+        sandbox.path("security-team.key").to_str().unwrap(),
+        "--add-to-policy",
+        policy_arg,
+    ]);
+    assert!(
+        stderr(&output).contains(&format!("in {store}")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !sandbox.path("approved").exists(),
+        "nothing is written to a directory"
+    );
+
+    // The tarball alone, in a directory of its own: the bundles come from the registry.
+    let alone = sandbox.path("alone");
+    std::fs::create_dir_all(&alone).unwrap();
+    let artifact = alone.join(tarball.file_name().unwrap());
+    std::fs::copy(&tarball, &artifact).unwrap();
+    let output = sandbox
+        .command(&[
+            "verify",
+            artifact.to_str().unwrap(),
+            "--policy",
+            policy_arg,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let verdict: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("no verdict: {}", stderr(&output)));
+    assert_eq!(verdict["decision"], "allow", "{verdict:#}");
+    let codes: Vec<&str> = verdict["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    for code in [
+        "store-fetched",
+        "approval-valid",
+        "required-signers-satisfied",
+    ] {
+        assert!(codes.contains(&code), "{code} missing: {codes:?}");
+    }
 }

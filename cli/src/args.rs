@@ -834,6 +834,7 @@ pub struct ReviewArgs {
     #[arg(long)]
     pub markdown: bool,
     /// Sign the package statement (lock, tools, SBOM) and its approval into the policy's store
+    /// (its `[store] dir`, else attached in its `[store] oci` registry)
     #[arg(long, requires_all = ["key", "policy"])]
     pub approve: bool,
     /// The approver's private key (PKCS#8 PEM); its public key must be a signer of the policy

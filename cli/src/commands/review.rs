@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use mcpin_registry_client::attestations::oci as oci_store;
 use mcpin_registry_client::{Client, Spec};
 use mcpin_verifier::SecretKey;
 use mcpin_verifier::policy::{Policy, SignerKind};
@@ -77,6 +78,7 @@ pub fn run(args: ReviewArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     };
     approve(
+        &client,
         args.expires.as_deref(),
         args.add_to_policy.as_deref(),
         &review,
@@ -93,9 +95,16 @@ fn spec_name(spec: &Spec) -> String {
     }
 }
 
-/// Signs the package statement and the approval into the policy's `[store] dir`, and appends
-/// the package rule when asked.
+/// Where an approval is written.
+enum ApprovalStore<'a> {
+    Dir(&'a std::path::Path),
+    Oci(&'a mcpin_registry_client::oci::Reference),
+}
+
+/// Signs the package statement and the approval into the policy's store (`[store] dir`, else
+/// `[store] oci`), and adds or updates the package rule when asked.
 fn approve(
+    client: &Client,
     expires: Option<&str>,
     add_to_policy: Option<&std::path::Path>,
     review: &mcpin_review::Review,
@@ -113,11 +122,14 @@ fn approve(
                 policy.path.display()
             )
         })?;
-    let Some(dir) = &policy.store_dir else {
-        bail!(
-            "policy `{}` has no [store] dir to write the approval into (for an OCI store, review into a directory store and push it with `mcpin attest push`)",
+    // A directory store first, as the launch reads it first.
+    let store = match (&policy.store_dir, &policy.store_oci) {
+        (Some(dir), _) => ApprovalStore::Dir(dir),
+        (None, Some(location)) => ApprovalStore::Oci(location),
+        (None, None) => bail!(
+            "policy `{}` has no [store] (dir or oci) to write the approval into",
             policy.path.display()
-        );
+        ),
     };
     let expires = match expires {
         Some(date) => mcpin_verifier::policy::parse_time(date)
@@ -128,24 +140,58 @@ fn approve(
     };
     let approval = mcpin_review::approve(review, key, &signer.id, expires)
         .map_err(|blocking| anyhow::anyhow!("not approved: {}", blocking.join("; ")))?;
-    let entry = dir.join(&review.sha256);
-    mcpin_registry_client::store::create_private_dir_all(&entry)
-        .with_context(|| format!("creating `{}`", entry.display()))?;
-    let package_path = entry.join(format!("{}.sigstore.json", signer.id));
-    let approval_path = entry.join(format!("{}.approval.sigstore.json", signer.id));
+    // The files a store holds for this artifact, named as `mcpin sign` and `approve` name them.
+    let mut files = vec![
+        (
+            format!("{}.sigstore.json", signer.id),
+            &approval.package_bundle,
+            oci_store::BUNDLE_MEDIA_TYPE,
+        ),
+        (
+            format!("{}.approval.sigstore.json", signer.id),
+            &approval.approval_bundle,
+            oci_store::BUNDLE_MEDIA_TYPE,
+        ),
+    ];
     if let Some(sbom) = &approval.sbom {
-        write_atomic(&entry.join(format!("{}.cdx.json", signer.id)), sbom)?;
+        files.push((
+            format!("{}.cdx.json", signer.id),
+            sbom,
+            oci_store::SBOM_MEDIA_TYPE,
+        ));
     }
-    write_atomic(&package_path, &approval.package_bundle)?;
-    write_atomic(&approval_path, &approval.approval_bundle)?;
     eprintln!(
-        "approved {} (sha256:{}) as `{}` until {expires}\nwrote {}\nwrote {}",
-        review.package.purl,
-        review.sha256,
-        signer.id,
-        package_path.display(),
-        approval_path.display()
+        "approved {} (sha256:{}) as `{}` until {expires}",
+        review.package.purl, review.sha256, signer.id,
     );
+    match store {
+        ApprovalStore::Dir(dir) => {
+            let entry = dir.join(&review.sha256);
+            mcpin_registry_client::store::create_private_dir_all(&entry)
+                .with_context(|| format!("creating `{}`", entry.display()))?;
+            for (name, bytes, _) in &files {
+                let path = entry.join(name);
+                write_atomic(&path, bytes)?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        ApprovalStore::Oci(location) => {
+            // Pushed as `mcpin attest push` would push the same files.
+            let staging = tempfile::tempdir().context("creating a staging directory")?;
+            let store = oci_store::OciStore::new(client, location);
+            for (name, bytes, media_type) in &files {
+                let path = staging.path().join(name);
+                fs_err::write(&path, bytes)?;
+                let pushed = store
+                    .push(&review.sha256, review.package.size, &path, media_type)
+                    .with_context(|| format!("pushing {name} to {location}"))?;
+                eprintln!(
+                    "attached {name} to sha256:{} in {location} as {}",
+                    review.sha256, pushed.manifest
+                );
+            }
+        }
+    }
     if let Some(file) = add_to_policy {
         let done = match add_rule(file, review, &signer.id)? {
             mcpin_review::RuleChange::Added { rule } => {
