@@ -716,6 +716,49 @@ fn a_changed_prompt_is_stopped_under_deny_and_hidden_under_filter() {
     assert_eq!(sandbox.events("tool-drift")[0]["action"], "filter");
 }
 
+/// `mcpin wrap` lints the servers of one config against each other with the tools the policy
+/// verified for them: the fixture configured twice defines every tool twice.
+#[test]
+fn wrap_lints_the_servers_of_a_config_against_each_other() {
+    let fixture = format!("{}@1.0.0", world().fixture);
+    let sandbox = Sandbox::new("true", "");
+    let config = sandbox.path("home/.cursor/mcp.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let entry = json!({"command": "npx", "args": ["-y", fixture]});
+    std::fs::write(
+        &config,
+        json!({"mcpServers": {"first": entry, "second": entry}}).to_string(),
+    )
+    .unwrap();
+    let mut command = mcpin(&["wrap", "cursor", "--dry-run", "--json"]);
+    sandbox.apply(&mut command);
+    let output = command.output().unwrap();
+    ok(&output, "mcpin wrap cursor --dry-run");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cross = report["files"][0]["cross"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no cross findings: {report:#}"));
+    let echo = cross
+        .iter()
+        .find(|f| f["tool"] == "echo")
+        .unwrap_or_else(|| panic!("{cross:?}"));
+    assert_eq!(echo["rule"], "duplicate-tool-name");
+    assert_eq!(
+        echo["servers"],
+        json!(["mcpServers.first", "mcpServers.second"])
+    );
+    // People read the same findings under the file.
+    let mut command = mcpin(&["wrap", "cursor", "--dry-run"]);
+    sandbox.apply(&mut command);
+    let output = command.output().unwrap();
+    ok(&output, "mcpin wrap cursor --dry-run");
+    assert!(
+        stderr(&output).contains("lint across servers: tool `echo` is defined identically"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn a_rate_limit_of_three_per_minute_refuses_the_fourth_call() {
     let fixture = format!("{}@1.0.0", world().fixture);

@@ -872,6 +872,7 @@ impl crate::wrap::Gate for PolicyGate<'_> {
         let deny = |reasons| crate::wrap::GateVerdict {
             outcome: Outcome::Deny,
             reasons,
+            signed_tools: None,
         };
         let loaded = match &self.loaded {
             Ok(loaded) => loaded,
@@ -905,6 +906,7 @@ impl crate::wrap::Gate for PolicyGate<'_> {
                         message: format!("{} is removed at launch: {}", s.name, s.reason),
                     }))
                     .collect(),
+                signed_tools: verified.package.tools().map(|tools| tools.payload.clone()),
             },
             Err(refusal) => deny(describe(&refusal)),
         }

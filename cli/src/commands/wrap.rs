@@ -148,6 +148,14 @@ fn describe(report: &FileReport, command: &str) {
             _ => {}
         }
     }
+    for finding in &report.cross {
+        eprintln!(
+            "  lint across servers: {} [{}, {}]",
+            finding.message,
+            finding.rule,
+            finding.severity.as_str()
+        );
+    }
     for blocked in &report.blocked {
         eprintln!("  strict: not written because {blocked}");
     }

@@ -58,10 +58,14 @@ pub enum ResolveError {
 }
 
 /// The policy's verdict on one server, at wrap time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateVerdict {
     pub outcome: Outcome,
     pub reasons: Vec<Reason>,
+    /// The tools signed for an allowed server: the config's servers are linted against each
+    /// other with them (tool names defined twice, one server naming another's tools).
+    #[serde(skip)]
+    pub signed_tools: Option<mcpin_attestation::ToolsPayload>,
 }
 
 /// The install-time gate: the policy decides whether a (pinned) launch with the entry's
@@ -115,7 +119,7 @@ pub struct Pin {
 }
 
 /// The report for one server entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerReport {
     /// Where the entry is, e.g. `mcpServers.filesystem`.
     pub name: String,
@@ -272,6 +276,10 @@ pub struct FileReport {
     /// Unwrap restored the original bytes exactly (false: entry by entry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exact_restore: Option<bool>,
+    /// The servers of this config, with their signed tools, linted against each other (see
+    /// `mcpin tools lint` with several captures).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cross: Vec<mcpin_tools::CrossFinding>,
 }
 
 impl FileReport {
@@ -289,6 +297,7 @@ impl FileReport {
             diff: String::new(),
             blocked: Vec::new(),
             exact_restore: None,
+            cross: Vec::new(),
         }
     }
 
@@ -672,6 +681,18 @@ fn plan_wrap(
         }
         report.servers.push(server);
     }
+    let signed: Vec<mcpin_tools::Server<'_>> = report
+        .servers
+        .iter()
+        .filter_map(|server| {
+            let payload = server.verdict.as_ref()?.signed_tools.as_ref()?;
+            Some(mcpin_tools::Server {
+                label: &server.name,
+                payload,
+            })
+        })
+        .collect();
+    report.cross = mcpin_tools::cross_server(&signed);
     let new_text = if edits.is_empty() {
         text.clone()
     } else {

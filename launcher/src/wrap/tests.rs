@@ -21,24 +21,41 @@ impl Resolver for FakeResolver {
     }
 }
 
-/// Allows everything, except an entry whose env sets `LD_PRELOAD`.
+/// Allows everything, except an entry whose env sets `LD_PRELOAD`. An allowed package whose
+/// name starts with `search-` is signed with one tool, `search_web`, described after the
+/// package (so two such packages define it differently).
 struct EnvGate;
 
 impl Gate for EnvGate {
-    fn check(&self, _request: &LaunchRequest, env: &BTreeMap<String, String>) -> GateVerdict {
+    fn check(&self, request: &LaunchRequest, env: &BTreeMap<String, String>) -> GateVerdict {
         if env.contains_key("LD_PRELOAD") {
-            GateVerdict {
+            return GateVerdict {
                 outcome: Outcome::Deny,
                 reasons: vec![Reason {
                     code: "env-denied".into(),
                     message: "LD_PRELOAD".into(),
                 }],
-            }
-        } else {
-            GateVerdict {
-                outcome: Outcome::Allow,
-                reasons: Vec::new(),
-            }
+                signed_tools: None,
+            };
+        }
+        let name = &request.package.name;
+        let signed_tools = name.starts_with("search-").then(|| {
+            serde_json::from_value(serde_json::json!({
+                "protocolVersion": "2025-06-18",
+                "serverInfo": {"name": name, "version": "1.0.0"},
+                "capabilities": {"tools": {}},
+                "tools": [{
+                    "name": "search_web",
+                    "description": format!("Search the web ({name})."),
+                    "inputSchema": {"type": "object"},
+                }],
+            }))
+            .unwrap()
+        });
+        GateVerdict {
+            outcome: Outcome::Allow,
+            reasons: Vec::new(),
+            signed_tools,
         }
     }
 }
@@ -102,6 +119,51 @@ const CURSOR: &str = r#"{
   }
 }
 "#;
+
+/// The servers of one config are linted against each other with their signed tools: two
+/// servers defining `search_web` differently are reported on that file, not on another.
+#[test]
+fn the_servers_of_a_config_are_linted_against_each_other() {
+    let setup = Setup::new();
+    let both = setup.file(
+        "both.json",
+        r#"{"mcpServers": {
+  "a": {"command": "npx", "args": ["-y", "search-a@1.0.0"]},
+  "b": {"command": "npx", "args": ["-y", "search-b@1.0.0"]},
+  "other": {"command": "npx", "args": ["-y", "other@1.0.0"]}
+}}"#,
+    );
+    let one = setup.file(
+        "one.json",
+        r#"{"mcpServers": {"c": {"command": "npx", "args": ["-y", "search-c@1.0.0"]}}}"#,
+    );
+    let report = setup.wrap(
+        &[
+            location(Client::Cursor, &both),
+            location(Client::Cursor, &one),
+        ],
+        false,
+        RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        },
+    );
+    let cross = &report.files[0].cross;
+    assert_eq!(cross.len(), 1, "{cross:?}");
+    assert_eq!(cross[0].rule, "conflicting-tool-definition");
+    assert_eq!(cross[0].tool.as_deref(), Some("search_web"));
+    assert_eq!(cross[0].servers, ["mcpServers.a", "mcpServers.b"]);
+    assert!(
+        report.files[1].cross.is_empty(),
+        "{:?}",
+        report.files[1].cross
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["files"][0]["cross"][0]["rule"],
+        "conflicting-tool-definition"
+    );
+}
 
 #[test]
 fn one_parse_failure_writes_nothing_and_names_every_file() {

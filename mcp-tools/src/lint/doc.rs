@@ -132,8 +132,10 @@ pub fn rules_markdown() -> String {
     out.push_str(
         "\n## Across servers\n\n\
          `mcpin_tools::cross_server` reads the tools payloads of every server of one agent\n\
-         configuration together; `mcpin tools lint` runs it when given several payloads. Each rule\n\
-         is tested firing and not firing in `mcp-tools/src/cross.rs`.\n",
+         configuration together. `mcpin tools lint` runs it when given several payloads, and\n\
+         `mcpin wrap` on the servers of each config file that the policy allows with signed tools\n\
+         (reported per file, `cross` in `--json`). Each rule is tested firing and not firing in\n\
+         `mcp-tools/src/cross.rs`.\n",
     );
     for rule in CROSS_RULES {
         out.push_str(&format!(
