@@ -1,6 +1,6 @@
-//! The generated reference pages in `docs/reference/`: the command line from clap, the
-//! policy file and the audit records from their JSON Schemas, and the verdict codes, launcher
-//! refusal codes and exit codes from their enums. The test below fails when a committed page differs from what
+//! The generated pages of `docs/`: in `docs/reference/` the command line from clap, the policy
+//! file and the audit records from their JSON Schemas, and the verdict codes, launcher refusal
+//! codes and exit codes from their enums; `docs/lint-rules.md` from the lint's rule tables. The test below fails when a committed page differs from what
 //! the code generates; `MCPIN_UPDATE_DOCS=1` makes it rewrite the pages instead.
 
 use std::fmt::Write;
@@ -26,13 +26,17 @@ const GENERATED: &str = concat!(
     "`. -->\n\n"
 );
 
-/// Every generated page: its file name in `docs/reference/` and its text.
+/// Every generated page: its path below `docs/` and its text.
 fn pages() -> Vec<(&'static str, String)> {
     vec![
-        ("cli.md", cli()),
-        ("policy.md", policy()),
-        ("codes.md", codes()),
-        ("audit.md", audit()),
+        ("reference/cli.md", cli()),
+        ("reference/policy.md", policy()),
+        ("reference/codes.md", codes()),
+        ("reference/audit.md", audit()),
+        (
+            "lint-rules.md",
+            format!("{GENERATED}{}", mcpin_tools::rules_markdown()),
+        ),
     ]
 }
 
@@ -376,14 +380,14 @@ fn fields_table(root: &Value) -> String {
     table
 }
 
-fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/reference")
+fn docs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs")
 }
 
 #[test]
 fn reference_pages_are_current() {
     let update = std::env::var_os("MCPIN_UPDATE_DOCS").is_some_and(|v| !v.is_empty());
-    let dir = reference_dir();
+    let dir = docs_dir();
     let mut stale = Vec::new();
     for (name, generated) in pages() {
         let path = dir.join(name);
@@ -392,11 +396,11 @@ fn reference_pages_are_current() {
             continue;
         }
         if update {
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(path.parent().expect("below docs/")).unwrap();
             std::fs::write(&path, generated).unwrap();
-            eprintln!("wrote docs/reference/{name}");
+            eprintln!("wrote docs/{name}");
         } else {
-            stale.push(format!("docs/reference/{name}"));
+            stale.push(format!("docs/{name}"));
         }
     }
     assert!(

@@ -71,12 +71,11 @@ const CLASSES: [Class; 10] = [
     Class::Informational,
 ];
 
-/// The whole of `docs/lint-rules.md`.
+/// The whole of `docs/lint-rules.md` (generated with the reference pages, `cli/src/reference.rs`),
+/// from [`RULES`] and [`CROSS_RULES`].
 pub fn rules_markdown() -> String {
     let mut out = String::from(
-        "<!-- Generated from mcpin_tools::RULES (mcp-tools/src/lint/rules.rs). Do not edit:\n     \
-         regenerate with `MCPIN_BLESS=1 cargo test -p mcpin-tools lint_rules_doc`. -->\n\n\
-         # `mcpin tools lint` rules\n\n\
+        "# `mcpin tools lint` rules\n\n\
          `mcpin tools lint` reads every string an MCP server shows the model about its tools: tool\n\
          names, titles and descriptions, input and output schemas (nested descriptions, titles,\n\
          defaults, enum and const values, examples, `$defs`, property names), annotations, `_meta`,\n\
