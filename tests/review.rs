@@ -338,4 +338,18 @@ fn an_approval_is_pushed_to_the_policy_s_oci_store() {
     ] {
         assert!(codes.contains(&code), "{code} missing: {codes:?}");
     }
+
+    // The next version is diffed against that approval: a registry store cannot be listed,
+    // so the previous version is found by the digest the policy's rule pins.
+    let next = hello_package_version(sandbox.dir.path(), &name, "0.2.0", "Greets a name.");
+    npm_publish(sandbox.dir.path(), &next);
+    let update: Value = serde_json::from_str(&stdout(&sandbox.ok(&[
+        "review",
+        &format!("npm:{name}@0.2.0"),
+        "--policy",
+        policy_arg,
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(update["previous"]["version"], "0.1.0", "{update:#}");
 }

@@ -279,10 +279,12 @@ pub fn review(client: &Client, request: &Request) -> Result<Review, ReviewError>
     blocking.extend(denied.iter().map(|d| format!("denied component: {d}")));
     let previous = match (request.policy, &section) {
         (Some(policy), Some(section)) => {
-            previous::approved(policy, &identified).map(|(version, sha256, tools)| Previous {
-                version,
-                sha256,
-                diff: mcpin_tools::diff(&tools, section),
+            previous::approved(client, policy, &identified).map(|(version, sha256, tools)| {
+                Previous {
+                    version,
+                    sha256,
+                    diff: mcpin_tools::diff(&tools, section),
+                }
             })
         }
         _ => None,

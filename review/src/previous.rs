@@ -1,20 +1,26 @@
-//! The last version of a package the policy's approvers approved, found in the policy's
-//! `[store] dir`: an approval bundle that verifies under an approver's key, for another
-//! version of the same package, beside a package statement by the same key carrying tools.
-//! Only verified bundles count: a planted "previous approval" must not make a diff look empty.
+//! The last version of a package the policy's approvers approved, found in the policy's stores
+//! (`[store] dir`, `url`, `oci`): an approval bundle that verifies under an approver's key, for
+//! another version of the same package, beside a package statement by the same key carrying
+//! tools. The candidates are the directory store's entries and the digests the policy's rules
+//! for the package pin (how a registry store, which cannot be listed, is found). Only verified
+//! bundles count: a planted "previous approval" must not make a diff look empty.
+
+use std::collections::BTreeSet;
 
 use mcpin_artifact::Identified;
 use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate, ToolsSection,
 };
+use mcpin_registry_client::Client;
+use mcpin_registry_client::attestations::FileKind;
 use mcpin_verifier::policy::{Policy, SignerKind};
 
 /// `(version, sha256, tools)` of the newest other approved version, by approval time.
 pub(crate) fn approved(
+    client: &Client,
     policy: &Policy,
     current: &Identified,
 ) -> Option<(String, String, ToolsSection)> {
-    let dir = policy.store_dir.as_ref()?;
     let keys: Vec<_> = policy
         .approvers
         .iter()
@@ -23,33 +29,41 @@ pub(crate) fn approved(
             SignerKind::Sigstore { .. } => None,
         })
         .collect();
+    let package = &current.package;
+    let mut candidates: BTreeSet<String> = policy
+        .packages
+        .matching(package.ecosystem, &package.name)
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule.digests)
+        .filter(|(algorithm, _)| algorithm == "sha256")
+        .map(|(_, hex)| hex)
+        .collect();
+    if let Some(dir) = &policy.store_dir {
+        candidates.extend(
+            fs_err::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned()),
+        );
+    }
+    candidates.remove(&current.digests.sha256);
+    // Names a store can be asked about: a directory entry could be named anything.
+    candidates.retain(|sha256| {
+        sha256.len() == 64
+            && sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    let sources = policy.attestation_sources();
     let mut best: Option<(String, String, String, ToolsSection)> = None;
-    for entry in fs_err::read_dir(dir).ok()?.filter_map(Result::ok) {
-        let sha256 = entry.file_name().to_string_lossy().into_owned();
-        if sha256 == current.digests.sha256 {
-            continue;
-        }
+    for sha256 in candidates {
         let mut approved_at = None;
         let mut tools = None;
-        for file in fs_err::read_dir(entry.path())
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-        {
-            if !file
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".sigstore.json")
-            {
-                continue;
-            }
-            let Ok(bytes) = mcpin_registry_client::attestations::read_file(
-                &file.path(),
-                mcpin_registry_client::attestations::FileKind::Bundle,
-            ) else {
-                continue;
-            };
-            let Ok(bundle) = Bundle::from_json(&bytes.bytes) else {
+        let gathered = client.gather_attestations(&sources, &sha256);
+        for file in gathered.files.iter().filter(|f| f.kind == FileKind::Bundle) {
+            let Ok(bundle) = Bundle::from_json(&file.bytes) else {
                 continue;
             };
             for key in &keys {
@@ -59,8 +73,7 @@ pub(crate) fn approved(
                 let statement = verified.statement();
                 let about = statement.subject.iter().any(|s| {
                     s.digest.get("sha256") == Some(&sha256)
-                        && s.name
-                            .starts_with(&format!("pkg:{}/", current.package.ecosystem))
+                        && s.name.starts_with(&format!("pkg:{}/", package.ecosystem))
                 });
                 if !about {
                     continue;
@@ -74,8 +87,8 @@ pub(crate) fn approved(
                     PACKAGE_PREDICATE_TYPE => {
                         if let Ok(predicate) =
                             serde_json::from_value::<PackagePredicate>(statement.predicate.clone())
-                            && predicate.package.name == current.package.name
-                            && predicate.package.ecosystem == current.package.ecosystem
+                            && predicate.package.name == package.name
+                            && predicate.package.ecosystem == package.ecosystem
                         {
                             tools = predicate.tools.map(|t| (predicate.package.version, t));
                         }
