@@ -63,12 +63,16 @@ impl FileState {
         }
     }
 
-    /// Changed within the last two seconds (or in the future).
+    /// Changed within the last two seconds (or in the future), to the nanosecond: whole
+    /// seconds would stretch the window to almost three.
     pub(crate) fn is_recent(&self) -> bool {
+        let nanos =
+            |(secs, nanos): (i64, i64)| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        // A clock before 1970 makes everything recent: nothing is recorded.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.mtime.0.max(self.ctime.0) >= now - 2
+            .map_or(0, |d| d.as_nanos() as i128);
+        nanos(self.mtime).max(nanos(self.ctime)) >= now - 2_000_000_000
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -176,6 +180,32 @@ impl TreeSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_means_the_last_two_seconds_to_the_nanosecond() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let at = |ago_ms: i64| {
+            let t = now.as_nanos() as i64 - ago_ms * 1_000_000;
+            let time = (t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000));
+            FileState {
+                dev: 0,
+                ino: 0,
+                size: 0,
+                mode: 0,
+                uid: 0,
+                mtime: time,
+                ctime: time,
+            }
+        };
+        assert!(at(1_500).is_recent());
+        assert!(at(-5_000).is_recent(), "in the future");
+        // 2.5 s ago is not recent, whatever the fraction of the second (whole seconds made
+        // this recent about half the time).
+        assert!(!at(2_500).is_recent());
+        assert!(!at(60_000).is_recent());
+    }
 
     #[test]
     fn states_round_trip_and_follow_the_manifest() {
