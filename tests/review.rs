@@ -19,6 +19,20 @@ struct Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox with a home, a `security-team` key, and the built-in example published to the
+    /// loopback Verdaccio as `mcpin-review-<what>-<pid>` 0.1.0: `(sandbox, name, tarball)`.
+    fn with_published(what: &str) -> (Sandbox, String, PathBuf) {
+        let sandbox = Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(sandbox.path("home")).unwrap();
+        let name = format!("mcpin-review-{what}-{}", std::process::id());
+        let tarball = hello_package(sandbox.dir.path(), &name);
+        npm_publish(sandbox.dir.path(), &tarball);
+        keygen(&sandbox, "security-team");
+        (sandbox, name, tarball)
+    }
+
     fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
@@ -55,14 +69,7 @@ fn keygen(sandbox: &Sandbox, name: &str) {
 
 #[test]
 fn review_approve_sign_compile_then_the_server_launches_through_the_shim() {
-    let sandbox = Sandbox {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    std::fs::create_dir_all(sandbox.path("home")).unwrap();
-    let name = format!("mcpin-review-hello-{}", std::process::id());
-    let tarball = hello_package(sandbox.dir.path(), &name);
-    npm_publish(sandbox.dir.path(), &tarball);
-    keygen(&sandbox, "security-team");
+    let (sandbox, name, _) = Sandbox::with_published("hello");
     keygen(&sandbox, "root");
     let policy = sandbox.path("policy.toml");
     std::fs::write(
@@ -263,14 +270,7 @@ fn review_approve_sign_compile_then_the_server_launches_through_the_shim() {
 /// push` would), and a verifier with only the artifact and the policy finds and accepts it.
 #[test]
 fn an_approval_is_pushed_to_the_policy_s_oci_store() {
-    let sandbox = Sandbox {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    std::fs::create_dir_all(sandbox.path("home")).unwrap();
-    let name = format!("mcpin-review-oci-{}", std::process::id());
-    let tarball = hello_package(sandbox.dir.path(), &name);
-    npm_publish(sandbox.dir.path(), &tarball);
-    keygen(&sandbox, "security-team");
+    let (sandbox, name, tarball) = Sandbox::with_published("oci");
     let store = format!(
         "{}/{}",
         env("MCPIN_TEST_OCI_REGISTRY"),

@@ -292,16 +292,35 @@ impl Relay {
 
     /// Reads the client until it closes its end (then closes the server's stdin) or the guard stops.
     pub(crate) fn client_loop(self: Arc<Self>, client_in: impl Read) {
-        let mut reader = LineReader::new(client_in, MAX_MESSAGE_BYTES);
+        if self.pump(client_in, From::Client) {
+            // The client is gone: the server sees EOF and may finish.
+            self.server_in
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+        }
+    }
+
+    /// Reads one side message by message, each through its handler and on to the other side,
+    /// until that side closes its end (true) or the guard stops (false).
+    fn pump(self: &Arc<Self>, input: impl Read, from: From) -> bool {
+        let side = match from {
+            From::Client => "client",
+            From::Server => "server",
+        };
+        let mut reader = LineReader::new(input, MAX_MESSAGE_BYTES);
         let mut buffer = Vec::new();
         loop {
             if self.stopped().is_some() {
-                return;
+                return false;
             }
             match reader.read(&mut buffer) {
                 Ok(Line::Message) => {
-                    let out = self.on_client(&buffer);
-                    self.deliver(out, &buffer, From::Client);
+                    let out = match from {
+                        From::Client => self.on_client(&buffer),
+                        From::Server => self.on_server(&buffer),
+                    };
+                    self.deliver(out, &buffer, from);
                     if buffer.capacity() > KEEP_BUFFER {
                         buffer = Vec::new();
                     }
@@ -309,22 +328,17 @@ impl Relay {
                 Ok(Line::TooLarge) => {
                     self.stop(
                         Code::MessageTooLarge,
-                        format!("the client sent a message over {MAX_MESSAGE_BYTES} bytes"),
+                        format!("the {side} sent a message over {MAX_MESSAGE_BYTES} bytes"),
                     );
-                    return;
+                    return false;
                 }
-                Ok(Line::Eof) => break,
+                Ok(Line::Eof) => return true,
                 Err(error) => {
-                    self.stop(Code::StreamFailed, format!("reading the client: {error}"));
-                    return;
+                    self.stop(Code::StreamFailed, format!("reading the {side}: {error}"));
+                    return false;
                 }
             }
         }
-        // The client is gone: the server sees EOF and may finish.
-        self.server_in
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
     }
 
     fn on_client(self: &Arc<Self>, line: &[u8]) -> Out {
@@ -895,32 +909,7 @@ impl Relay {
 
     /// Reads the server until its stdout closes or the guard stops.
     pub(crate) fn server_loop(self: &Arc<Self>, server_out: impl Read) {
-        let mut reader = LineReader::new(server_out, MAX_MESSAGE_BYTES);
-        let mut buffer = Vec::new();
-        loop {
-            if self.stopped().is_some() {
-                return;
-            }
-            match reader.read(&mut buffer) {
-                Ok(Line::Message) => {
-                    let out = self.on_server(&buffer);
-                    self.deliver(out, &buffer, From::Server);
-                    if buffer.capacity() > KEEP_BUFFER {
-                        buffer = Vec::new();
-                    }
-                }
-                Ok(Line::TooLarge) => {
-                    return self.stop(
-                        Code::MessageTooLarge,
-                        format!("the server sent a message over {MAX_MESSAGE_BYTES} bytes"),
-                    );
-                }
-                Ok(Line::Eof) => return,
-                Err(error) => {
-                    return self.stop(Code::StreamFailed, format!("reading the server: {error}"));
-                }
-            }
-        }
+        self.pump(server_out, From::Server);
     }
 
     fn on_server(self: &Arc<Self>, line: &[u8]) -> Out {

@@ -12,7 +12,7 @@ use mcpin_attestation::{
     APPROVAL_PREDICATE_TYPE, Bundle, PACKAGE_PREDICATE_TYPE, PackagePredicate, ToolsSection,
 };
 use mcpin_registry_client::Client;
-use mcpin_registry_client::attestations::FileKind;
+use mcpin_registry_client::attestations::{FileKind, Sources};
 use mcpin_verifier::policy::{Policy, SignerKind};
 
 /// `(version, sha256, tools)` of the newest other approved version, by approval time.
@@ -30,7 +30,9 @@ pub(crate) fn approved(
         })
         .collect();
     let package = &current.package;
-    let mut candidates: BTreeSet<String> = policy
+    // The digests the rules pin are asked of every store; the directory's own entries only of
+    // the directory (a registry store is not asked about every entry of a local one).
+    let pinned: BTreeSet<String> = policy
         .packages
         .matching(package.ecosystem, &package.name)
         .into_iter()
@@ -39,6 +41,7 @@ pub(crate) fn approved(
         .filter(|(algorithm, _)| algorithm == "sha256")
         .map(|(_, hex)| hex)
         .collect();
+    let mut candidates = pinned.clone();
     if let Some(dir) = &policy.store_dir {
         candidates.extend(
             fs_err::read_dir(dir)
@@ -56,12 +59,22 @@ pub(crate) fn approved(
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     });
-    let sources = policy.attestation_sources();
+    let every_store = policy.attestation_sources();
+    let directory = Sources {
+        dir: policy.store_dir.clone(),
+        https: None,
+        oci: None,
+    };
     let mut best: Option<(String, String, String, ToolsSection)> = None;
     for sha256 in candidates {
         let mut approved_at = None;
         let mut tools = None;
-        let gathered = client.gather_attestations(&sources, &sha256);
+        let sources = if pinned.contains(&sha256) {
+            &every_store
+        } else {
+            &directory
+        };
+        let gathered = client.gather_attestations(sources, &sha256);
         for file in gathered.files.iter().filter(|f| f.kind == FileKind::Bundle) {
             let Ok(bundle) = Bundle::from_json(&file.bytes) else {
                 continue;
